@@ -1,0 +1,35 @@
+import { lookupOrder } from '../../stores/keys.js';
+import { idArgument } from '../arguments.js';
+import type { InvocationScope } from '../scope.js';
+
+/**
+ * The `secrets` import slice. A name resolves in the bound team's namespace, then the
+ * tenant's, then `global/` only when the tenant grants that name from global.
+ *
+ * Guest errors: access-denied (ctx differs; name not both requested by the manifest and
+ * granted by the tenant), invalid-argument (name not an id), not-found (no such secret in any
+ * namespace the call may read), unavailable (the store failed; details go to the host log only).
+ */
+export function secretsImports(scope: InvocationScope) {
+  return {
+    async get(ctx: unknown, name: unknown): Promise<string> {
+      scope.enter('secrets', 'get', ctx);
+      const n = idArgument(scope, 'secrets', 'get', 'secret', name);
+      const perms = scope.permissions;
+      if (!perms.secrets.has(n)) {
+        scope.deny('secrets', 'get', `secret "${n}" is not granted to component "${perms.component}" of tenant "${scope.ctx.tenantId}"`);
+      }
+      for (const ns of lookupOrder(scope.tenantScope, perms.globalSecrets.has(n))) {
+        let value: string | null;
+        try {
+          value = await scope.services.secrets.get(ns, n);
+        } catch (e) {
+          scope.logger.error({ event: 'secret-store-error', secret: n, err: (e as Error).message }, 'secret store failed');
+          throw scope.error('unavailable', 'secrets', 'get', `secret "${n}" cannot be read right now`);
+        }
+        if (value !== null) return value;
+      }
+      throw scope.error('not-found', 'secrets', 'get', `no secret "${n}" for ${scope.ctx.tenantId}/${scope.ctx.teamId ?? '-'}`);
+    },
+  };
+}

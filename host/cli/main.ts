@@ -1,0 +1,60 @@
+import { InvalidIdError } from '../tenancy/ids.js';
+import { callCommand, CALL_HELP } from './call.js';
+import { secretsCommand, SECRETS_HELP } from './secrets.js';
+import { sendCommand, SEND_HELP } from './send.js';
+import { serveCommand, SERVE_HELP } from './serve.js';
+import { CommandFailed, UsageError, type CommandIo } from './usage.js';
+import { validateCommand, VALIDATE_HELP } from './validate.js';
+
+const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; help: string; summary: string }> = {
+  serve: { run: serveCommand, help: SERVE_HELP, summary: 'run the host: flows on the embedded bus, webchat over HTTP' },
+  send: { run: sendCommand, help: SEND_HELP, summary: 'send one message to a channel and print the replies' },
+  call: { run: callCommand, help: CALL_HELP, summary: 'run one component once under a scope (for plugin authors)' },
+  validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
+  secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
+};
+
+export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
+
+A multi-tenant host for conversational flows whose nodes are sandboxed WebAssembly components.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run greentic-host COMMAND --help for a command's options.`;
+
+const defaultIo: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  stdin: process.stdin,
+};
+
+/** Run the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */
+export async function main(argv: string[], io: CommandIo = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.out(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[command];
+  if (!cmd) {
+    io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InvalidIdError) {
+      io.err(`greentic-host ${command}: ${e.message} (see --help)`);
+      return 2;
+    }
+    if (e instanceof CommandFailed) {
+      io.err(`greentic-host ${command}: ${e.message}`);
+      return 1;
+    }
+    io.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 1;
+  }
+}

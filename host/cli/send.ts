@@ -1,0 +1,99 @@
+import { resolve } from 'node:path';
+import { GreenticHost } from '../host.js';
+import { converse } from '../messaging/conversation.js';
+import { createLogger } from '../observability/logger.js';
+import { ConfigError } from '../tenancy/config/problems.js';
+import { findChannel } from '../tenancy/model.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, intFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
+import { parseArgs } from 'node:util';
+
+export const SEND_HELP = `Usage: greentic-host send --bundle DIR --tenant T --env E --team TEAM --channel C --user U [options] TEXT
+
+Send one message to a channel, as its provider would, and print the flow's replies.
+Runs the host in-process on the embedded bus, so no server is needed; the session is kept
+in the data directory, so the next send by the same user continues the conversation.
+
+Options:
+  --bundle DIR     the bundle (workspace) directory            (required)
+  --data DIR       where sessions and secrets live             (default: ./data)
+  --tenant T --env E --team TEAM --channel C                    (required) the channel
+  --user U         the user id on that channel                 (required)
+  --session S      continue session S instead of the user's default one
+  --json           print {"session", "replies"} as JSON
+  --timeout MS     how long to wait for the answer             (default: 30000)
+  -h, --help       this help
+
+Exit codes: 0 answered, 1 the turn failed or the bundle is broken, 2 bad usage.`;
+
+export async function sendCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parsingFlags(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        ...HELP_FLAG,
+        bundle: { type: 'string' },
+        data: { type: 'string' },
+        tenant: { type: 'string' },
+        env: { type: 'string' },
+        team: { type: 'string' },
+        channel: { type: 'string' },
+        user: { type: 'string' },
+        session: { type: 'string' },
+        json: { type: 'boolean' },
+        timeout: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }),
+  );
+  if (values.help) {
+    io.out(SEND_HELP);
+    return 0;
+  }
+  const address = {
+    tenant: idFlag('tenant', values.tenant, 'tenant'),
+    env: idFlag('env', values.env, 'env'),
+    team: idFlag('team', values.team, 'team'),
+    channel: idFlag('channel', values.channel, 'channel'),
+  };
+  const user = idFlag('user', values.user, 'user');
+  const session = optionalIdFlag('session', values.session, 'session');
+  const timeout = intFlag(values.timeout, 'timeout', 1, 3_600_000) ?? 30_000;
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length === 0 ? 'missing the message TEXT' : `expected one TEXT argument, got ${positionals.length} (quote the message)`);
+  const text = positionals[0]!;
+  const bundle = resolve(required(values.bundle, 'bundle'));
+
+  let host: GreenticHost;
+  try {
+    host = await GreenticHost.start({
+      bundleDir: bundle,
+      dataDir: resolve(values.data ?? 'data'),
+      tenants: [address.tenant],
+      workers: 1,
+      spare: false,
+      logger: createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'warn' }),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  try {
+    const found = findChannel(host.workspace, address.tenant, address.env, address.team, address.channel);
+    if (!found.ok) {
+      const tenantProblems = host.problems.filter((p) => p.tenant === address.tenant);
+      throw new CommandFailed(
+        tenantProblems.length > 0
+          ? `${found.reason}; the tenant's configuration has problems:\n${tenantProblems.map((p) => `  ${p.file}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n')}`
+          : found.reason,
+      );
+    }
+    const answer = await converse(host.bus, address, { user, text, ...(session ? { session } : {}) }, timeout);
+    if (!answer.ok) throw new CommandFailed(`${answer.code}: ${answer.message}`);
+    if (values.json) io.out(JSON.stringify({ session: answer.session, replies: answer.replies }));
+    else for (const r of answer.replies) io.out(r);
+    return 0;
+  } finally {
+    await host.close();
+  }
+}

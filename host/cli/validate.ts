@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { ComponentCatalog } from '../components/catalog.js';
+import { ComponentRegistry } from '../components/registry.js';
+import { loadTenantRuntime } from '../flow/runtime.js';
+import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from '../paths.js';
+import { loadWorkspace } from '../tenancy/config/load.js';
+import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
+import { parseArgs } from 'node:util';
+
+export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR
+
+Check a bundle without serving it: every config file against its schema, every flow's
+nodes, routes, component types, grants and node configs, and every component it uses
+(digest, imports). Prints each problem as FILE: PATH: MESSAGE.
+
+Exit codes: 0 valid, 1 problems found, 2 bad usage.`;
+
+export async function validateCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parsingFlags(() =>
+    parseArgs({ args: argv, options: { ...HELP_FLAG, bundle: { type: 'string' } }, allowPositionals: false, strict: true }),
+  );
+  if (values.help) {
+    io.out(VALIDATE_HELP);
+    return 0;
+  }
+  const bundle = resolve(required(values.bundle, 'bundle'));
+  let workspace;
+  try {
+    workspace = await loadWorkspace(bundle);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  const catalog = await ComponentCatalog.load({ sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
+  const registry = new ComponentRegistry(DEFAULT_CACHE_DIR);
+  const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
+  let teams = 0;
+  let channels = 0;
+  let flows = 0;
+  for (const tenant of workspace.tenants.values()) {
+    const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry);
+    problems.push(...p);
+    teams += tenant.teams.size;
+    for (const t of tenant.teams.values()) channels += t.channels.size;
+    flows += runtime.flows.size;
+  }
+  if (problems.length > 0) {
+    for (const p of problems) io.err(formatProblem(p));
+    io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bundle}`);
+    return 1;
+  }
+  io.out(`bundle ${workspace.name} is valid: ${workspace.tenants.size} tenants, ${teams} teams, ${channels} channels, ${flows} flows`);
+  return 0;
+}

@@ -1,0 +1,147 @@
+import { join, resolve, relative, isAbsolute, dirname } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { z } from 'zod';
+import { isValidId, whyInvalid } from '../tenancy/ids.js';
+import type { ConfigProblem } from '../tenancy/config/problems.js';
+import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
+import type { Workspace } from '../tenancy/model.js';
+import { parseManifest, type ComponentManifest } from './manifest.js';
+
+/** A component type a flow can name: its manifest, where its bytes are, and who supplied it. */
+export interface ComponentEntry {
+  readonly name: string;
+  readonly manifest: ComponentManifest;
+  readonly manifestFile: string;
+  readonly wasmPath: string;
+  /** sha256 the bytes must have; always set for tenant-supplied components. */
+  readonly pinnedDigest: string | undefined;
+  readonly origin: 'builtin' | 'tenant';
+  /** The manifest's config_schema as a validator, if it declares one. */
+  readonly configSchema: z.ZodType | undefined;
+}
+
+/** Where first-party components live: manifests in `sourceDir`, built bytes in `buildDir`. */
+export interface BuiltinLocation {
+  readonly sourceDir: string;
+  readonly buildDir: string;
+}
+
+/**
+ * Component types by tenant. Built-ins are visible to every tenant (subject to its grants);
+ * a tenant's own components (tenants/<id>/components/<name>/) are visible to that tenant only.
+ */
+export class ComponentCatalog {
+  private constructor(
+    readonly builtins: ReadonlyMap<string, ComponentEntry>,
+    private readonly perTenant: ReadonlyMap<string, ReadonlyMap<string, ComponentEntry>>,
+    readonly problems: readonly ConfigProblem[],
+  ) {}
+
+  /** Read every manifest; broken ones become problems (a tenant's problems carry its id). */
+  static async load(builtin: BuiltinLocation, workspace?: Workspace): Promise<ComponentCatalog> {
+    const problems: ConfigProblem[] = [];
+    const builtins = new Map<string, ComponentEntry>();
+    for (const name of await subdirs(builtin.sourceDir)) {
+      const entry = await readEntry(join(builtin.sourceDir, name), name, 'builtin', problems, undefined, join(builtin.buildDir, name, `${name}.wasm`));
+      if (entry) builtins.set(name, entry);
+    }
+    const perTenant = new Map<string, Map<string, ComponentEntry>>();
+    for (const tenant of workspace?.tenants.values() ?? []) {
+      const mine = new Map<string, ComponentEntry>();
+      const dir = join(tenant.dir, 'components');
+      for (const name of await subdirs(dir)) {
+        if (builtins.has(name)) {
+          problems.push({
+            file: displayPath(join(dir, name)),
+            path: '',
+            message: `"${name}" is the name of a built-in component; give the tenant's component another name`,
+            tenant: tenant.id,
+          });
+          continue;
+        }
+        const entry = await readEntry(join(dir, name), name, 'tenant', problems, tenant.id);
+        if (entry) mine.set(name, entry);
+      }
+      perTenant.set(tenant.id, mine);
+    }
+    return new ComponentCatalog(builtins, perTenant, problems);
+  }
+
+  /** The component a flow of `tenant` means by `type`; another tenant's components never match. */
+  resolve(tenant: string, type: string): ComponentEntry | undefined {
+    return this.perTenant.get(tenant)?.get(type) ?? this.builtins.get(type);
+  }
+
+  /** Every type `tenant` can see. */
+  typesFor(tenant: string): string[] {
+    return [...new Set([...this.builtins.keys(), ...(this.perTenant.get(tenant)?.keys() ?? [])])].sort();
+  }
+}
+
+async function readEntry(
+  dir: string,
+  name: string,
+  origin: 'builtin' | 'tenant',
+  problems: ConfigProblem[],
+  tenant?: string,
+  builtPath?: string,
+): Promise<ComponentEntry | null> {
+  const file = join(dir, 'manifest.yaml');
+  const shown = displayPath(file);
+  if (!isValidId(name)) {
+    problems.push({
+      file: displayPath(dir),
+      path: '',
+      message: `invalid component id ${JSON.stringify(name)} (directory name): ${whyInvalid('component', name)}`,
+      tenant,
+    });
+    return null;
+  }
+  const doc = await readYamlFile(file, tenant);
+  if (!doc.ok) {
+    problems.push(...doc.problems);
+    return null;
+  }
+  const parsed = parseManifest(doc.data, shown);
+  if (!parsed.ok) {
+    problems.push(...parsed.problems.map((p) => ({ ...p, tenant })));
+    return null;
+  }
+  const manifest = parsed.manifest;
+  if (manifest.name !== name) {
+    problems.push({ file: shown, path: 'name', message: `says "${manifest.name}" but the directory is ${name}/`, tenant });
+    return null;
+  }
+  let wasmPath: string;
+  if (origin === 'tenant') {
+    if (!manifest.wasm || !manifest.sha256) {
+      problems.push({ file: shown, path: manifest.wasm ? 'sha256' : 'wasm', message: 'a tenant component names its .wasm file and pins its sha256', tenant });
+      return null;
+    }
+    wasmPath = resolve(dir, manifest.wasm);
+    const rel = relative(dir, wasmPath);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      problems.push({ file: shown, path: 'wasm', message: 'must be a file inside the component directory', tenant });
+      return null;
+    }
+  } else {
+    wasmPath = manifest.wasm ? resolve(dir, manifest.wasm) : (builtPath ?? join(dirname(file), `${name}.wasm`));
+  }
+  return {
+    name,
+    manifest,
+    manifestFile: shown,
+    wasmPath,
+    pinnedDigest: manifest.sha256,
+    origin,
+    configSchema: manifest.config_schema ? z.fromJSONSchema(manifest.config_schema as Parameters<typeof z.fromJSONSchema>[0]) : undefined,
+  };
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { transpileBytes } from '@bytecodealliance/jco-transpile';
+
+/** The transpiler's version is part of every cache key: new glue means a new transpile. */
+export const JCO_TRANSPILE_VERSION: string = packageVersion(fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile')));
+
+/** The version in the nearest package.json above `file`. */
+function packageVersion(file: string): string {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+/** Which contract a component exports, recognised from its exports. */
+export type ComponentWorld = 'greentic-host-node' | 'unknown';
+
+/** A component ready to instantiate: transpiled glue on disk and compiled core modules in memory. */
+export interface LoadedComponent {
+  /** sha256 of the component bytes, hex. */
+  readonly digest: string;
+  readonly size: number;
+  /** File URL of the transpiled ES module exporting `instantiate`. */
+  readonly glueUrl: string;
+  /** Core module file name -> compiled module; posted to workers, never recompiled there. */
+  readonly modules: ReadonlyMap<string, WebAssembly.Module>;
+  /** WIT interfaces the component imports, unversioned ("greentic:host/state", "wasi:cli/environment"). */
+  readonly imports: readonly string[];
+  /** Exported interfaces, versioned when the WIT is ("greentic:host/node@0.1.0"). */
+  readonly exports: readonly string[];
+  readonly world: ComponentWorld;
+  /** True when this load ran the transpiler (a cache miss). */
+  readonly transpiled: boolean;
+}
+
+/** A component that cannot be loaded; says which file and why. */
+export class ComponentLoadError extends Error {
+  override readonly name = 'ComponentLoadError';
+  constructor(
+    readonly source: string,
+    message: string,
+  ) {
+    super(`${source}: ${message}`);
+  }
+}
+
+interface CacheMeta {
+  imports: string[];
+  exports: string[];
+  files: string[];
+}
+
+/** sha256 hex of `bytes`. */
+export function digestOf(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Component bytes -> digest -> transpiled glue (disk cache keyed by digest and transpiler
+ * version, so a restart does not transpile again) -> compiled core modules (memory, once per digest).
+ */
+export class ComponentRegistry {
+  readonly #cacheDir: string;
+  readonly #loading = new Map<string, Promise<LoadedComponent>>();
+
+  constructor(cacheDir: string) {
+    this.#cacheDir = join(cacheDir, `jco-transpile-${JCO_TRANSPILE_VERSION}`);
+  }
+
+  /** Where the transpiled glue for `digest` lives. */
+  dirFor(digest: string): string {
+    return join(this.#cacheDir, digest);
+  }
+
+  /** Load a component file; if `expectedDigest` is given the bytes must match it. */
+  async loadFile(path: string, expectedDigest?: string): Promise<LoadedComponent> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ComponentLoadError(path, code === 'ENOENT' ? 'file not found' : `cannot read (${code})`);
+    }
+    return this.loadBytes(bytes, path, expectedDigest);
+  }
+
+  /** Load component bytes; `source` names them in errors. */
+  async loadBytes(bytes: Uint8Array, source: string, expectedDigest?: string): Promise<LoadedComponent> {
+    const digest = digestOf(bytes);
+    if (expectedDigest !== undefined && expectedDigest !== digest) {
+      throw new ComponentLoadError(source, `sha256 is ${digest} but the manifest pins ${expectedDigest}`);
+    }
+    let pending = this.#loading.get(digest);
+    if (!pending) {
+      pending = this.#load(bytes, digest, source);
+      this.#loading.set(digest, pending);
+      pending.catch(() => this.#loading.delete(digest));
+    }
+    return pending;
+  }
+
+  async #load(bytes: Uint8Array, digest: string, source: string): Promise<LoadedComponent> {
+    checkComponentHeader(bytes, source);
+    const dir = this.dirFor(digest);
+    let meta = await readMeta(dir);
+    let transpiled = false;
+    if (!meta) {
+      meta = await this.#transpile(bytes, digest, source);
+      transpiled = true;
+    }
+    const modules = new Map<string, WebAssembly.Module>();
+    for (const file of meta.files.filter((f) => f.endsWith('.wasm'))) {
+      try {
+        modules.set(file, await WebAssembly.compile(await readFile(join(dir, file))));
+      } catch (e) {
+        throw new ComponentLoadError(source, `core module ${file} does not compile: ${(e as Error).message}`);
+      }
+    }
+    return {
+      digest,
+      size: bytes.byteLength,
+      glueUrl: pathToFileURL(join(dir, 'component.js')).href,
+      modules,
+      imports: meta.imports,
+      exports: meta.exports,
+      world: recogniseWorld(meta.exports),
+      transpiled,
+    };
+  }
+
+  async #transpile(bytes: Uint8Array, digest: string, source: string): Promise<CacheMeta> {
+    let result: Awaited<ReturnType<typeof transpileBytes>>;
+    try {
+      result = await transpileBytes(bytes, { name: 'component', instantiation: 'async', emitTypescriptDeclarations: false });
+    } catch (e) {
+      throw new ComponentLoadError(source, `not a valid component: ${firstLine(e)}`);
+    }
+    const files = Object.keys(result.files).filter((f) => !f.endsWith('.d.ts'));
+    const meta: CacheMeta = { imports: result.imports, exports: result.exports.map(([name]) => name), files };
+    // Write into a private temp dir, then rename: a crash never leaves half a cache entry.
+    const dir = this.dirFor(digest);
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    await mkdir(tmp, { recursive: true });
+    for (const f of files) {
+      await mkdir(dirname(join(tmp, f)), { recursive: true });
+      await writeFile(join(tmp, f), result.files[f]!);
+    }
+    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir).catch(async (e) => {
+      // Another process won the race with identical content.
+      await rm(tmp, { recursive: true, force: true });
+      if ((await readMeta(dir)) === null) throw e;
+    });
+    return meta;
+  }
+}
+
+async function readMeta(dir: string): Promise<CacheMeta | null> {
+  try {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as CacheMeta;
+    const present = new Set(await readdir(dir));
+    return meta.files.every((f) => f.includes('/') || present.has(f)) ? meta : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A component binary starts with the wasm magic and layer 1; a core module has layer 0. */
+function checkComponentHeader(bytes: Uint8Array, source: string): void {
+  const magic = bytes.length >= 8 && bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+  if (!magic) throw new ComponentLoadError(source, 'not a WebAssembly file (bad magic number)');
+  const layer = bytes[6]! | (bytes[7]! << 8);
+  if (layer === 0)
+    throw new ComponentLoadError(source, 'this is a core WebAssembly module, not a component; wrap it with `wasm-tools component new` (or build.mjs for WAT)');
+  if (layer !== 1) throw new ComponentLoadError(source, `unknown WebAssembly layer ${layer}`);
+}
+
+function recogniseWorld(exports: readonly string[]): ComponentWorld {
+  if (exports.some((e) => e.startsWith('greentic:host/node@'))) return 'greentic-host-node';
+  return 'unknown';
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return (
+    msg
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? 'unknown error'
+  );
+}

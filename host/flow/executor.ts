@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { InvocationScope, type OutgoingMessage, type ScopeServices, type TurnState } from '../capabilities/scope.js';
+import type { IngressMessage } from '../messaging/envelope.js';
+import type { ChannelAddress } from '../messaging/subjects.js';
+import { NodeError } from '../sandbox/errors.js';
+import type { WorkerPool } from '../sandbox/pool.js';
+import { sessionKey, type SessionKey } from '../stores/keys.js';
+import { RevisionConflictError, type SessionRecord, type SessionStore } from '../stores/session-store.js';
+import type { TenantCtx } from '../tenancy/tenant-ctx.js';
+import { checkNodeOutput } from './output.js';
+import type { TenantRuntime } from './runtime.js';
+import { KeyedLock } from './session-lock.js';
+
+/** How many message ids a session remembers to recognise redeliveries. */
+const RECENT_MESSAGES = 32;
+/** Attempts of a turn whose session another writer changed meanwhile. */
+const CAS_ATTEMPTS = 5;
+
+export interface TurnResult {
+  readonly session: string;
+  /** Everything the turn sends, in order; replies to the incoming channel included. */
+  readonly outbox: readonly OutgoingMessage[];
+  /** The message was already handled (a redelivery): nothing ran, nothing is sent. */
+  readonly duplicate: boolean;
+}
+
+/** A turn that cannot run or failed; `code` is stable, the message says what and where. */
+export class TurnError extends Error {
+  override readonly name = 'TurnError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** The session a user has on a channel when the message names none: stable, one per (channel, user). */
+export function defaultSessionId(channel: string, user: string): string {
+  return `s${createHash('sha256').update(`${channel}\n${user}`).digest('hex').slice(0, 40)}`;
+}
+
+export interface ExecutorDeps {
+  readonly sessions: SessionStore;
+  readonly pool: WorkerPool;
+  readonly services: ScopeServices;
+}
+
+/**
+ * Runs one turn of a session: from the node the session waits at (or the flow's start),
+ * through component calls and routing, until a node waits or the flow ends. The session's
+ * cursor, state and outbox commit together at the end; a failed turn leaves the session as it was.
+ */
+export class FlowExecutor {
+  readonly #locks = new KeyedLock();
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  async runTurn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage): Promise<TurnResult> {
+    const tenant = runtime.model;
+    const env = tenant.envs.get(address.env);
+    const team = tenant.teams.get(address.team);
+    if (!env || !team || !team.envs.has(address.env) || !team.channels.has(address.channel)) {
+      throw new TurnError('unknown-channel', `no channel ${address.tenant}/${address.env}/${address.team}/${address.channel} in the configuration`, false);
+    }
+    const found = runtime.flowFor(address.team, address.channel);
+    if (!found.ok) throw new TurnError('flow-unavailable', found.reason, false);
+    const sessionId = msg.session ?? defaultSessionId(address.channel, msg.user);
+    const key = sessionKey({ tenant: tenant.id, env: env.id, team: team.id }, sessionId, 'ingress message');
+    const lockKey = `${key.tenant}/${key.env}/${key.team}/${key.session}`;
+    return this.#locks.run(lockKey, async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#turn(runtime, address, msg, key);
+        } catch (e) {
+          if (e instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
+          throw e;
+        }
+      }
+    });
+  }
+
+  async #turn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, key: SessionKey): Promise<TurnResult> {
+    const { sessions, pool, services } = this.deps;
+    const stored = await sessions.get(key);
+    const now = Date.now();
+    const prev: SessionRecord = stored?.record ?? {
+      v: 1,
+      tenant: key.tenant,
+      env: key.env,
+      team: key.team,
+      session: key.session,
+      channel: address.channel,
+      user: msg.user,
+      cursor: null,
+      state: {},
+      created_at: now,
+      updated_at: now,
+      turns: 0,
+      recent_messages: [],
+    };
+    if (prev.channel !== address.channel || prev.user !== msg.user) {
+      throw new TurnError('session-mismatch', `session "${key.session}" belongs to another channel or user`, false);
+    }
+    if (prev.recent_messages.includes(msg.id)) return { session: key.session, outbox: [], duplicate: true };
+
+    const flow = runtime.flowFor(address.team, address.channel);
+    if (!flow.ok) throw new TurnError('flow-unavailable', flow.reason, false);
+    const f = flow.flow;
+    const team = runtime.model.teams.get(address.team)!;
+    const teamChannels = new Set(team.channels.keys());
+    const turn: TurnState = { working: new Map(Object.entries(prev.state)), outbox: [] };
+    const ctx: TenantCtx = {
+      tenantId: key.tenant,
+      envId: key.env,
+      teamId: key.team,
+      sessionId: key.session,
+      userId: msg.user,
+      traceId: msg.trace ?? randomBytes(16).toString('hex'),
+    };
+
+    // Resume where the session waits, unless the flow changed under it.
+    const resumable = prev.cursor && prev.cursor.waiting && prev.cursor.flow === f.name && f.nodes.has(prev.cursor.node);
+    let nodeId = resumable ? prev.cursor!.node : f.start;
+    let resumed = Boolean(resumable);
+    let cursor: SessionRecord['cursor'] = null;
+    const maxSteps = runtime.model.envs.get(key.env)!.settings.limits.maxSteps;
+    for (let steps = 1; ; steps++) {
+      if (steps > maxSteps) throw new NodeError('limit-exceeded', `flow "${f.name}" ran more than ${maxSteps} nodes in one turn (a routing loop?)`, false);
+      const node = f.nodes.get(nodeId)!;
+      const component = runtime.components.get(node.type)!;
+      const scope = new InvocationScope({
+        ctx,
+        session: key,
+        channel: address.channel,
+        teamChannels,
+        permissions: runtime.permissions(key.env, node.component),
+        flow: f.name,
+        node: node.id,
+        turn,
+        services,
+      });
+      const raw = await pool.invoke({
+        component,
+        scope,
+        input: { nodeId: node.id, message: { text: msg.text, userId: msg.user, channel: address.channel }, config: node.configJson, resumed },
+      });
+      const out = checkNodeOutput(raw, scope);
+      for (const text of out.replies) turn.outbox.push({ channel: address.channel, text });
+      resumed = false;
+      const next = out.next;
+      if (next.tag === 'wait') {
+        cursor = { flow: f.name, node: node.id, waiting: true };
+        break;
+      }
+      if (next.tag === 'end') break;
+      if (next.tag === 'route') {
+        const to = node.routes.get(next.val);
+        if (!to) {
+          throw new NodeError(
+            'invalid-output',
+            `node "${node.id}" of flow "${f.name}" chose route "${next.val}", but the flow declares ${[...node.routes.keys()].map((r) => `"${r}"`).join(', ') || 'no routes'} there`,
+            false,
+          );
+        }
+        nodeId = to;
+        continue;
+      }
+      if (node.next === undefined) break;
+      nodeId = node.next;
+    }
+
+    const record: SessionRecord = {
+      ...prev,
+      cursor,
+      state: Object.fromEntries(turn.working),
+      updated_at: Date.now(),
+      turns: prev.turns + 1,
+      recent_messages: [...prev.recent_messages, msg.id].slice(-RECENT_MESSAGES),
+    };
+    await sessions.put(key, record, stored?.revision ?? 0);
+    return { session: key.session, outbox: turn.outbox, duplicate: false };
+  }
+}

@@ -1,0 +1,139 @@
+import { join } from 'node:path';
+import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js';
+import { listFiles } from '../tenancy/config/load.js';
+import { joinPath, zodProblems, type ConfigProblem } from '../tenancy/config/problems.js';
+import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
+import { componentDenial, tenantDenial, ungrantedRequests } from '../tenancy/grants.js';
+import type { TenantModel } from '../tenancy/model.js';
+import { FlowSchema } from './schema.js';
+
+export interface FlowNode {
+  readonly id: string;
+  readonly type: string;
+  readonly component: ComponentEntry;
+  /** The node's config, serialised once for every call. */
+  readonly configJson: string;
+  readonly next: string | undefined;
+  /** Route label -> node id. */
+  readonly routes: ReadonlyMap<string, string>;
+}
+
+export interface Flow {
+  readonly name: string;
+  readonly version: string;
+  readonly file: string;
+  readonly start: string;
+  readonly nodes: ReadonlyMap<string, FlowNode>;
+}
+
+/** A tenant's flows that loaded, and why each channel that cannot run is unavailable. */
+export interface TenantFlows {
+  readonly flows: ReadonlyMap<string, Flow>;
+  /** "team/channel" -> reason, for channels whose flow did not load or may not run there. */
+  readonly unavailable: ReadonlyMap<string, string>;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/**
+ * Load and check every flow in tenants/<id>/flows/. A broken flow is left out with its
+ * problems; the tenant's other flows, and every other tenant, are unaffected.
+ */
+export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCatalog): Promise<TenantFlows> {
+  const problems: ConfigProblem[] = [];
+  const flows = new Map<string, Flow>();
+  const dir = join(tenant.dir, 'flows');
+  for (const name of await listFiles(dir, '.yaml')) {
+    const file = join(dir, name);
+    const flow = await loadFlow(file, name.slice(0, -'.yaml'.length), tenant, catalog, problems);
+    if (flow) flows.set(flow.name, flow);
+  }
+
+  // Every channel must be bound to a flow of its own tenant whose components its team may use.
+  const unavailable = new Map<string, string>();
+  for (const team of tenant.teams.values()) {
+    for (const channel of team.channels.values()) {
+      const at = joinPath([...(team.path ? [team.path] : []), 'channels', channel.id, 'flow']);
+      const flow = flows.get(channel.flow);
+      if (!flow) {
+        const reason = problems.some((p) => p.file === displayPath(join(dir, `${channel.flow}.yaml`)))
+          ? `flow "${channel.flow}" did not load (see its problems)`
+          : `tenant "${tenant.id}" has no flow "${channel.flow}" (expected ${displayPath(join(dir, `${channel.flow}.yaml`))})`;
+        if (!reason.startsWith('flow "')) problems.push({ file: team.file, path: at, message: reason, tenant: tenant.id });
+        unavailable.set(`${team.id}/${channel.id}`, reason);
+        continue;
+      }
+      for (const node of flow.nodes.values()) {
+        const denial = componentDenial(tenant, team.id, node.type);
+        if (denial) {
+          problems.push({
+            file: flow.file,
+            path: `nodes.${node.id}.type`,
+            message: `${denial}, but channel ${team.id}/${channel.id} runs this flow`,
+            tenant: tenant.id,
+          });
+          unavailable.set(`${team.id}/${channel.id}`, denial);
+        }
+      }
+    }
+  }
+  return { flows, unavailable, problems };
+}
+
+async function loadFlow(file: string, base: string, tenant: TenantModel, catalog: ComponentCatalog, problems: ConfigProblem[]): Promise<Flow | null> {
+  const shown = displayPath(file);
+  const before = problems.length;
+  const doc = await readYamlFile(file, tenant.id);
+  if (!doc.ok) {
+    problems.push(...doc.problems);
+    return null;
+  }
+  const parsed = FlowSchema.safeParse(doc.data);
+  if (!parsed.success) {
+    problems.push(...zodProblems(shown, parsed.error.issues, [], tenant.id));
+    return null;
+  }
+  const def = parsed.data;
+  const problem = (path: string, message: string) => problems.push({ file: shown, path, message, tenant: tenant.id });
+  if (def.name !== base) problem('name', `says "${def.name}" but the file is flows/${base}.yaml`);
+
+  const ids = new Set<string>();
+  def.nodes.forEach((n, i) => {
+    if (ids.has(n.id)) problem(`nodes[${i}].id`, `node "${n.id}" is defined twice`);
+    ids.add(n.id);
+  });
+  if (!ids.has(def.start)) problem('start', `no node "${def.start}" in this flow`);
+
+  const nodes = new Map<string, FlowNode>();
+  def.nodes.forEach((n, i) => {
+    const at = `nodes[${i}]`;
+    if (n.next !== undefined && !ids.has(n.next)) problem(`${at}.next`, `no node "${n.next}" in this flow`);
+    const routes = new Map<string, string>();
+    n.routes?.forEach((r, j) => {
+      if (!ids.has(r.to)) problem(`${at}.routes[${j}].to`, `no node "${r.to}" in this flow`);
+      if (routes.has(r.when)) problem(`${at}.routes[${j}].when`, `route "${r.when}" is listed twice`);
+      routes.set(r.when, r.to);
+    });
+    const component = catalog.resolve(tenant.id, n.type);
+    if (!component) {
+      problem(`${at}.type`, `unknown component type "${n.type}" (tenant "${tenant.id}" can use: ${catalog.typesFor(tenant.id).join(', ') || 'none'})`);
+      return;
+    }
+    const denial = tenantDenial(tenant, n.type);
+    if (denial) {
+      problem(`${at}.type`, denial);
+      return;
+    }
+    for (const missing of ungrantedRequests(tenant, component.manifest)) {
+      problem(`${at}.type`, `component "${n.type}" needs ${missing}, which tenant "${tenant.id}" does not grant`);
+    }
+    const config = n.config ?? {};
+    if (component.configSchema) {
+      const check = component.configSchema.safeParse(config);
+      if (!check.success) problems.push(...zodProblems(shown, check.error.issues, ['nodes', i, 'config'], tenant.id));
+    }
+    nodes.set(n.id, { id: n.id, type: n.type, component, configJson: JSON.stringify(config), next: n.next, routes });
+  });
+
+  if (problems.length > before) return null;
+  return { name: def.name, version: def.version, file: shown, start: def.start, nodes };
+}

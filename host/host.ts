@@ -1,0 +1,234 @@
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js';
+import { ComponentRegistry } from './components/registry.js';
+import type { ScopeServices } from './capabilities/scope.js';
+import { FlowExecutor, TurnError } from './flow/executor.js';
+import { loadTenantRuntime, type TenantRuntime } from './flow/runtime.js';
+import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
+import { EmbeddedBus } from './messaging/embedded-bus.js';
+import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
+import { egressSubject, ingressPattern, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { HostStats } from './observability/stats.js';
+import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from './paths.js';
+import { NodeError } from './sandbox/errors.js';
+import { WorkerPool } from './sandbox/pool.js';
+import { loadMasterKey } from './stores/master-key.js';
+import { FileSecretStore, type SecretStore } from './stores/secret-store.js';
+import { FileSessionStore, type SessionStore } from './stores/session-store.js';
+import { loadWorkspace } from './tenancy/config/load.js';
+import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
+import { findChannel, type Workspace } from './tenancy/model.js';
+
+export interface HostOptions {
+  readonly bundleDir: string;
+  /** Sessions, secrets and the master key file live here. */
+  readonly dataDir: string;
+  /** Transpiled component cache; shared with build.mjs by default. */
+  readonly cacheDir?: string;
+  readonly logger?: Logger;
+  /** The message bus; an embedded one when omitted. */
+  readonly bus?: MessageBus;
+  /** Guest workers (plus one warm spare unless `spare` is false). */
+  readonly workers?: number;
+  readonly spare?: boolean;
+  /** Tenants this instance answers for: every configured tenant, or a list. */
+  readonly tenants?: 'all' | readonly string[];
+  readonly builtins?: BuiltinLocation;
+  /** One line per slow step (component loads), for the CLI's progress output. */
+  readonly onProgress?: (line: string) => void;
+}
+
+/**
+ * One running host: the workspace and its tenants, the worker pool, the stores, and the
+ * ingress subscription. Everything is per instance; nothing lives at module level.
+ */
+export class GreenticHost {
+  readonly #subs: BusSubscription[] = [];
+  readonly #ownsBus: boolean;
+  readonly #masterKey: Buffer;
+
+  private constructor(
+    readonly workspace: Workspace,
+    readonly runtimes: ReadonlyMap<string, TenantRuntime>,
+    readonly problems: readonly ConfigProblem[],
+    readonly bus: MessageBus,
+    readonly pool: WorkerPool,
+    readonly sessions: SessionStore,
+    readonly secrets: SecretStore,
+    readonly executor: FlowExecutor,
+    readonly logger: Logger,
+    readonly stats: HostStats,
+    ownsBus: boolean,
+    masterKey: Buffer,
+  ) {
+    this.#ownsBus = ownsBus;
+    this.#masterKey = masterKey;
+  }
+
+  /** A key for one purpose derived from the master key (the master key itself never leaves). */
+  subkey(purpose: string): Buffer {
+    return createHmac('sha256', this.#masterKey).update(`greentic-host ${purpose}`).digest();
+  }
+
+  /** Load the bundle, its tenants and components, start the workers, and subscribe to ingress. */
+  static async start(opts: HostOptions): Promise<GreenticHost> {
+    const logger = opts.logger ?? createLogger();
+    const workspace = await loadWorkspace(opts.bundleDir);
+    const served = opts.tenants ?? 'all';
+    const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
+    const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
+    const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
+    const runtimes = new Map<string, TenantRuntime>();
+    for (const tenant of workspace.tenants.values()) {
+      if (served !== 'all' && !served.includes(tenant.id)) continue;
+      const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, (entry, loaded, ms) => {
+        opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${loaded.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
+      });
+      problems.push(...p);
+      runtimes.set(tenant.id, runtime);
+    }
+    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
+
+    const stats = new HostStats();
+    const sessions = new FileSessionStore(opts.dataDir);
+    const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
+    const secrets = new FileSecretStore(opts.dataDir, masterKey);
+    const services: ScopeServices = { secrets, logger, stats };
+    const pool = new WorkerPool({
+      logger,
+      size: opts.workers,
+      spare: opts.spare,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+    });
+    await pool.start();
+    const bus =
+      opts.bus ?? new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed'));
+    const host = new GreenticHost(
+      workspace,
+      runtimes,
+      problems,
+      bus,
+      pool,
+      sessions,
+      secrets,
+      new FlowExecutor({ sessions, pool, services }),
+      logger,
+      stats,
+      !opts.bus,
+      masterKey,
+    );
+    const patterns = served === 'all' ? [ingressPattern('*')] : served.map((t) => ingressPattern(t));
+    for (const p of patterns) host.#subs.push(bus.subscribe(p, (m) => host.handleIngress(m), { queue: 'greentic-host' }));
+    return host;
+  }
+
+  /** True when this instance answers for `tenant`. */
+  serves(tenant: string): boolean {
+    return this.runtimes.has(tenant);
+  }
+
+  /**
+   * Handle one ingress message: the scope comes from the subject alone and must name a
+   * configured channel; the body says who and what. Replies and the turn's end (or its
+   * error) go to egress.
+   */
+  async handleIngress(m: BusMessage): Promise<void> {
+    let address: ChannelAddress;
+    try {
+      const parsed = parseChannelSubject(m.subject);
+      if (parsed.direction !== 'ingress') return;
+      address = parsed.address;
+    } catch (e) {
+      if (!(e instanceof SubjectError)) throw e;
+      this.logger.warn({ event: 'bad-subject', reason: e.message }, 'dropped a message on a malformed subject');
+      return;
+    }
+    const runtime = this.runtimes.get(address.tenant);
+    if (!runtime) {
+      // Another instance's tenant (hybrid deployments) or no tenant at all: not ours to answer.
+      this.logger.debug({ event: 'not-served', tenant_id: address.tenant }, 'ingress for a tenant this instance does not serve');
+      return;
+    }
+    const fields = { tenant_id: address.tenant, env_id: address.env, team_id: address.team, channel: address.channel };
+    const log = this.logger.child(fields);
+    const decoded = decodeJson(m.data);
+    const body = decoded.ok ? IngressSchema.safeParse(decoded.value) : undefined;
+    const idGuess =
+      decoded.ok && typeof (decoded.value as { id?: unknown })?.id === 'string' ? String((decoded.value as { id: string }).id).slice(0, 64) : 'unknown';
+    const userGuess =
+      decoded.ok && typeof (decoded.value as { user?: unknown })?.user === 'string' ? String((decoded.value as { user: string }).user).slice(0, 64) : 'unknown';
+    const found = findChannel(this.workspace, address.tenant, address.env, address.team, address.channel);
+    if (!found.ok) {
+      log.warn({ event: 'unknown-channel', reason: found.reason }, 'ingress for a channel that is not configured');
+      await this.#publishError(address, idGuess, null, userGuess, 'unknown-channel', found.reason, false);
+      return;
+    }
+    if (!body?.success) {
+      const reason = !decoded.ok ? decoded.error : body!.error!.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      log.warn({ event: 'bad-ingress', reason }, 'rejected a malformed ingress message');
+      await this.#publishError(address, idGuess, null, userGuess, 'invalid-message', `ingress message rejected: ${reason}`, false);
+      return;
+    }
+    const msg = body.data;
+    const t0 = performance.now();
+    try {
+      const result = await this.executor.runTurn(runtime, address, msg);
+      if (result.duplicate) {
+        log.info({ event: 'duplicate', message_id: msg.id, session_id: result.session }, 'message already handled; not answering twice');
+        return;
+      }
+      let seq = 0;
+      let replies = 0;
+      for (const out of result.outbox) {
+        const to = { ...address, channel: out.channel };
+        if (out.channel === address.channel) replies++;
+        await this.#publish(to, { kind: 'reply', in_reply_to: msg.id, session: result.session, user: msg.user, text: out.text, seq: seq++ });
+      }
+      await this.#publish(address, { kind: 'turn-end', in_reply_to: msg.id, session: result.session, user: msg.user, replies });
+      log.info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
+    } catch (e) {
+      const { code, message, retryable } = describeFailure(e);
+      if (code === 'internal')
+        log.error(
+          { event: 'turn-failed', message_id: msg.id, code, err: e instanceof Error ? e.stack : String(e) },
+          'turn failed on a host fault; session left unchanged',
+        );
+      else log.warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
+      await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable);
+    }
+  }
+
+  async #publish(address: ChannelAddress, body: EgressMessage): Promise<void> {
+    await this.bus.publish(egressSubject(address), encodeJson(body));
+  }
+
+  async #publishError(
+    address: ChannelAddress,
+    id: string,
+    session: string | null,
+    user: string,
+    code: string,
+    message: string,
+    retryable: boolean,
+  ): Promise<void> {
+    await this.#publish(address, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
+  }
+
+  /** Stop taking messages, finish the ones in flight, stop the workers and close the stores. */
+  async close(): Promise<void> {
+    for (const s of this.#subs) s.unsubscribe();
+    this.#subs.length = 0;
+    await this.bus.drain();
+    await this.pool.close();
+    await this.sessions.close();
+    if (this.#ownsBus) await this.bus.close();
+  }
+}
+
+/** What a failed turn tells the sender. */
+function describeFailure(e: unknown): { code: string; message: string; retryable: boolean } {
+  if (e instanceof NodeError || e instanceof TurnError) return { code: e.code, message: e.message, retryable: e.retryable };
+  return { code: 'internal', message: 'internal error (see the host log)', retryable: true };
+}

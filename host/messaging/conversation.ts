@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { MessageBus } from './bus.js';
+import { decodeJson, encodeJson, type EgressMessage, type IngressMessage } from './envelope.js';
+import { egressSubject, ingressSubject, type ChannelAddress } from './subjects.js';
+
+/** What one message got back: the replies on its channel, the session, or the turn's error. */
+export type ConversationReply =
+  | { ok: true; id: string; session: string; replies: string[] }
+  | { ok: false; id: string; session: string | null; code: string; message: string; retryable: boolean };
+
+/** No answer came in time. */
+export class ReplyTimeoutError extends Error {
+  override readonly name = 'ReplyTimeoutError';
+}
+
+/** A fresh message id: 24 hex digits, valid in the id grammar. */
+export function newMessageId(): string {
+  return `m${randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * Talk to a channel the way a provider does: publish on its ingress subject, collect what
+ * comes back on its egress subject for that message id until the turn ends.
+ */
+export async function converse(
+  bus: MessageBus,
+  address: ChannelAddress,
+  message: Omit<IngressMessage, 'id'> & { id?: string },
+  timeoutMs = 30_000,
+): Promise<ConversationReply> {
+  const id = message.id ?? newMessageId();
+  const replies: Array<{ seq: number; text: string }> = [];
+  let settle!: (r: ConversationReply) => void;
+  const done = new Promise<ConversationReply>((r) => (settle = r));
+  const sub = bus.subscribe(egressSubject(address), (m) => {
+    const d = decodeJson(m.data);
+    if (!d.ok) return;
+    const e = d.value as EgressMessage;
+    if (e?.in_reply_to !== id) return;
+    if (e.kind === 'reply') replies.push({ seq: e.seq, text: e.text });
+    else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: replies.sort((a, b) => a.seq - b.seq).map((r) => r.text) });
+    else if (e.kind === 'error') settle({ ok: false, id, session: e.session, code: e.code, message: e.message, retryable: e.retryable });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await bus.publish(ingressSubject(address), encodeJson({ ...message, id }));
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ReplyTimeoutError(`no answer from ${address.tenant}/${address.env}/${address.team}/${address.channel} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+    sub.unsubscribe();
+  }
+}

@@ -1,0 +1,73 @@
+import type { BusHandler, BusMessage, BusSubscription, MessageBus } from './bus.js';
+import { subjectMatches } from './subjects.js';
+
+interface Sub {
+  readonly pattern: string;
+  readonly handler: BusHandler;
+  readonly queue: string | undefined;
+  active: boolean;
+}
+
+/**
+ * The in-process bus of the embedded defaults: NATS subject semantics, no server. A handler
+ * error is reported to `onError`, never to the publisher, as on a real bus.
+ */
+export class EmbeddedBus implements MessageBus {
+  readonly #subs: Sub[] = [];
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #queueTurn = new Map<string, number>();
+  #closed = false;
+
+  constructor(private readonly onError: (err: unknown, msg: BusMessage) => void = () => {}) {}
+
+  async publish(subject: string, data: Uint8Array): Promise<void> {
+    if (this.#closed) throw new Error('bus is closed');
+    if (!subject || /[\s*>]/.test(subject) || subject.split('.').some((t) => t === '')) {
+      throw new Error(`cannot publish to ${JSON.stringify(subject.slice(0, 200))}: a subject is dot-separated tokens without wildcards or whitespace`);
+    }
+    const msg: BusMessage = { subject, data };
+    const groups = new Map<string, Sub[]>();
+    for (const sub of this.#subs) {
+      if (!sub.active || !subjectMatches(sub.pattern, subject)) continue;
+      if (sub.queue === undefined) this.#deliver(sub, msg);
+      else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
+    }
+    // One member of each queue group gets it, in turn.
+    for (const [queue, members] of groups) {
+      const turn = this.#queueTurn.get(queue) ?? 0;
+      this.#queueTurn.set(queue, turn + 1);
+      this.#deliver(members[turn % members.length]!, msg);
+    }
+  }
+
+  subscribe(pattern: string, handler: BusHandler, opts: { queue?: string } = {}): BusSubscription {
+    const sub: Sub = { pattern, handler, queue: opts.queue, active: true };
+    this.#subs.push(sub);
+    return {
+      unsubscribe: () => {
+        sub.active = false;
+        const i = this.#subs.indexOf(sub);
+        if (i >= 0) this.#subs.splice(i, 1);
+      },
+    };
+  }
+
+  #deliver(sub: Sub, msg: BusMessage): void {
+    // Asynchronous delivery, as over a network: the publisher never runs subscriber code.
+    const p = Promise.resolve()
+      .then(() => (sub.active ? sub.handler(msg) : undefined))
+      .catch((err) => this.onError(err, msg))
+      .finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+  }
+
+  async drain(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.drain();
+    this.#subs.length = 0;
+  }
+}

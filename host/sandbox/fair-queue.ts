@@ -1,0 +1,68 @@
+/**
+ * Per-tenant FIFO queues served round-robin, with a per-tenant cap on calls running at once:
+ * a tenant that floods the host waits behind itself, not in front of everyone else.
+ */
+export class FairQueue<T> {
+  readonly #queues = new Map<string, T[]>();
+  /** Tenants with queued work, in service order. */
+  readonly #ring: string[] = [];
+  readonly #running = new Map<string, number>();
+
+  constructor(
+    private readonly tenantOf: (job: T) => string,
+    private readonly limitOf: (tenant: string) => number,
+  ) {}
+
+  push(job: T): void {
+    const tenant = this.tenantOf(job);
+    let q = this.#queues.get(tenant);
+    if (!q) {
+      q = [];
+      this.#queues.set(tenant, q);
+      this.#ring.push(tenant);
+    }
+    q.push(job);
+  }
+
+  /** The next job to run, taken from the first tenant in turn that is under its limit. */
+  next(): T | undefined {
+    for (let i = 0; i < this.#ring.length; i++) {
+      const tenant = this.#ring[i]!;
+      const running = this.#running.get(tenant) ?? 0;
+      if (running >= Math.max(1, this.limitOf(tenant))) continue;
+      const q = this.#queues.get(tenant)!;
+      const job = q.shift()!;
+      this.#running.set(tenant, running + 1);
+      // This tenant goes to the back of the ring; drop it if it has nothing left.
+      this.#ring.splice(i, 1);
+      if (q.length > 0) this.#ring.push(tenant);
+      else this.#queues.delete(tenant);
+      return job;
+    }
+    return undefined;
+  }
+
+  /** A job handed out by next() has finished. */
+  done(job: T): void {
+    const tenant = this.tenantOf(job);
+    const n = (this.#running.get(tenant) ?? 1) - 1;
+    if (n <= 0) this.#running.delete(tenant);
+    else this.#running.set(tenant, n);
+  }
+
+  queued(tenant: string): number {
+    return this.#queues.get(tenant)?.length ?? 0;
+  }
+
+  running(tenant: string): number {
+    return this.#running.get(tenant) ?? 0;
+  }
+
+  /** Remove and return every queued job. */
+  drain(): T[] {
+    const all = [...this.#queues.values()].flat();
+    this.#queues.clear();
+    this.#ring.length = 0;
+    return all;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * A guest worker: loads transpiled components, keeps instances per (tenant, env, digest),
+ * and runs node calls. Guests never run on the main thread. This file is host code the guest
+ * cannot reach: the guest sees only the imports built here, each of which forwards to the
+ * main thread's broker over the shared-memory bridge and blocks until it answers.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
+import { BRIDGE_BYTES, LEN, REQ_SEQ, RESP_SEQ, type BridgeReply, type FromWorker, type GuestFailure, type ToWorker, type WorkerInit } from './protocol.js';
+
+interface Glue {
+  instantiate(getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+interface NodeExport {
+  invoke(ctx: unknown, input: unknown): unknown;
+}
+
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.ctrl);
+const data = Buffer.from(init.data);
+const port = parentPort!;
+
+const glues = new Map<string, { glue: Promise<Glue>; modules: Map<string, WebAssembly.Module> }>();
+/** instanceKey -> node export; Map order is recency (re-inserted on use). */
+const instances = new Map<string, NodeExport>();
+
+/** How many spins before sleeping on the futex: a short spin catches fast replies at ~0.5 us. */
+const SPIN = 2000;
+
+/** One synchronous capability round trip to the main thread. */
+function bridgeCall(cap: string, fn: string, args: unknown[]): unknown {
+  const request = JSON.stringify([cap, fn, args]);
+  if (Buffer.byteLength(request) > BRIDGE_BYTES) {
+    throw { payload: { tag: 'limit-exceeded', val: `${cap}.${fn}: request of ${Buffer.byteLength(request)} bytes exceeds the ${BRIDGE_BYTES}-byte bridge` } };
+  }
+  const written = data.write(request, 0, 'utf8');
+  Atomics.store(ctrl, LEN, written);
+  const seq = Atomics.load(ctrl, REQ_SEQ) + 1;
+  Atomics.store(ctrl, REQ_SEQ, seq);
+  Atomics.notify(ctrl, REQ_SEQ);
+  let spins = 0;
+  while (Atomics.load(ctrl, RESP_SEQ) !== seq) {
+    if (++spins < SPIN) continue;
+    Atomics.wait(ctrl, RESP_SEQ, seq - 1, 50);
+  }
+  const reply = JSON.parse(data.toString('utf8', 0, Atomics.load(ctrl, LEN))) as BridgeReply;
+  if ('ok' in reply) return reply.ok === null ? undefined : reply.ok;
+  if ('err' in reply) throw { payload: reply.err };
+  // A host fault: trap the guest rather than hand it a value it cannot trust.
+  throw new Error(`capability bridge: ${reply.fatal}`);
+}
+
+/**
+ * The guest's import object: our capability interfaces under both versioned and bare keys,
+ * plus the granted WASI interfaces from a WASIShim of this instance's own: no preopened
+ * directories, an empty environment, no arguments, no network. Nothing else is supplied, so a
+ * component importing anything more fails to instantiate.
+ */
+async function buildImports(wasi: readonly string[]): Promise<Record<string, unknown>> {
+  const imports: Record<string, unknown> = {};
+  if (wasi.length > 0) {
+    const { WASIShim } = await import('@bytecodealliance/preview2-shim/instantiation');
+    const shim = new WASIShim({ sandbox: { preopens: {}, env: {}, args: [], enableNetwork: false } }).getImportObject() as Record<string, unknown>;
+    for (const iface of wasi) if (shim[iface] !== undefined) imports[iface] = shim[iface];
+  }
+  for (const [cap, fns] of Object.entries(CAPABILITY_FUNCTIONS)) {
+    const slice: Record<string, (...args: unknown[]) => unknown> = {};
+    for (const fn of fns) slice[fn] = (...args: unknown[]) => bridgeCall(cap, fn, args);
+    imports[`${HOST_PACKAGE}/${cap}`] = slice;
+    imports[`${HOST_PACKAGE}/${cap}@${HOST_VERSION}`] = slice;
+  }
+  return imports;
+}
+
+async function instanceFor(digest: string, key: string, wasi: readonly string[]): Promise<{ node: NodeExport; created: boolean }> {
+  const have = instances.get(key);
+  if (have) {
+    instances.delete(key);
+    instances.set(key, have);
+    return { node: have, created: false };
+  }
+  const loaded = glues.get(digest);
+  if (!loaded) throw new Error(`component ${digest.slice(0, 12)} was not loaded into this worker`);
+  const glue = await loaded.glue;
+  const exports = await glue.instantiate(
+    (name) => {
+      const m = loaded.modules.get(name);
+      if (!m) throw new Error(`missing core module ${name}`);
+      return m;
+    },
+    await buildImports(wasi),
+  );
+  const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
+  if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
+  instances.set(key, node);
+  while (instances.size > init.maxInstances) instances.delete(instances.keys().next().value!);
+  return { node, created: true };
+}
+
+function classify(e: unknown): GuestFailure {
+  const payload = typeof e === 'object' && e !== null && Object.hasOwn(e, 'payload') ? (e as { payload: unknown }).payload : e;
+  if (typeof payload === 'object' && payload !== null && !(payload instanceof Error)) {
+    const p = payload as Record<string, unknown>;
+    if (typeof p.code === 'string' && typeof p.message === 'string') {
+      return { kind: 'node-error', code: p.code, message: p.message, retryable: p.retryable === true };
+    }
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { kind: 'trap', message };
+}
+
+function post(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+  let inst: { node: NodeExport; created: boolean };
+  try {
+    inst = await instanceFor(msg.digest, msg.instanceKey, msg.wasi);
+  } catch (e) {
+    post({ type: 'done', callId: msg.callId, ok: false, failure: { kind: 'instantiate', message: e instanceof Error ? e.message : String(e) } });
+    return;
+  }
+  try {
+    const output = inst.node.invoke(msg.ctx, msg.input);
+    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created });
+  } catch (e) {
+    const failure = classify(e);
+    // After a trap an instance cannot be entered again: drop it, the next call gets a fresh one.
+    if (failure.kind !== 'node-error') instances.delete(msg.instanceKey);
+    post({ type: 'done', callId: msg.callId, ok: false, failure });
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'load':
+      if (!glues.has(msg.digest)) {
+        const glue = import(msg.glueUrl) as Promise<Glue>;
+        glue.catch(() => glues.delete(msg.digest));
+        glues.set(msg.digest, { glue, modules: new Map(msg.modules) });
+      }
+      break;
+    case 'invoke':
+      void invoke(msg);
+      break;
+    case 'evict':
+      instances.delete(msg.instanceKey);
+      break;
+  }
+});
+
+post({ type: 'ready' });

@@ -1,0 +1,111 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkId } from '../tenancy/ids.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { namespacePrefix, type SecretNamespace } from './keys.js';
+
+/** Largest secret value accepted. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/** Secrets by namespace and name; values are never listed. */
+export interface SecretStore {
+  get(ns: SecretNamespace, name: string): Promise<string | null>;
+  set(ns: SecretNamespace, name: string, value: string): Promise<void>;
+  delete(ns: SecretNamespace, name: string): Promise<boolean>;
+  /** Names in one namespace, sorted. */
+  list(ns: SecretNamespace): Promise<string[]>;
+}
+
+/** A stored secret that fails authentication: tampered, moved to another namespace, or another key. */
+export class SecretIntegrityError extends Error {
+  override readonly name = 'SecretIntegrityError';
+}
+
+const VERSION = 1;
+
+/**
+ * AES-256-GCM with the secret's full address (namespace + name) as associated data, so a
+ * ciphertext copied into another tenant's namespace does not decrypt there.
+ */
+export class SecretCipher {
+  readonly #key: Buffer;
+
+  constructor(masterKey: Buffer) {
+    // A dedicated sub-key: the master key is also used for other purposes (cookie MACs).
+    this.#key = createHmac('sha256', masterKey).update('greentic-host secrets v1').digest();
+  }
+
+  seal(address: string, plaintext: string): Buffer {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    cipher.setAAD(Buffer.from(address));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.from([VERSION]), iv, body, cipher.getAuthTag()]);
+  }
+
+  open(address: string, sealed: Buffer): string {
+    if (sealed.length < 1 + 12 + 16 || sealed[0] !== VERSION) throw new SecretIntegrityError(`secret ${address} has an unknown format`);
+    const iv = sealed.subarray(1, 13);
+    const tag = sealed.subarray(sealed.length - 16);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, iv);
+    decipher.setAAD(Buffer.from(address));
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(13, sealed.length - 16)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new SecretIntegrityError(`secret ${address} failed authentication (tampered, moved, or sealed with another master key)`);
+    }
+  }
+}
+
+/** The embedded backend: one encrypted file per secret under `<data>/secrets/<namespace>/`. */
+export class FileSecretStore implements SecretStore {
+  readonly #root: string;
+  readonly #cipher: SecretCipher;
+
+  constructor(dataDir: string, masterKey: Buffer) {
+    this.#root = join(dataDir, 'secrets');
+    this.#cipher = new SecretCipher(masterKey);
+  }
+
+  #address(ns: SecretNamespace, name: string): string {
+    return `${namespacePrefix(ns)}${checkId('secret', name, 'secret name')}`;
+  }
+
+  async get(ns: SecretNamespace, name: string): Promise<string | null> {
+    const address = this.#address(ns, name);
+    let sealed: Buffer;
+    try {
+      sealed = await readFile(join(this.#root, `${address}.secret`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return this.#cipher.open(address, sealed);
+  }
+
+  async set(ns: SecretNamespace, name: string, value: string): Promise<void> {
+    const address = this.#address(ns, name);
+    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new RangeError(`secret ${address} is larger than ${MAX_SECRET_BYTES} bytes`);
+    await writeFileAtomic(join(this.#root, `${address}.secret`), this.#cipher.seal(address, value));
+  }
+
+  async delete(ns: SecretNamespace, name: string): Promise<boolean> {
+    const file = join(this.#root, `${this.#address(ns, name)}.secret`);
+    const existed = await readFile(file).then(
+      () => true,
+      () => false,
+    );
+    await rm(file, { force: true });
+    return existed;
+  }
+
+  async list(ns: SecretNamespace): Promise<string[]> {
+    const names = await readdir(join(this.#root, namespacePrefix(ns))).catch(() => [] as string[]);
+    return names
+      .filter((n) => n.endsWith('.secret'))
+      .map((n) => n.slice(0, -'.secret'.length))
+      .sort();
+  }
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { checkId, type IdKind, InvalidIdError } from '../ids.js';
+
+/**
+ * The three configuration forms, strict: a key nobody reads is an error, not a silent no-op.
+ * - tenant form: tenants/<tenant>/tenant.yaml
+ * - team form: tenants/<tenant>/teams/<team>.yaml
+ * - bundle form: bundle.yaml with tenants > teams > channels inline
+ */
+
+/** A string that must be a valid id of `kind`. */
+export function idSchema(kind: IdKind) {
+  return z.string().superRefine((value, ctx) => {
+    try {
+      checkId(kind, value, 'config');
+    } catch (e) {
+      if (!(e instanceof InvalidIdError)) throw e;
+      ctx.addIssue({ code: 'custom', message: `invalid ${kind} id ${JSON.stringify(value)}: ${e.reason}` });
+    }
+  });
+}
+
+export const PROVIDERS = ['slack', 'telegram', 'teams', 'webchat'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+/** Hard limits a tenant (or one of its environments) places on every component call. */
+export const LimitsSchema = z.strictObject({
+  /** Wall-clock deadline per component call. */
+  deadline_ms: positiveInt(600_000).optional(),
+  /** Linear memory cap per instance. */
+  memory_mib: positiveInt(4096).optional(),
+  /** Node executions per turn, so a routing loop ends. */
+  max_steps: positiveInt(10_000).optional(),
+  /** Capability calls per component call. */
+  max_capability_calls: positiveInt(1_000_000).optional(),
+  /** Bytes of one state value. */
+  max_state_value_bytes: positiveInt(16 * 1024 * 1024).optional(),
+  /** Bytes of replies and sent messages per component call. */
+  max_output_bytes: positiveInt(64 * 1024 * 1024).optional(),
+});
+export type LimitsConfig = z.infer<typeof LimitsSchema>;
+
+export const SettingsSchema = z.strictObject({
+  limits: LimitsSchema.optional(),
+  /** Calls of this tenant that may run at once across the worker pool. */
+  concurrency: positiveInt(1024).optional(),
+  /** Sustained component calls per second for this tenant (token bucket, burst = 2x). */
+  rate_per_sec: positiveInt(1_000_000).optional(),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+});
+export type SettingsConfig = z.infer<typeof SettingsSchema>;
+
+export const EnvironmentSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  settings: SettingsSchema.optional(),
+});
+
+export const ChannelSchema = z.strictObject({
+  provider: z.enum(PROVIDERS),
+  /** The flow of this tenant that answers messages on this channel. */
+  flow: idSchema('flow'),
+  /** Page title of a webchat channel. */
+  title: z.string().min(1).max(200).optional(),
+});
+export type ChannelConfig = z.infer<typeof ChannelSchema>;
+
+const teamBody = {
+  name: z.string().min(1).optional(),
+  /** Environments the team exists in; all of the tenant's when omitted. */
+  environments: z.array(idSchema('env')).min(1).optional(),
+  channels: z.record(idSchema('channel'), ChannelSchema),
+};
+
+/** Team form: tenants/<tenant>/teams/<team>.yaml. */
+export const TeamFileSchema = z.strictObject({ team: idSchema('team'), ...teamBody });
+/** A team inline under a tenant. */
+export const InlineTeamSchema = z.strictObject(teamBody);
+export type TeamBody = z.infer<typeof InlineTeamSchema>;
+
+export const SecretGrantSchema = z.strictObject({
+  /** Secrets read from the team's, then the tenant's namespace. */
+  names: z.array(idSchema('secret')).optional(),
+  /** Secrets the tenant lets this component read from the shared `global/` namespace. */
+  global: z.array(idSchema('secret')).optional(),
+});
+
+export const ComponentGrantSchema = z.strictObject({
+  /** Teams that may use the component; every team when omitted. */
+  teams: z.array(idSchema('team')).optional(),
+  /** WASI interfaces the tenant lets this component import (e.g. "wasi:cli/environment"). */
+  wasi: z.array(z.string().regex(/^wasi:[a-z-]+\/[a-z-]+$/, 'expected "wasi:<package>/<interface>"')).optional(),
+});
+
+export const GrantsSchema = z.strictObject({
+  /** Components the tenant's flows may use, by type name. Nothing else is usable. */
+  components: z.record(idSchema('component'), ComponentGrantSchema.nullable()).optional(),
+  /** Which secrets each component may read. */
+  secrets: z.record(idSchema('component'), SecretGrantSchema).optional(),
+});
+export type GrantsConfig = z.infer<typeof GrantsSchema>;
+
+const tenantBody = {
+  name: z.string().min(1).optional(),
+  environments: z.record(idSchema('env'), EnvironmentSchema.nullable()),
+  settings: SettingsSchema.optional(),
+  grants: GrantsSchema.optional(),
+};
+
+/** Tenant form: tenants/<tenant>/tenant.yaml (teams may also live in teams/*.yaml). */
+export const TenantFileSchema = z.strictObject({
+  tenant: idSchema('tenant'),
+  ...tenantBody,
+  teams: z.record(idSchema('team'), InlineTeamSchema).optional(),
+});
+
+/** A tenant inline in bundle.yaml. */
+export const InlineTenantSchema = z.strictObject({
+  ...tenantBody,
+  teams: z.record(idSchema('team'), InlineTeamSchema).optional(),
+});
+export type TenantBody = z.infer<typeof InlineTenantSchema>;
+
+/** Bundle form: bundle.yaml at the root of a bundle directory. */
+export const BundleFileSchema = z.strictObject({
+  workspace: idSchema('workspace'),
+  /** Tenants defined inline; others come from tenants/<id>/tenant.yaml. */
+  tenants: z.record(idSchema('tenant'), InlineTenantSchema).optional(),
+});

@@ -1,0 +1,76 @@
+import type { ComponentManifest } from '../components/manifest.js';
+import type { Limits, TenantModel } from './model.js';
+
+/**
+ * What one component may do for one team of one tenant in one environment: the manifest's
+ * request AND the tenant's grant, computed once when the tenant loads. At run time every
+ * capability check is a lookup in here.
+ */
+export interface Permissions {
+  readonly component: string;
+  readonly state: 'none' | 'read' | 'write';
+  readonly messaging: boolean;
+  readonly log: boolean;
+  /** Secrets looked up in the team's, then the tenant's namespace. */
+  readonly secrets: ReadonlySet<string>;
+  /** The subset of `secrets` that may also fall back to `global/`. */
+  readonly globalSecrets: ReadonlySet<string>;
+  /** WASI interfaces both requested and granted. */
+  readonly wasi: ReadonlySet<string>;
+  /** Manifest limits capped by the environment's policy. */
+  readonly limits: Limits;
+}
+
+/** Why no flow of `tenant` may use a component, or null when the tenant grants it. */
+export function tenantDenial(tenant: TenantModel, component: string): string | null {
+  const grants = tenant.grants.components ?? {};
+  return component in grants ? null : `component "${component}" is not granted to tenant "${tenant.id}" (grants.components)`;
+}
+
+/** Why a component cannot be used by a team, or null when it can. */
+export function componentDenial(tenant: TenantModel, team: string, component: string): string | null {
+  const denied = tenantDenial(tenant, component);
+  if (denied) return denied;
+  const teams = tenant.grants.components?.[component]?.teams;
+  if (teams && !teams.includes(team))
+    return `component "${component}" is not granted to team "${team}" of tenant "${tenant.id}" (grants.components.${component}.teams)`;
+  return null;
+}
+
+/**
+ * Requests the tenant does not grant: secrets and WASI interfaces the manifest asks for
+ * that the tenant's grants leave out. A flow using such a component fails to load.
+ */
+export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManifest): string[] {
+  const secretGrant = tenant.grants.secrets?.[manifest.name];
+  const grantedSecrets = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
+  const grantedWasi = new Set(tenant.grants.components?.[manifest.name]?.wasi ?? []);
+  return [
+    ...manifest.capabilities.secrets.filter((s) => !grantedSecrets.has(s)).map((s) => `secret "${s}" (grants.secrets.${manifest.name}.names)`),
+    ...manifest.capabilities.wasi.filter((w) => !grantedWasi.has(w)).map((w) => `WASI interface "${w}" (grants.components.${manifest.name}.wasi)`),
+  ];
+}
+
+/** The effective permissions of `manifest` for `tenant` in environment `env`. */
+export function effectivePermissions(tenant: TenantModel, env: string, manifest: ComponentManifest): Permissions {
+  const policy = tenant.envs.get(env)?.settings.limits ?? tenant.settings.limits;
+  const secretGrant = tenant.grants.secrets?.[manifest.name];
+  const granted = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
+  const globalGranted = new Set(secretGrant?.global ?? []);
+  const secrets = new Set(manifest.capabilities.secrets.filter((s) => granted.has(s)));
+  const grantedWasi = new Set(tenant.grants.components?.[manifest.name]?.wasi ?? []);
+  return {
+    component: manifest.name,
+    state: manifest.capabilities.state,
+    messaging: manifest.capabilities.messaging,
+    log: manifest.capabilities.log,
+    secrets,
+    globalSecrets: new Set([...secrets].filter((s) => globalGranted.has(s))),
+    wasi: new Set(manifest.capabilities.wasi.filter((w) => grantedWasi.has(w))),
+    limits: {
+      ...policy,
+      deadlineMs: Math.min(manifest.limits.deadline_ms ?? policy.deadlineMs, policy.deadlineMs),
+      memoryMib: Math.min(manifest.limits.memory_mib ?? policy.memoryMib, policy.memoryMib),
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const EXAMPLES = join(ROOT, 'examples');
+export const CLI = join(ROOT, 'bin', 'greentic-host.mjs');
+
+/** A built fixture component: build/fixtures/<name>/<name>.wasm. */
+export function fixtureWasm(name: string): string {
+  return join(ROOT, 'build', 'fixtures', name, `${name}.wasm`);
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'greentic-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Copy the example bundle to a temporary directory, so a test can change it. */
+export function copyExamples(): { dir: string; cleanup: () => void } {
+  const t = tempDir('greentic-bundle-');
+  cpSync(EXAMPLES, t.dir, { recursive: true });
+  return t;
+}
+
+/** Write files (YAML for objects, text for strings) under `dir`. */
+export function writeFiles(dir: string, files: Record<string, string | object>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const file = join(dir, rel);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, typeof content === 'string' ? content : stringify(content));
+  }
+}
+
+/** Install a built fixture as a tenant's own component, pinned by digest. */
+export function installTenantComponent(bundle: string, tenant: string, fixture: string, name = fixture, manifestExtra: Record<string, unknown> = {}): string {
+  const bytes = readFileSync(fixtureWasm(fixture));
+  const manifest = readFileSync(join(ROOT, 'build', 'fixtures', fixture, 'manifest.yaml'), 'utf8');
+  const dir = join(bundle, 'tenants', tenant, 'components', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.wasm`), bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const lines = manifest
+    .split('\n')
+    .filter((l) => !/^(source|name|wasm|sha256):/.test(l))
+    .join('\n');
+  writeFileSync(
+    join(dir, 'manifest.yaml'),
+    `name: ${name}\nwasm: ${name}.wasm\nsha256: ${sha256}\n${lines}\n${Object.keys(manifestExtra).length ? stringify(manifestExtra) : ''}`,
+  );
+  return sha256;
+}
