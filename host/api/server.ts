@@ -8,7 +8,7 @@ export interface HttpServerOptions {
 
 /** The host's HTTP server: health and the webchat endpoints. Errors are JSON, never stack traces. */
 export function createHttpServer(host: GreenticHost, opts: HttpServerOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, maxParamLength: 200 });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 200 } });
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) => {
     const status = err.statusCode ?? 500;
     if (status >= 500) host.logger.error({ event: 'http-error', err: err.message }, 'HTTP handler failed');
