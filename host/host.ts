@@ -101,6 +101,7 @@ export class GreenticHost {
       size: opts.workers,
       spare: opts.spare,
       tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
     const bus =

@@ -2,7 +2,7 @@ import { join, resolve, relative, isAbsolute, dirname } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { isValidId, whyInvalid } from '../tenancy/ids.js';
-import type { ConfigProblem } from '../tenancy/config/problems.js';
+import { joinPath, type ConfigProblem } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import type { Workspace } from '../tenancy/model.js';
 import { parseManifest, type ComponentManifest } from './manifest.js';

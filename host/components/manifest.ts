@@ -12,6 +12,10 @@ export const ManifestSchema = z.strictObject({
   summary: z.string().min(1).max(300).optional(),
   /** Source the build compiles (relative to the manifest): a .js module or a .wat core module. */
   source: z.string().min(1).optional(),
+  /** The WIT world the source targets (build only); greentic:host/node-component by default. */
+  world: z.string().min(1).optional(),
+  /** A WIT directory of the component's own (build only, relative to the manifest); the project's wit/ by default. */
+  wit: z.string().min(1).optional(),
   /** A prebuilt component (relative to the manifest), for components built elsewhere. */
   wasm: z.string().min(1).optional(),
   /** Pinned sha256 of the component bytes (hex); required for tenant-supplied components. */

@@ -4,6 +4,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
+import { capMemory, MemoryCapError } from './memory-cap.js';
 
 /** The transpiler's version is part of every cache key: new glue means a new transpile. */
 export const JCO_TRANSPILE_VERSION: string = packageVersion(fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile')));
@@ -20,15 +21,17 @@ function packageVersion(file: string): string {
 /** Which contract a component exports, recognised from its exports. */
 export type ComponentWorld = 'greentic-host-node' | 'unknown';
 
-/** A component ready to instantiate: transpiled glue on disk and compiled core modules in memory. */
+/** A component whose glue is transpiled and on disk; compile it with ComponentRegistry.compile. */
 export interface LoadedComponent {
   /** sha256 of the component bytes, hex. */
   readonly digest: string;
   readonly size: number;
   /** File URL of the transpiled ES module exporting `instantiate`. */
   readonly glueUrl: string;
-  /** Core module file name -> compiled module; posted to workers, never recompiled there. */
-  readonly modules: ReadonlyMap<string, WebAssembly.Module>;
+  /** The transpiled files' directory. */
+  readonly dir: string;
+  /** Core module file names, in the order the glue asks for them. */
+  readonly coreModules: readonly string[];
   /** WIT interfaces the component imports, unversioned ("greentic:host/state", "wasi:cli/environment"). */
   readonly imports: readonly string[];
   /** Exported interfaces, versioned when the WIT is ("greentic:host/node@0.1.0"). */
@@ -36,6 +39,16 @@ export interface LoadedComponent {
   readonly world: ComponentWorld;
   /** True when this load ran the transpiler (a cache miss). */
   readonly transpiled: boolean;
+}
+
+/** A component's core modules compiled under one memory cap: what a worker instantiates. */
+export interface CompiledComponent {
+  readonly component: LoadedComponent;
+  /** Identifies this (digest, cap) pair: workers cache modules and instances under it. */
+  readonly key: string;
+  readonly memoryBytes: number;
+  /** Core module file name -> compiled module; posted to workers, never recompiled there. */
+  readonly modules: ReadonlyMap<string, WebAssembly.Module>;
 }
 
 /** A component that cannot be loaded; says which file and why. */
@@ -67,6 +80,7 @@ export function digestOf(bytes: Uint8Array): string {
 export class ComponentRegistry {
   readonly #cacheDir: string;
   readonly #loading = new Map<string, Promise<LoadedComponent>>();
+  readonly #compiled = new Map<string, Promise<CompiledComponent>>();
 
   constructor(cacheDir: string) {
     this.#cacheDir = join(cacheDir, `jco-transpile-${JCO_TRANSPILE_VERSION}`);
@@ -113,24 +127,52 @@ export class ComponentRegistry {
       meta = await this.#transpile(bytes, digest, source);
       transpiled = true;
     }
-    const modules = new Map<string, WebAssembly.Module>();
-    for (const file of meta.files.filter((f) => f.endsWith('.wasm'))) {
-      try {
-        modules.set(file, await WebAssembly.compile(await readFile(join(dir, file))));
-      } catch (e) {
-        throw new ComponentLoadError(source, `core module ${file} does not compile: ${(e as Error).message}`);
-      }
-    }
     return {
       digest,
       size: bytes.byteLength,
       glueUrl: pathToFileURL(join(dir, 'component.js')).href,
-      modules,
+      dir,
+      coreModules: meta.files.filter((f) => f.endsWith('.wasm')),
       imports: meta.imports,
       exports: meta.exports,
       world: recogniseWorld(meta.exports),
       transpiled,
     };
+  }
+
+  /**
+   * Compile a component's core modules with every memory they define capped at `memoryMib`
+   * (once per digest and cap). A component that needs more memory at start is refused.
+   */
+  compile(component: LoadedComponent, memoryMib: number, source = component.glueUrl): Promise<CompiledComponent> {
+    const key = `${component.digest}@${memoryMib}`;
+    let pending = this.#compiled.get(key);
+    if (!pending) {
+      pending = this.#compile(component, memoryMib, key, source);
+      this.#compiled.set(key, pending);
+      pending.catch(() => this.#compiled.delete(key));
+    }
+    return pending;
+  }
+
+  async #compile(component: LoadedComponent, memoryMib: number, key: string, source: string): Promise<CompiledComponent> {
+    const memoryBytes = memoryMib * 1024 * 1024;
+    const modules = new Map<string, WebAssembly.Module>();
+    for (const file of component.coreModules) {
+      let bytes: Uint8Array;
+      try {
+        bytes = capMemory(await readFile(join(component.dir, file)), memoryBytes).bytes;
+      } catch (e) {
+        if (e instanceof MemoryCapError) throw new ComponentLoadError(source, `core module ${file}: ${e.message}`);
+        throw e;
+      }
+      try {
+        modules.set(file, await WebAssembly.compile(bytes));
+      } catch (e) {
+        throw new ComponentLoadError(source, `core module ${file} does not compile: ${(e as Error).message}`);
+      }
+    }
+    return { component, key, memoryBytes, modules };
   }
 
   async #transpile(bytes: Uint8Array, digest: string, source: string): Promise<CacheMeta> {

@@ -88,12 +88,13 @@ export async function callComponentOnce(opts: SingleCallOptions): Promise<Single
     turn,
     services: { secrets: opts.secrets, logger: opts.logger, stats },
   });
+  const compiled = await registry.compile(component, permissions.limits.memoryMib, opts.wasmPath);
   const pool = new WorkerPool({ logger: opts.logger, size: 1, spare: false });
   await pool.start();
   try {
     const t0 = performance.now();
     const raw = await pool.invoke({
-      component,
+      component: compiled,
       scope,
       input: {
         nodeId: 'call',

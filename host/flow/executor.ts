@@ -129,7 +129,7 @@ export class FlowExecutor {
     for (let steps = 1; ; steps++) {
       if (steps > maxSteps) throw new NodeError('limit-exceeded', `flow "${f.name}" ran more than ${maxSteps} nodes in one turn (a routing loop?)`, false);
       const node = f.nodes.get(nodeId)!;
-      const component = runtime.components.get(node.type)!;
+      const component = runtime.componentFor(key.env, node.type)!;
       const scope = new InvocationScope({
         ctx,
         session: key,

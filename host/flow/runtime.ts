@@ -1,6 +1,6 @@
 import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js';
 import type { ComponentManifest } from '../components/manifest.js';
-import { ComponentLoadError, type ComponentRegistry, type LoadedComponent } from '../components/registry.js';
+import { ComponentLoadError, type CompiledComponent, type ComponentRegistry, type LoadedComponent } from '../components/registry.js';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE } from '../capabilities/index.js';
 import type { ConfigProblem } from '../tenancy/config/problems.js';
 import { effectivePermissions, type Permissions } from '../tenancy/grants.js';
@@ -16,9 +16,14 @@ export class TenantRuntime {
     readonly flows: ReadonlyMap<string, Flow>,
     /** "team/channel" -> why that channel cannot run. */
     readonly unavailable: ReadonlyMap<string, string>,
-    /** Component type -> loaded component. */
-    readonly components: ReadonlyMap<string, LoadedComponent>,
+    /** "env/type" -> the component compiled under that environment's memory cap. */
+    readonly compiled: ReadonlyMap<string, CompiledComponent>,
   ) {}
+
+  /** The compiled component a node of `type` runs in environment `env`. */
+  componentFor(env: string, type: string): CompiledComponent | undefined {
+    return this.compiled.get(`${env}/${type}`);
+  }
 
   /** The flow answering a channel, or the reason the channel cannot run. */
   flowFor(team: string, channel: string): { ok: true; flow: Flow } | { ok: false; reason: string } {
@@ -55,7 +60,7 @@ export async function loadTenantRuntime(
   const loaded = await loadTenantFlows(tenant, catalog);
   const problems = [...loaded.problems];
   const unavailable = new Map(loaded.unavailable);
-  const components = new Map<string, LoadedComponent>();
+  const compiled = new Map<string, CompiledComponent>();
   const failed = new Map<string, string>();
 
   const types = new Set<string>();
@@ -73,7 +78,11 @@ export async function loadTenantRuntime(
         `tenant "${tenant.id}"`,
       );
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
-      components.set(type, component);
+      // One compile per memory cap: environments may cap differently.
+      for (const env of tenant.envs.keys()) {
+        const limits = effectivePermissions(tenant, env, entry.manifest).limits;
+        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile));
+      }
       onLoaded?.(entry, component, performance.now() - t0);
     } catch (e) {
       if (!(e instanceof ComponentLoadError)) throw e;
@@ -96,7 +105,7 @@ export async function loadTenantRuntime(
       }
     }
   }
-  return { runtime: new TenantRuntime(tenant, flows, unavailable, components), problems };
+  return { runtime: new TenantRuntime(tenant, flows, unavailable, compiled), problems };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Per-tenant FIFO queues served round-robin, with a per-tenant cap on calls running at once:
- * a tenant that floods the host waits behind itself, not in front of everyone else.
+ * Per-tenant FIFO queues served round-robin: a tenant that floods the host waits behind
+ * itself, not in front of everyone else. Whether a tenant may start another call right now
+ * (its concurrency cap, its rate limit) is the caller's `mayStart` decision.
  */
 export class FairQueue<T> {
   readonly #queues = new Map<string, T[]>();
@@ -10,7 +11,7 @@ export class FairQueue<T> {
 
   constructor(
     private readonly tenantOf: (job: T) => string,
-    private readonly limitOf: (tenant: string) => number,
+    private readonly mayStart: (tenant: string, running: number) => boolean,
   ) {}
 
   push(job: T): void {
@@ -24,12 +25,12 @@ export class FairQueue<T> {
     q.push(job);
   }
 
-  /** The next job to run, taken from the first tenant in turn that is under its limit. */
+  /** The next job to run, from the first tenant in turn that may start one; it counts as running. */
   next(): T | undefined {
     for (let i = 0; i < this.#ring.length; i++) {
       const tenant = this.#ring[i]!;
       const running = this.#running.get(tenant) ?? 0;
-      if (running >= Math.max(1, this.limitOf(tenant))) continue;
+      if (!this.mayStart(tenant, running)) continue;
       const q = this.#queues.get(tenant)!;
       const job = q.shift()!;
       this.#running.set(tenant, running + 1);
@@ -56,6 +57,11 @@ export class FairQueue<T> {
 
   running(tenant: string): number {
     return this.#running.get(tenant) ?? 0;
+  }
+
+  /** Tenants with queued work. */
+  waitingTenants(): readonly string[] {
+    return this.#ring;
   }
 
   /** Remove and return every queued job. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { LoadedComponent } from '../components/registry.js';
+import type { CompiledComponent } from '../components/registry.js';
 import { bindCapabilities, isCapabilityFunction, type BoundFunction, type CapabilityName } from '../capabilities/index.js';
 import { CapabilityError } from '../capabilities/errors.js';
 import type { InvocationScope } from '../capabilities/scope.js';
@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { copyCtx } from '../tenancy/tenant-ctx.js';
 import { NodeError } from './errors.js';
 import { FairQueue } from './fair-queue.js';
+import { TokenBucket } from './rate-limit.js';
 import {
   BRIDGE_BYTES,
   CTRL_INTS,
@@ -23,7 +24,7 @@ import {
 
 /** One node call waiting for, or running in, a worker. */
 export interface GuestCall {
-  readonly component: LoadedComponent;
+  readonly component: CompiledComponent;
   readonly scope: InvocationScope;
   readonly input: NodeInvocation;
 }
@@ -61,8 +62,17 @@ export interface WorkerPoolOptions {
   readonly size?: number;
   /** Instances each worker keeps warm. */
   readonly maxInstancesPerWorker?: number;
-  /** How many calls of one tenant may run at once. */
+  /** Linear-memory bytes the warm instances of one worker may hold together. */
+  readonly maxInstanceBytesPerWorker?: number;
+  /**
+   * How many calls of one tenant may run at once. Capped at one less than the pool size, so
+   * a tenant whose calls all hang never holds every worker.
+   */
   readonly tenantConcurrency?: (tenant: string) => number;
+  /** Sustained calls per second a tenant may start (burst: twice that); unlimited when undefined. */
+  readonly tenantRate?: (tenant: string) => number | undefined;
+  /** Calls one tenant may have waiting; more are refused at once with a retryable error. */
+  readonly maxQueuedPerTenant?: number;
   /** Keep a warm spare worker to replace a terminated one at once (default true). */
   readonly spare?: boolean;
 }
@@ -79,10 +89,16 @@ export class WorkerPool {
   readonly #log: Logger;
   readonly #size: number;
   readonly #maxInstances: number;
+  readonly #maxInstanceBytes: number;
   readonly #workers: GuestWorker[] = [];
   #spare: GuestWorker | undefined;
   readonly #queue: FairQueue<Job>;
   readonly #keepSpare: boolean;
+  readonly #concurrency: (tenant: string) => number;
+  readonly #rate: (tenant: string) => number | undefined;
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #maxQueued: number;
+  #rateTimer: NodeJS.Timeout | undefined;
   #nextWorkerId = 1;
   #nextCallId = 1;
   #closed = false;
@@ -91,8 +107,17 @@ export class WorkerPool {
     this.#log = opts.logger;
     this.#size = Math.max(1, opts.size ?? Math.max(2, availableParallelism()));
     this.#maxInstances = opts.maxInstancesPerWorker ?? 32;
+    this.#maxInstanceBytes = opts.maxInstanceBytesPerWorker ?? 1024 * 1024 * 1024;
     this.#keepSpare = opts.spare ?? true;
-    this.#queue = new FairQueue<Job>((job) => job.tenant, opts.tenantConcurrency ?? (() => 2));
+    const configured = opts.tenantConcurrency ?? (() => 2);
+    const ceiling = Math.max(1, this.#size - 1);
+    this.#concurrency = (t) => Math.max(1, Math.min(configured(t), ceiling));
+    this.#rate = opts.tenantRate ?? (() => undefined);
+    this.#maxQueued = opts.maxQueuedPerTenant ?? 1000;
+    this.#queue = new FairQueue<Job>(
+      (job) => job.tenant,
+      (tenant, running) => running < this.#concurrency(tenant) && (this.#bucket(tenant)?.available() ?? true),
+    );
   }
 
   /** Start the workers and the spare; resolves when all are ready. */
@@ -107,8 +132,11 @@ export class WorkerPool {
   invoke(call: GuestCall): Promise<unknown> {
     if (this.#closed) return Promise.reject(new NodeError('unavailable', 'the host is shutting down', true));
     const tenant = call.scope.ctx.tenantId;
+    if (this.#queue.queued(tenant) >= this.#maxQueued) {
+      return Promise.reject(new NodeError('limit-exceeded', `tenant "${tenant}" has ${this.#maxQueued} calls waiting already; try again later`, true));
+    }
     return new Promise<unknown>((resolve, reject) => {
-      this.#queue.push({ ...call, tenant, instanceKey: `${tenant}/${call.scope.ctx.envId}/${call.component.digest}`, resolve, reject });
+      this.#queue.push({ ...call, tenant, instanceKey: `${tenant}/${call.scope.ctx.envId}/${call.component.key}`, resolve, reject });
       this.#pump();
     });
   }
@@ -120,6 +148,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#rateTimer);
     for (const job of this.#queue.drain()) job.reject(new NodeError('unavailable', 'the host is shutting down', true));
     const all = [...this.#workers, ...(this.#spare ? [this.#spare] : [])];
     this.#workers.length = 0;
@@ -130,7 +159,7 @@ export class WorkerPool {
   #spawn(place: (w: GuestWorker) => void): Promise<void> {
     const ctrlBuf = new SharedArrayBuffer(CTRL_INTS * 4);
     const dataBuf = new SharedArrayBuffer(BRIDGE_BYTES);
-    const init: WorkerInit = { ctrl: ctrlBuf, data: dataBuf, maxInstances: this.#maxInstances };
+    const init: WorkerInit = { ctrl: ctrlBuf, data: dataBuf, maxInstances: this.#maxInstances, maxInstanceBytes: this.#maxInstanceBytes };
     const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 }, stderr: false });
     const w: GuestWorker = {
       id: this.#nextWorkerId++,
@@ -166,15 +195,45 @@ export class WorkerPool {
     });
   }
 
+  /** The tenant's rate-limit bucket, if it has a rate. */
+  #bucket(tenant: string): TokenBucket | undefined {
+    const rate = this.#rate(tenant);
+    if (rate === undefined) return undefined;
+    let b = this.#buckets.get(tenant);
+    if (!b || b.ratePerSec !== rate) {
+      b = new TokenBucket(rate, Math.max(1, 2 * rate));
+      this.#buckets.set(tenant, b);
+    }
+    return b;
+  }
+
   #pump(): void {
     for (;;) {
       const idle = this.#workers.filter((w) => w.ready && w.alive && !w.running);
       if (idle.length === 0) return;
       const job = this.#queue.next();
-      if (!job) return;
-      const w = idle.find((x) => x.warm.has(job.instanceKey)) ?? idle.find((x) => x.loaded.has(job.component.digest)) ?? idle[0]!;
+      if (!job) {
+        this.#wakeForRate();
+        return;
+      }
+      this.#bucket(job.tenant)?.take();
+      const w = idle.find((x) => x.warm.has(job.instanceKey)) ?? idle.find((x) => x.loaded.has(job.component.key)) ?? idle[0]!;
       this.#dispatch(w, job);
     }
+  }
+
+  /** Queued tenants held back only by their rate: pump again when the first gets a token. */
+  #wakeForRate(): void {
+    if (this.#rateTimer || this.#closed) return;
+    const waits = this.#queue
+      .waitingTenants()
+      .map((t) => this.#bucket(t)?.waitMs() ?? 0)
+      .filter((ms) => ms > 0);
+    if (waits.length === 0) return;
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.#pump();
+    }, Math.min(...waits));
   }
 
   #dispatch(w: GuestWorker, job: Job): void {
@@ -188,18 +247,20 @@ export class WorkerPool {
       this.#replace(w, new NodeError('deadline-exceeded', `component "${job.scope.permissions.component}" did not finish within ${deadline} ms`, true));
     }, deadline);
     w.running = { job, callId, timer, bound: undefined };
-    if (!w.loaded.has(job.component.digest)) {
-      this.#post(w, { type: 'load', digest: job.component.digest, glueUrl: job.component.glueUrl, modules: [...job.component.modules] });
-      w.loaded.add(job.component.digest);
+    const c = job.component;
+    if (!w.loaded.has(c.key)) {
+      this.#post(w, { type: 'load', moduleKey: c.key, glueUrl: c.component.glueUrl, memoryBytes: c.memoryBytes, modules: [...c.modules] });
+      w.loaded.add(c.key);
     }
     this.#post(w, {
       type: 'invoke',
       callId,
-      digest: job.component.digest,
+      moduleKey: c.key,
       instanceKey: job.instanceKey,
       ctx: copyCtx(job.scope.ctx),
       input: job.input,
       wasi: [...job.scope.permissions.wasi],
+      maxCapabilityCalls: job.scope.permissions.limits.maxCapabilityCalls,
     });
   }
 
@@ -221,7 +282,8 @@ export class WorkerPool {
       if (f.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
       if (f.kind === 'node-error') run.job.reject(new NodeError(f.code, f.message, f.retryable, true));
       else if (f.kind === 'instantiate') run.job.reject(new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false));
-      else run.job.reject(trapError(f.message));
+      else if (f.outOfMemory) run.job.reject(new NodeError('out-of-memory', `component "${run.job.scope.permissions.component}" ran out of memory (limit ${run.job.scope.permissions.limits.memoryMib} MiB): ${f.message}`, false));
+      else run.job.reject(new NodeError('trap', `component "${run.job.scope.permissions.component}" trapped: ${f.message}${trapHint(f.message)}`, false));
     }
     this.#pump();
   }
@@ -306,4 +368,11 @@ function trapError(message: string): NodeError {
   if (/out of memory|could not allocate|memory.grow|Cannot allocate/i.test(message))
     return new NodeError('out-of-memory', `component ran out of memory: ${message}`, false);
   return new NodeError('trap', `component trapped: ${message}`, false);
+}
+
+/** What an opaque trap usually means, for the person reading the error. */
+function trapHint(message: string): string {
+  if (message.includes('unreachable')) return ' (in a JS component: an uncaught exception, or an engine limit such as recursion depth)';
+  if (message.includes('call stack')) return ' (unbounded recursion)';
+  return '';
 }

@@ -37,29 +37,34 @@ export interface WorkerInit {
   readonly data: SharedArrayBuffer;
   /** Most instances a worker keeps warm (least recently used go first). */
   readonly maxInstances: number;
+  /** Most bytes of linear memory the warm instances of one worker may hold together. */
+  readonly maxInstanceBytes: number;
 }
 
 export type ToWorker =
-  | { type: 'load'; digest: string; glueUrl: string; modules: Array<[string, WebAssembly.Module]> }
+  | { type: 'load'; moduleKey: string; glueUrl: string; memoryBytes: number; modules: Array<[string, WebAssembly.Module]> }
   | {
       type: 'invoke';
       callId: number;
-      digest: string;
+      /** The compiled modules (digest and memory cap) to instantiate. */
+      moduleKey: string;
       instanceKey: string;
       ctx: TenantCtx;
       input: NodeInvocation;
       /** WASI interfaces requested and granted; used when the instance is created. */
       wasi: string[];
+      /** Capability calls this call may make; the worker refuses the rest without crossing. */
+      maxCapabilityCalls: number;
     }
   | { type: 'evict'; instanceKey: string };
 
 /** Why a guest call did not produce an output, as the worker saw it. */
 export type GuestFailure =
-  { kind: 'node-error'; code: string; message: string; retryable: boolean } | { kind: 'trap'; message: string } | { kind: 'instantiate'; message: string };
+  { kind: 'node-error'; code: string; message: string; retryable: boolean } | { kind: 'trap'; message: string; outOfMemory: boolean } | { kind: 'instantiate'; message: string };
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; callId: number; ok: true; output: unknown; instantiated: boolean }
+  | { type: 'done'; callId: number; ok: true; output: unknown; instantiated: boolean; memoryBytes: number }
   | { type: 'done'; callId: number; ok: false; failure: GuestFailure };
 
 /** A bridge reply: a value, a guest-visible cap-error, or a host fault that traps the guest. */

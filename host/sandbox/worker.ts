@@ -8,12 +8,21 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
 import { BRIDGE_BYTES, LEN, REQ_SEQ, RESP_SEQ, type BridgeReply, type FromWorker, type GuestFailure, type ToWorker, type WorkerInit } from './protocol.js';
 
+type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
+
 interface Glue {
-  instantiate(getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>): Promise<Record<string, unknown>>;
+  instantiate(getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>, instantiateCore: CoreInstantiate): Promise<Record<string, unknown>>;
 }
 
 interface NodeExport {
   invoke(ctx: unknown, input: unknown): unknown;
+}
+
+/** A live instance and the linear memories its core instances export (to measure and attribute OOM). */
+interface Instance {
+  readonly node: NodeExport;
+  readonly memories: WebAssembly.Memory[];
+  readonly capBytes: number;
 }
 
 const init = workerData as WorkerInit;
@@ -21,15 +30,25 @@ const ctrl = new Int32Array(init.ctrl);
 const data = Buffer.from(init.data);
 const port = parentPort!;
 
-const glues = new Map<string, { glue: Promise<Glue>; modules: Map<string, WebAssembly.Module> }>();
-/** instanceKey -> node export; Map order is recency (re-inserted on use). */
-const instances = new Map<string, NodeExport>();
+/** Transpiled glue, imported once per URL (one per component digest). */
+const glues = new Map<string, Promise<Glue>>();
+/** moduleKey (digest and memory cap) -> its compiled core modules. */
+const compiled = new Map<string, { glueUrl: string; memoryBytes: number; modules: Map<string, WebAssembly.Module> }>();
+/** instanceKey -> instance; Map order is recency (re-inserted on use). */
+const instances = new Map<string, Instance>();
 
 /** How many spins before sleeping on the futex: a short spin catches fast replies at ~0.5 us. */
 const SPIN = 2000;
 
+/** Capability calls the running call may still make. The broker counts too; this saves the crossing. */
+let callsLeft = 0;
+let callLimit = 0;
+
 /** One synchronous capability round trip to the main thread. */
 function bridgeCall(cap: string, fn: string, args: unknown[]): unknown {
+  if (--callsLeft < 0) {
+    throw { payload: { tag: 'limit-exceeded', val: `${cap}.${fn}: more than ${callLimit} capability calls in one component call` } };
+  }
   const request = JSON.stringify([cap, fn, args]);
   if (Buffer.byteLength(request) > BRIDGE_BYTES) {
     throw { payload: { tag: 'limit-exceeded', val: `${cap}.${fn}: request of ${Buffer.byteLength(request)} bytes exceeds the ${BRIDGE_BYTES}-byte bridge` } };
@@ -73,32 +92,68 @@ async function buildImports(wasi: readonly string[]): Promise<Record<string, unk
   return imports;
 }
 
-async function instanceFor(digest: string, key: string, wasi: readonly string[]): Promise<{ node: NodeExport; created: boolean }> {
+async function instanceFor(moduleKey: string, key: string, wasi: readonly string[]): Promise<{ instance: Instance; created: boolean }> {
   const have = instances.get(key);
   if (have) {
     instances.delete(key);
     instances.set(key, have);
-    return { node: have, created: false };
+    return { instance: have, created: false };
   }
-  const loaded = glues.get(digest);
-  if (!loaded) throw new Error(`component ${digest.slice(0, 12)} was not loaded into this worker`);
-  const glue = await loaded.glue;
-  const exports = await glue.instantiate(
-    (name) => {
-      const m = loaded.modules.get(name);
-      if (!m) throw new Error(`missing core module ${name}`);
-      return m;
-    },
-    await buildImports(wasi),
-  );
+  const loaded = compiled.get(moduleKey);
+  if (!loaded) throw new Error(`component ${moduleKey.slice(0, 12)} was not loaded into this worker`);
+  let glue = glues.get(loaded.glueUrl);
+  if (!glue) {
+    glue = import(loaded.glueUrl) as Promise<Glue>;
+    glues.set(loaded.glueUrl, glue);
+    glue.catch(() => glues.delete(loaded.glueUrl));
+  }
+  const memories: WebAssembly.Memory[] = [];
+  // Instantiate the core modules ourselves, to see the memories they export.
+  const instantiateCore: CoreInstantiate = async (module, imports) => {
+    const inst = await WebAssembly.instantiate(module, imports);
+    for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+    return inst;
+  };
+  const getCoreModule = (name: string) => {
+    const m = loaded.modules.get(name);
+    if (!m) throw new Error(`missing core module ${name}`);
+    return m;
+  };
+  const exports = await (await glue).instantiate(getCoreModule, await buildImports(wasi), instantiateCore);
   const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
   if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
-  instances.set(key, node);
-  while (instances.size > init.maxInstances) instances.delete(instances.keys().next().value!);
-  return { node, created: true };
+  const instance: Instance = { node, memories, capBytes: loaded.memoryBytes };
+  instances.set(key, instance);
+  evictOverBudget();
+  return { instance, created: true };
 }
 
-function classify(e: unknown): GuestFailure {
+function memoryOf(instance: Instance): number {
+  return instance.memories.reduce((n, m) => n + m.buffer.byteLength, 0);
+}
+
+/** Drop least recently used instances until the count and bytes budgets hold (the newest always stays). */
+function evictOverBudget(): void {
+  let bytes = 0;
+  for (const i of instances.values()) bytes += memoryOf(i);
+  for (const [key, i] of instances) {
+    if ((instances.size <= init.maxInstances && bytes <= init.maxInstanceBytes) || instances.size === 1) break;
+    bytes -= memoryOf(i);
+    instances.delete(key);
+  }
+}
+
+/**
+ * A trap while a memory is within an eighth of its cap (at least 1 MiB) is taken for the guest
+ * running out of memory: its `memory.grow` failed against the maximum we wrote into the module,
+ * and allocators grow in chunks (SpiderMonkey's run out several MiB before the cap).
+ */
+function nearCap(instance: Instance): boolean {
+  const slack = Math.max(1024 * 1024, instance.capBytes / 8);
+  return instance.memories.some((m) => m.buffer.byteLength + slack > instance.capBytes);
+}
+
+function classify(e: unknown, instance: Instance): GuestFailure {
   const payload = typeof e === 'object' && e !== null && Object.hasOwn(e, 'payload') ? (e as { payload: unknown }).payload : e;
   if (typeof payload === 'object' && payload !== null && !(payload instanceof Error)) {
     const p = payload as Record<string, unknown>;
@@ -107,7 +162,7 @@ function classify(e: unknown): GuestFailure {
     }
   }
   const message = e instanceof Error ? e.message : String(e);
-  return { kind: 'trap', message };
+  return { kind: 'trap', message, outOfMemory: nearCap(instance) };
 }
 
 function post(msg: FromWorker): void {
@@ -115,18 +170,20 @@ function post(msg: FromWorker): void {
 }
 
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
-  let inst: { node: NodeExport; created: boolean };
+  let inst: { instance: Instance; created: boolean };
   try {
-    inst = await instanceFor(msg.digest, msg.instanceKey, msg.wasi);
+    inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi);
   } catch (e) {
     post({ type: 'done', callId: msg.callId, ok: false, failure: { kind: 'instantiate', message: e instanceof Error ? e.message : String(e) } });
     return;
   }
+  callsLeft = callLimit = msg.maxCapabilityCalls;
   try {
-    const output = inst.node.invoke(msg.ctx, msg.input);
-    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created });
+    const output = inst.instance.node.invoke(msg.ctx, msg.input);
+    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created, memoryBytes: memoryOf(inst.instance) });
+    evictOverBudget();
   } catch (e) {
-    const failure = classify(e);
+    const failure = classify(e, inst.instance);
     // After a trap an instance cannot be entered again: drop it, the next call gets a fresh one.
     if (failure.kind !== 'node-error') instances.delete(msg.instanceKey);
     post({ type: 'done', callId: msg.callId, ok: false, failure });
@@ -136,11 +193,7 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'load':
-      if (!glues.has(msg.digest)) {
-        const glue = import(msg.glueUrl) as Promise<Glue>;
-        glue.catch(() => glues.delete(msg.digest));
-        glues.set(msg.digest, { glue, modules: new Map(msg.modules) });
-      }
+      compiled.set(msg.moduleKey, { glueUrl: msg.glueUrl, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
       break;
     case 'invoke':
       void invoke(msg);

@@ -95,6 +95,8 @@ export interface TenantModel {
   readonly envs: ReadonlyMap<string, EnvModel>;
   readonly teams: ReadonlyMap<string, TeamModel>;
   readonly grants: GrantsConfig;
+  /** Component name -> absolute folder, for components declared by path in the tenant's config. */
+  readonly componentPaths: ReadonlyMap<string, string>;
 }
 
 /** The top of the hierarchy: one bundle directory. */

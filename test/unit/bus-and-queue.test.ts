@@ -64,7 +64,7 @@ describe('the fair queue', () => {
   it('caps the calls one tenant runs at once', () => {
     const q = new FairQueue<{ t: string }>(
       (j) => j.t,
-      (t) => (t === 'a' ? 1 : 2),
+      (t, running) => running < (t === 'a' ? 1 : 2),
     );
     q.push({ t: 'a' });
     q.push({ t: 'a' });

@@ -58,7 +58,7 @@ export async function loadWorkspace(bundleDir: string): Promise<Workspace> {
       problems.push(...zodProblems(shown, body.error.issues, origin.path, id));
       continue;
     }
-    const model = await buildTenant(id, body.data, origin, join(tenantsDir, id), problems);
+    const model = await buildTenant(id, body.data, origin, join(tenantsDir, id), root, problems);
     if (model) tenants.set(id, model);
   }
 
@@ -90,14 +90,14 @@ export async function loadWorkspace(bundleDir: string): Promise<Workspace> {
       continue;
     }
     const { tenant: _id, ...rest } = body.data;
-    const model = await buildTenant(id, rest, { file: fileShown, path: [] }, dir, problems);
+    const model = await buildTenant(id, rest, { file: fileShown, path: [] }, dir, root, problems);
     if (model) tenants.set(id, model);
   }
 
   return { name: envelope.data.workspace, root, tenants, problems };
 }
 
-async function buildTenant(id: string, body: TenantBody, origin: Origin, dir: string, problems: ConfigProblem[]): Promise<TenantModel | null> {
+async function buildTenant(id: string, body: TenantBody, origin: Origin, dir: string, bundleRoot: string, problems: ConfigProblem[]): Promise<TenantModel | null> {
   const before = problems.length;
   const at = (...path: PropertyKey[]) => joinPath([...origin.path, ...path]);
   const settings = resolveSettings(DEFAULT_SETTINGS, body.settings);
@@ -176,8 +176,11 @@ async function buildTenant(id: string, body: TenantBody, origin: Origin, dir: st
     }
   }
 
+  const componentPaths = new Map<string, string>();
+  for (const [name, src] of Object.entries(body.components ?? {})) componentPaths.set(name, resolve(bundleRoot, src.path));
+
   if (problems.length > before) return null;
-  return { id, name: body.name ?? id, file: origin.file, path: joinPath(origin.path), dir, settings, envs, teams, grants };
+  return { id, name: body.name ?? id, file: origin.file, path: joinPath(origin.path), dir, settings, envs, teams, grants, componentPaths };
 }
 
 async function listDirs(dir: string): Promise<string[]> {

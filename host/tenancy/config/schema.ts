@@ -101,11 +101,19 @@ export const GrantsSchema = z.strictObject({
 });
 export type GrantsConfig = z.infer<typeof GrantsSchema>;
 
+/** A tenant component kept outside tenants/<tenant>/components/: a folder with manifest.yaml and the pinned .wasm. */
+export const ComponentSourceSchema = z.strictObject({
+  /** The component's folder, relative to the bundle root. */
+  path: z.string().min(1),
+});
+
 const tenantBody = {
   name: z.string().min(1).optional(),
   environments: z.record(idSchema('env'), EnvironmentSchema.nullable()),
   settings: SettingsSchema.optional(),
   grants: GrantsSchema.optional(),
+  /** The tenant's own components found elsewhere than tenants/<tenant>/components/<name>/. */
+  components: z.record(idSchema('component'), ComponentSourceSchema).optional(),
 };
 
 /** Tenant form: tenants/<tenant>/tenant.yaml (teams may also live in teams/*.yaml). */
