@@ -113,48 +113,16 @@ function findTargets() {
   return flags.only ? targets.filter((t) => t.name === flags.only) : targets;
 }
 
-let tools;
-async function loadTools() {
-  if (tools) return tools;
-  // The build reads files through preview2-shim's filesystem, which preopens nothing by
-  // default: open the project and the temp directory, in this process only (never in the host).
-  const { _setPreopens } = await import('@bytecodealliance/preview2-shim/filesystem');
-  _setPreopens({ [ROOT]: ROOT, [tmpdir()]: tmpdir() });
-  const jco = await import('@bytecodealliance/jco');
-  const { componentize } = await import('@bytecodealliance/componentize-js');
-  const esbuild = await import('esbuild');
-  tools = { jco, componentize, esbuild };
-  return tools;
-}
-
-async function buildJs(t) {
-  const { componentize, esbuild } = await loadTools();
-  // componentize-js wants one ES module: bundle the source and whatever it imports.
-  const bundled = join(BUILD, 'tmp', `${t.group}-${t.name}.bundle.js`);
-  mkdirSync(dirname(bundled), { recursive: true });
-  await esbuild.build({
-    entryPoints: [t.source],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    outfile: bundled,
-    external: ['greentic:*', 'wasi:*'],
-    logLevel: 'error',
-  });
-  const { component } = await componentize({
-    sourcePath: bundled,
-    witPath: t.wit,
-    worldName: t.world,
-    disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
-  });
-  return component;
-}
-
-async function buildWat(t) {
-  const { jco } = await loadTools();
-  const core = await jco.parse(readFileSync(t.source, 'utf8'));
-  const embedded = await jco.componentEmbed({ binary: core, witPath: t.wit, world: t.world });
-  return jco.componentNew(embedded, []);
+// The building itself (esbuild + componentize-js for JS, jco for WAT) is host/components/builder.ts,
+// shared with `greentic-host component build`; it is imported from dist/ once the host is compiled.
+let builder;
+async function loadBuilder() {
+  if (builder) return builder;
+  builder = await import('./dist/components/builder.js');
+  // The tools read files through preview2-shim's filesystem, which preopens nothing by default:
+  // open the project and the temp directory, in this process only (never in the host).
+  await builder.openBuildFilesystem([ROOT, tmpdir()]);
+  return builder;
 }
 
 async function buildComponents(registry) {
@@ -181,7 +149,8 @@ async function buildComponents(registry) {
     const t0 = performance.now();
     let bytes;
     try {
-      bytes = kind === 'wat' ? await buildWat(t) : await buildJs(t);
+      const { buildComponentBytes } = await loadBuilder();
+      bytes = await buildComponentBytes({ name: `${t.group}-${t.name}`, source: t.source, wit: t.wit, world: t.world, tmpDir: join(BUILD, 'tmp') });
     } catch (e) {
       failed++;
       console.error(
