@@ -230,10 +230,13 @@ export class WorkerPool {
       .map((t) => this.#bucket(t)?.waitMs() ?? 0)
       .filter((ms) => ms > 0);
     if (waits.length === 0) return;
-    this.#rateTimer = setTimeout(() => {
-      this.#rateTimer = undefined;
-      this.#pump();
-    }, Math.min(...waits));
+    this.#rateTimer = setTimeout(
+      () => {
+        this.#rateTimer = undefined;
+        this.#pump();
+      },
+      Math.min(...waits),
+    );
   }
 
   #dispatch(w: GuestWorker, job: Job): void {
@@ -282,7 +285,14 @@ export class WorkerPool {
       if (f.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
       if (f.kind === 'node-error') run.job.reject(new NodeError(f.code, f.message, f.retryable, true));
       else if (f.kind === 'instantiate') run.job.reject(new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false));
-      else if (f.outOfMemory) run.job.reject(new NodeError('out-of-memory', `component "${run.job.scope.permissions.component}" ran out of memory (limit ${run.job.scope.permissions.limits.memoryMib} MiB): ${f.message}`, false));
+      else if (f.outOfMemory)
+        run.job.reject(
+          new NodeError(
+            'out-of-memory',
+            `component "${run.job.scope.permissions.component}" ran out of memory (limit ${run.job.scope.permissions.limits.memoryMib} MiB): ${f.message}`,
+            false,
+          ),
+        );
       else run.job.reject(new NodeError('trap', `component "${run.job.scope.permissions.component}" trapped: ${f.message}${trapHint(f.message)}`, false));
     }
     this.#pump();

@@ -60,7 +60,9 @@ export type ToWorker =
 
 /** Why a guest call did not produce an output, as the worker saw it. */
 export type GuestFailure =
-  { kind: 'node-error'; code: string; message: string; retryable: boolean } | { kind: 'trap'; message: string; outOfMemory: boolean } | { kind: 'instantiate'; message: string };
+  | { kind: 'node-error'; code: string; message: string; retryable: boolean }
+  | { kind: 'trap'; message: string; outOfMemory: boolean }
+  | { kind: 'instantiate'; message: string };
 
 export type FromWorker =
   | { type: 'ready' }

@@ -11,7 +11,11 @@ import { BRIDGE_BYTES, LEN, REQ_SEQ, RESP_SEQ, type BridgeReply, type FromWorker
 type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
 
 interface Glue {
-  instantiate(getCoreModule: (name: string) => WebAssembly.Module, imports: Record<string, unknown>, instantiateCore: CoreInstantiate): Promise<Record<string, unknown>>;
+  instantiate(
+    getCoreModule: (name: string) => WebAssembly.Module,
+    imports: Record<string, unknown>,
+    instantiateCore: CoreInstantiate,
+  ): Promise<Record<string, unknown>>;
 }
 
 interface NodeExport {

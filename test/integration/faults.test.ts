@@ -84,7 +84,7 @@ describe('a misbehaving guest fails its call with a clear error, and the host ke
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
-  it('one tenant\'s looping guest does not stop another tenant\'s conversations', async () => {
+  it("one tenant's looping guest does not stop another tenant's conversations", async () => {
     const looping = Promise.all(Array.from({ length: 4 }, () => t.say(ACME_SLACK, 'noisy', 'l')));
     const latencies: number[] = [];
     const users = ['q1', 'q2', 'q3'];
@@ -104,7 +104,9 @@ describe('a misbehaving guest fails its call with a clear error, and the host ke
     const loops = await looping;
     expect(loops.every((r) => !r.ok && r.code === 'deadline-exceeded')).toBe(true);
     latencies.sort((a, b) => a - b);
-    console.log(`bigcorp turn latency while acme loops: p50 ${latencies[Math.floor(latencies.length / 2)]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.length} turns)`);
+    console.log(
+      `bigcorp turn latency while acme loops: p50 ${latencies[Math.floor(latencies.length / 2)]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms (${latencies.length} turns)`,
+    );
   });
 });
 
@@ -114,7 +116,11 @@ describe('components that cannot be served are refused at load, by name', () => 
     try {
       setup(b.dir);
       writeFiles(b.dir, {
-        'tenants/acme/tenant.yaml': { tenant: 'acme', environments: { prod: {}, staging: {} }, grants: { components: { reply: null, ask: null, branch: null, ...grants } } },
+        'tenants/acme/tenant.yaml': {
+          tenant: 'acme',
+          environments: { prod: {}, staging: {} },
+          grants: { components: { reply: null, ask: null, branch: null, ...grants } },
+        },
         'tenants/acme/flows/acme_sales_flow.yaml': { name: 'acme_sales_flow', version: '1', start: 'x', nodes: [{ id: 'x', type: 'guest' }] },
       });
       const h = await startHost({ bundleDir: b.dir, workers: 1 });
@@ -129,17 +135,26 @@ describe('components that cannot be served are refused at load, by name', () => 
 
   it('a WASI import the tenant does not grant', async () => {
     const out = await problemsWith((dir) => installTenantComponent(dir, 'acme', 'wasi-env', 'guest'), { guest: null });
-    expect(out).toContainEqual(expect.stringMatching(/needs WASI interface "wasi:cli\/environment" \(grants\.components\.guest\.wasi\), which tenant "acme" does not grant$/));
+    expect(out).toContainEqual(
+      expect.stringMatching(/needs WASI interface "wasi:cli\/environment" \(grants\.components\.guest\.wasi\), which tenant "acme" does not grant$/),
+    );
     expect(out.at(-1)).toBe('refused: flow-unavailable');
   });
 
   it('a manifest that lies about its imports', async () => {
-    const out = await problemsWith((dir) => {
-      installTenantComponent(dir, 'acme', 'wasi-env', 'guest');
-      const m = join(dir, 'tenants/acme/components/guest/manifest.yaml');
-      writeFileSync(m, readFileSync(m, 'utf8').replace('wasi: ["wasi:cli/environment"]', 'wasi: []'));
-    }, { guest: null });
-    expect(out).toContainEqual(expect.stringMatching(/guest\/manifest\.yaml: component "guest" imports wasi:cli\/environment, which its manifest does not request \(capabilities\.wasi\)$/));
+    const out = await problemsWith(
+      (dir) => {
+        installTenantComponent(dir, 'acme', 'wasi-env', 'guest');
+        const m = join(dir, 'tenants/acme/components/guest/manifest.yaml');
+        writeFileSync(m, readFileSync(m, 'utf8').replace('wasi: ["wasi:cli/environment"]', 'wasi: []'));
+      },
+      { guest: null },
+    );
+    expect(out).toContainEqual(
+      expect.stringMatching(
+        /guest\/manifest\.yaml: component "guest" imports wasi:cli\/environment, which its manifest does not request \(capabilities\.wasi\)$/,
+      ),
+    );
     expect(out.at(-1)).toBe('refused: flow-unavailable');
   });
 
@@ -150,17 +165,24 @@ describe('components that cannot be served are refused at load, by name', () => 
 
   const bad: Array<[string, Buffer, RegExp]> = [
     ['malformed wasm', Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0xff, 0xff, 0xff]), /guest\.wasm: not a valid component: /],
-    ['a core module, not a component', Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]), /guest\.wasm: this is a core WebAssembly module, not a component/],
+    [
+      'a core module, not a component',
+      Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
+      /guest\.wasm: this is a core WebAssembly module, not a component/,
+    ],
     ['not wasm at all', Buffer.from('#!/bin/sh\necho pwned\n'), /guest\.wasm: not a WebAssembly file \(bad magic number\)/],
   ];
   it.each(bad)('%s', async (_name, bytes, expected) => {
-    const out = await problemsWith((dir) => {
-      const sha = createHash('sha256').update(bytes).digest('hex');
-      writeFiles(dir, {
-        'tenants/acme/components/guest/manifest.yaml': `name: guest\nversion: 1.0.0\nwasm: guest.wasm\nsha256: "${sha}"\n`,
-      });
-      writeFileSync(join(dir, 'tenants/acme/components/guest/guest.wasm'), bytes);
-    }, { guest: null });
+    const out = await problemsWith(
+      (dir) => {
+        const sha = createHash('sha256').update(bytes).digest('hex');
+        writeFiles(dir, {
+          'tenants/acme/components/guest/manifest.yaml': `name: guest\nversion: 1.0.0\nwasm: guest.wasm\nsha256: "${sha}"\n`,
+        });
+        writeFileSync(join(dir, 'tenants/acme/components/guest/guest.wasm'), bytes);
+      },
+      { guest: null },
+    );
     expect(out).toContainEqual(expect.stringMatching(expected));
     expect(out.at(-1)).toBe('refused: flow-unavailable');
   });

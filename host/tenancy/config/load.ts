@@ -97,7 +97,14 @@ export async function loadWorkspace(bundleDir: string): Promise<Workspace> {
   return { name: envelope.data.workspace, root, tenants, problems };
 }
 
-async function buildTenant(id: string, body: TenantBody, origin: Origin, dir: string, bundleRoot: string, problems: ConfigProblem[]): Promise<TenantModel | null> {
+async function buildTenant(
+  id: string,
+  body: TenantBody,
+  origin: Origin,
+  dir: string,
+  bundleRoot: string,
+  problems: ConfigProblem[],
+): Promise<TenantModel | null> {
   const before = problems.length;
   const at = (...path: PropertyKey[]) => joinPath([...origin.path, ...path]);
   const settings = resolveSettings(DEFAULT_SETTINGS, body.settings);
