@@ -109,13 +109,13 @@ export class ComponentRegistry {
     if (expectedDigest !== undefined && expectedDigest !== digest) {
       throw new ComponentLoadError(source, `sha256 is ${digest} but the manifest pins ${expectedDigest}`);
     }
-    let pending = this.#loading.get(digest);
-    if (!pending) {
-      pending = this.#load(bytes, digest, source);
-      this.#loading.set(digest, pending);
-      pending.catch(() => this.#loading.delete(digest));
-    }
-    return pending;
+    const pending = this.#loading.get(digest);
+    // Only the first load of a digest can have transpiled it; later ones share its result.
+    if (pending) return pending.then((c) => (c.transpiled ? { ...c, transpiled: false } : c));
+    const loading = this.#load(bytes, digest, source);
+    this.#loading.set(digest, loading);
+    loading.catch(() => this.#loading.delete(digest));
+    return loading;
   }
 
   async #load(bytes: Uint8Array, digest: string, source: string): Promise<LoadedComponent> {
