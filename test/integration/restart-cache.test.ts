@@ -12,7 +12,15 @@ afterAll(() => {
 
 async function startAndStop(): Promise<string[]> {
   const lines: string[] = [];
-  const host = await GreenticHost.start({ bundleDir: EXAMPLES, dataDir: data.dir, cacheDir: cache.dir, logger: memoryLogger().logger, workers: 1, spare: false, onProgress: (l) => lines.push(l) });
+  const host = await GreenticHost.start({
+    bundleDir: EXAMPLES,
+    dataDir: data.dir,
+    cacheDir: cache.dir,
+    logger: memoryLogger().logger,
+    workers: 1,
+    spare: false,
+    onProgress: (l) => lines.push(l),
+  });
   await host.close();
   return lines;
 }

@@ -46,13 +46,16 @@ export function memorySecrets(entries: Record<string, string> = {}): SecretStore
 }
 
 /** A scope bound to acme/prod/support/s1, as the host would build it. */
-export function testScope(opts: { perms?: Partial<Permissions>; secrets?: SecretStore; state?: Record<string, string>; channels?: string[] } = {}) {
+export function testScope(
+  opts: { perms?: Partial<Permissions>; secrets?: SecretStore; state?: Record<string, string>; channels?: string[]; ctx?: Partial<TenantCtx> } = {},
+) {
+  const ctx = { ...ACME_CTX, ...opts.ctx };
   const logs = memoryLogger();
   const stats = new HostStats();
   const turn: TurnState = { working: new Map(Object.entries(opts.state ?? {})), outbox: [] };
   const scope = new InvocationScope({
-    ctx: ACME_CTX,
-    session: sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 's1'),
+    ctx,
+    session: sessionKey({ tenant: ctx.tenantId, env: ctx.envId, team: ctx.teamId }, ctx.sessionId),
     channel: 'slack',
     teamChannels: new Set(opts.channels ?? ['slack', 'telegram']),
     permissions: permissions(opts.perms),
