@@ -7,8 +7,12 @@ import { FlowExecutor, TurnError } from './flow/executor.js';
 import { loadTenantRuntime, type TenantRuntime } from './flow/runtime.js';
 import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
+import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { NatsBus } from './messaging/nats/nats-bus.js';
+import { NatsSecretStore } from './stores/nats-secret-store.js';
+import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
-import { egressSubject, ingressPattern, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
+import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HostStats } from './observability/stats.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from './paths.js';
@@ -33,8 +37,16 @@ export interface HostOptions {
   /** Guest workers (plus one warm spare unless `spare` is false). */
   readonly workers?: number;
   readonly spare?: boolean;
-  /** Tenants this instance answers for: every configured tenant, or a list. */
+  /** Tenants this instance answers for: every configured tenant, or a list (the deployment model). */
   readonly tenants?: 'all' | readonly string[];
+  /** Tenants this instance leaves to others, whatever `tenants` says (hybrid deployments). */
+  readonly excludeTenants?: readonly string[];
+  /** Use NATS: the bus, and (unless `stores` says otherwise) the KV stores. */
+  readonly nats?: NatsOptions;
+  /** Where sessions and secrets live: files under dataDir, or NATS KV. Default: nats when `nats` is set. */
+  readonly stores?: 'embedded' | 'nats';
+  /** NATS only: how long a delivered ingress message may stay unacknowledged before redelivery. */
+  readonly ackWaitMs?: number;
   readonly builtins?: BuiltinLocation;
   /** One line per slow step (component loads), for the CLI's progress output. */
   readonly onProgress?: (line: string) => void;
@@ -77,12 +89,13 @@ export class GreenticHost {
     const logger = opts.logger ?? createLogger();
     const workspace = await loadWorkspace(opts.bundleDir);
     const served = opts.tenants ?? 'all';
+    const excluded = new Set(opts.excludeTenants ?? []);
     const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
     const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
     const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
     const runtimes = new Map<string, TenantRuntime>();
     for (const tenant of workspace.tenants.values()) {
-      if (served !== 'all' && !served.includes(tenant.id)) continue;
+      if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
       const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, (entry, loaded, ms) => {
         opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${loaded.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
       });
@@ -92,9 +105,12 @@ export class GreenticHost {
     for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const stats = new HostStats();
-    const sessions = new FileSessionStore(opts.dataDir);
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
-    const secrets = new FileSecretStore(opts.dataDir, masterKey);
+    const nc = opts.nats && !opts.bus ? await connectNats(opts.nats, logger) : undefined;
+    const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
+    if (stores === 'nats' && !nc) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
+    const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(nc!) : new FileSessionStore(opts.dataDir);
+    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, stats };
     const pool = new WorkerPool({
       logger,
@@ -105,7 +121,10 @@ export class GreenticHost {
     });
     await pool.start();
     const bus =
-      opts.bus ?? new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed'));
+      opts.bus ??
+      (nc
+        ? await NatsBus.open(nc, logger, { ackWaitMs: opts.ackWaitMs })
+        : new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed')));
     const host = new GreenticHost(
       workspace,
       runtimes,
@@ -120,8 +139,7 @@ export class GreenticHost {
       !opts.bus,
       masterKey,
     );
-    const patterns = served === 'all' ? [ingressPattern('*')] : served.map((t) => ingressPattern(t));
-    for (const p of patterns) host.#subs.push(bus.subscribe(p, (m) => host.handleIngress(m), { queue: 'greentic-host' }));
+    host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     return host;
   }
 
@@ -177,20 +195,28 @@ export class GreenticHost {
     try {
       const result = await this.executor.runTurn(runtime, address, msg);
       if (result.duplicate) {
-        log.info({ event: 'duplicate', message_id: msg.id, session_id: result.session }, 'message already handled; not answering twice');
+        // A redelivery after a crash between saving the session and publishing: publish again
+        // (same ids, so the egress stream stores each reply once). Otherwise: answered already.
+        if (m.redelivered && result.outbox.length > 0) await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
+        log.info(
+          { event: 'duplicate', message_id: msg.id, session_id: result.session, redelivered: m.redelivered ?? false },
+          'message already handled; not answering twice',
+        );
         return;
       }
-      let seq = 0;
-      let replies = 0;
-      for (const out of result.outbox) {
-        const to = { ...address, channel: out.channel };
-        if (out.channel === address.channel) replies++;
-        await this.#publish(to, { kind: 'reply', in_reply_to: msg.id, session: result.session, user: msg.user, text: out.text, seq: seq++ });
-      }
-      await this.#publish(address, { kind: 'turn-end', in_reply_to: msg.id, session: result.session, user: msg.user, replies });
+      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
       log.info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
       const { code, message, retryable } = describeFailure(e);
+      if (code === 'internal' && this.bus.redelivers) {
+        // A store or the bus failed (an outage?): let the bus deliver the message again rather
+        // than answer it with an error; the session was not changed.
+        log.warn(
+          { event: 'turn-retry', message_id: msg.id, err: e instanceof Error ? e.message : String(e) },
+          'turn failed on a host fault; the message will be delivered again',
+        );
+        throw e;
+      }
       if (code === 'internal')
         log.error(
           { event: 'turn-failed', message_id: msg.id, code, err: e instanceof Error ? e.stack : String(e) },
@@ -201,8 +227,27 @@ export class GreenticHost {
     }
   }
 
-  async #publish(address: ChannelAddress, body: EgressMessage): Promise<void> {
-    await this.bus.publish(egressSubject(address), encodeJson(body));
+  /** Publish a turn's messages, then its end; every egress message has an id derived from the ingress id. */
+  async #publishOutbox(
+    address: ChannelAddress,
+    id: string,
+    user: string,
+    session: string,
+    outbox: ReadonlyArray<{ channel: string; text: string }>,
+  ): Promise<number> {
+    let seq = 0;
+    let replies = 0;
+    for (const out of outbox) {
+      if (out.channel === address.channel) replies++;
+      const s = seq++;
+      await this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s });
+    }
+    await this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies });
+    return replies;
+  }
+
+  async #publish(address: ChannelAddress, egressId: string, body: EgressMessage): Promise<void> {
+    await this.bus.publishDurable(egressSubject(address), encodeJson(body), egressId);
   }
 
   async #publishError(
@@ -214,7 +259,7 @@ export class GreenticHost {
     message: string,
     retryable: boolean,
   ): Promise<void> {
-    await this.#publish(address, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
+    await this.#publish(address, `${id}:error`, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
   }
 
   /** Stop taking messages, finish the ones in flight, stop the workers and close the stores. */

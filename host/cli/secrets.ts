@@ -1,7 +1,11 @@
 import { join, resolve } from 'node:path';
 import { loadMasterKey } from '../stores/master-key.js';
 import { namespacePrefix, type SecretNamespace } from '../stores/keys.js';
-import { FileSecretStore, MAX_SECRET_BYTES } from '../stores/secret-store.js';
+import { FileSecretStore, MAX_SECRET_BYTES, type SecretStore } from '../stores/secret-store.js';
+import { NatsSecretStore } from '../stores/nats-secret-store.js';
+import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { createLogger } from '../observability/logger.js';
+import { natsUrlFlag } from './instance-config.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { HELP_FLAG, parsingFlags, CommandFailed, idArgument, idFlag, optionalIdFlag, readAll, UsageError, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
@@ -22,6 +26,8 @@ allow it; lookups go team, then tenant, then global (only where granted).
 Options:
   --data DIR      the data directory (default: ./data)
   --bundle DIR    also check that the tenant and team exist in this bundle
+  --nats URL      store in the NATS KV bucket greentic_secrets (stores: nats) instead of
+                  files; the master key must be the hosts' (GREENTIC_MASTER_KEY)
   -h, --help      this help`;
 
 export async function secretsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -31,6 +37,7 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
       options: {
         ...HELP_FLAG,
         data: { type: 'string' },
+        nats: { type: 'string' },
         tenant: { type: 'string' },
         team: { type: 'string' },
         global: { type: 'boolean' },
@@ -63,8 +70,30 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
     }
   }
   const dataDir = resolve(values.data ?? 'data');
-  const store = new FileSecretStore(dataDir, await loadMasterKey(join(dataDir, 'master.key')));
+  const masterKey = await loadMasterKey(join(dataDir, 'master.key'));
+  let store: SecretStore;
+  let closeNats: (() => Promise<void>) | undefined;
+  if (values.nats !== undefined) {
+    const logger = createLogger({ level: 'warn' });
+    try {
+      const nc = await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host secrets' }, logger);
+      closeNats = () => nc.drain();
+      store = await NatsSecretStore.open(nc, masterKey);
+    } catch (e) {
+      if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
+      throw e;
+    }
+  } else {
+    store = new FileSecretStore(dataDir, masterKey);
+  }
+  try {
+    return await runSecretsAction(action, rest, ns, store, io);
+  } finally {
+    await closeNats?.();
+  }
+}
 
+async function runSecretsAction(action: 'set' | 'list' | 'delete', rest: string[], ns: SecretNamespace, store: SecretStore, io: CommandIo): Promise<number> {
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError('list takes no NAME');
     const names = await store.list(ns);

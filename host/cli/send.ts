@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { GreenticHost } from '../host.js';
-import { converse } from '../messaging/conversation.js';
+import { converse, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
+import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsBus } from '../messaging/nats/nats-bus.js';
+import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { findChannel } from '../tenancy/model.js';
@@ -12,6 +15,7 @@ export const SEND_HELP = `Usage: greentic-host send --bundle DIR --tenant T --en
 Send one message to a channel, as its provider would, and print the flow's replies.
 Runs the host in-process on the embedded bus, so no server is needed; the session is kept
 in the data directory, so the next send by the same user continues the conversation.
+With --nats it publishes to the channel's ingress subject and waits on its egress subject.
 
 Options:
   --bundle DIR     the bundle (workspace) directory            (required)
@@ -19,6 +23,8 @@ Options:
   --tenant T --env E --team TEAM --channel C                    (required) the channel
   --user U         the user id on that channel                 (required)
   --session S      continue session S instead of the user's default one
+  --nats URL       talk to the hosts serving this NATS server instead of running one
+                   in-process (--bundle and --data are then not needed)
   --json           print {"session", "replies"} as JSON
   --timeout MS     how long to wait for the answer             (default: 30000)
   -h, --help       this help
@@ -32,6 +38,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
       options: {
         ...HELP_FLAG,
         bundle: { type: 'string' },
+        nats: { type: 'string' },
         data: { type: 'string' },
         tenant: { type: 'string' },
         env: { type: 'string' },
@@ -62,8 +69,34 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   if (positionals.length !== 1)
     throw new UsageError(positionals.length === 0 ? 'missing the message TEXT' : `expected one TEXT argument, got ${positionals.length} (quote the message)`);
   const text = positionals[0]!;
-  const bundle = resolve(required(values.bundle, 'bundle'));
+  const message = { user, text, ...(session ? { session } : {}) };
+  const print = (answer: ConversationReply) => {
+    if (!answer.ok) throw new CommandFailed(`${answer.code}: ${answer.message}`);
+    if (values.json) io.out(JSON.stringify({ session: answer.session, replies: answer.replies }));
+    else for (const r of answer.replies) io.out(r);
+    return 0;
+  };
+  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'warn' });
 
+  if (values.nats !== undefined) {
+    let bus: NatsBus;
+    try {
+      bus = await NatsBus.open(await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host send' }, logger), logger, { setup: false });
+    } catch (e) {
+      if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
+      throw e;
+    }
+    try {
+      return print(await converse(bus, address, message, timeout));
+    } catch (e) {
+      if (e instanceof ReplyTimeoutError) throw new CommandFailed(`${e.message}: is a host serving tenant "${address.tenant}" on this NATS server?`);
+      throw e;
+    } finally {
+      await bus.close();
+    }
+  }
+
+  const bundle = resolve(required(values.bundle, 'bundle'));
   let host: GreenticHost;
   try {
     host = await GreenticHost.start({
@@ -72,7 +105,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
       tenants: [address.tenant],
       workers: 1,
       spare: false,
-      logger: createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'warn' }),
+      logger,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new CommandFailed(e.message);
@@ -88,11 +121,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
           : found.reason,
       );
     }
-    const answer = await converse(host.bus, address, { user, text, ...(session ? { session } : {}) }, timeout);
-    if (!answer.ok) throw new CommandFailed(`${answer.code}: ${answer.message}`);
-    if (values.json) io.out(JSON.stringify({ session: answer.session, replies: answer.replies }));
-    else for (const r of answer.replies) io.out(r);
-    return 0;
+    return print(await converse(host.bus, address, message, timeout));
   } finally {
     await host.close();
   }

@@ -1,29 +1,39 @@
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
+import { NatsConnectError } from '../messaging/nats/connection.js';
 import { webchatPath } from '../messaging/providers/webchat-cookie.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
-import { checkId, InvalidIdError } from '../tenancy/ids.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, intFlag, required, UsageError, type CommandIo } from './usage.js';
-import { parseArgs } from 'node:util';
+import { natsUrlFlag, readInstanceConfig, tenantListFlag, type InstanceSettings } from './instance-config.js';
+import { CommandFailed, HELP_FLAG, intFlag, parsingFlags, UsageError, type CommandIo } from './usage.js';
 
 export const SERVE_HELP = `Usage: greentic-host serve --bundle DIR [--data DIR] [--port N] [--host ADDR] [options]
 
 Run the host: load the bundle's tenants, flows and components, answer ingress messages on
-the embedded bus, and serve every webchat channel over HTTP:
+the bus, and serve every webchat channel over HTTP:
   POST /webchat/{tenant}/{env}/{team}/{channel}/messages   body {"text": "..."}
 The session is kept by a cookie valid on that one channel only.
 
 Options:
-  --bundle DIR      the bundle (workspace) directory      (required)
-  --data DIR        sessions, secrets, master key         (default: ./data)
-  --port N          HTTP port, 0 for any free one         (default: 8080)
-  --host ADDR       address to listen on                  (default: 127.0.0.1)
-  --workers N       guest worker threads                  (default: CPU count, at least 2)
-  --tenants LIST    tenants this instance serves: "all" or a comma-separated list (default: all)
-  -h, --help        this help
+  --bundle DIR        the bundle (workspace) directory      (required, here or in --config)
+  --data DIR          sessions, secrets, master key         (default: ./data)
+  --port N            HTTP port, 0 for any free one         (default: 8080)
+  --host ADDR         address to listen on                  (default: 127.0.0.1)
+  --workers N         guest worker threads                  (default: CPU count, at least 2)
+  --tenants LIST      tenants this instance serves: "all" or a comma-separated list (default: all)
+  --exclude-tenants LIST   tenants left to other instances (hybrid deployments)
+  --nats URL          use NATS (JetStream) for messaging, e.g. nats://127.0.0.1:4222; instances
+                      serving the same tenants share the work, each message handled once
+  --stores KIND       embedded (files under --data) or nats (JetStream KV); default: nats with --nats
+  --ack-wait MS       NATS: redeliver an ingress message unacknowledged this long (default 30000)
+  --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
+                      tenants, exclude_tenants, nats: {url, user, password_env, token_env},
+                      stores, ack_wait_ms); flags win over the file
+  -h, --help          this help
 
+With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
 Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default info); progress and the ready
 line go to stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first.`;
 
@@ -39,6 +49,11 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         host: { type: 'string' },
         workers: { type: 'string' },
         tenants: { type: 'string' },
+        'exclude-tenants': { type: 'string' },
+        nats: { type: 'string' },
+        stores: { type: 'string' },
+        'ack-wait': { type: 'string' },
+        config: { type: 'string' },
       },
       allowPositionals: false,
       strict: true,
@@ -48,39 +63,81 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     io.out(SERVE_HELP);
     return 0;
   }
-  const bundle = resolve(required(values.bundle, 'bundle'));
-  const port = intFlag(values.port, 'port', 0, 65535) ?? 8080;
-  const workers = intFlag(values.workers, 'workers', 1, 256);
-  let tenants: 'all' | string[] = 'all';
-  if (values.tenants !== undefined && values.tenants !== 'all') {
+  if (values.stores !== undefined && values.stores !== 'embedded' && values.stores !== 'nats')
+    throw new UsageError(`--stores must be embedded or nats, got ${JSON.stringify(values.stores)}`);
+  // Flags first (bad ones are usage errors), then the file, then defaults.
+  const fromFlags: Partial<InstanceSettings> = {
+    bundle: values.bundle === undefined ? undefined : resolve(values.bundle),
+    data: values.data === undefined ? undefined : resolve(values.data),
+    port: intFlag(values.port, 'port', 0, 65535),
+    host: values.host,
+    workers: intFlag(values.workers, 'workers', 1, 256),
+    tenants: values.tenants === undefined ? undefined : tenantListFlag(values.tenants, 'tenants', true),
+    excludeTenants: values['exclude-tenants'] === undefined ? undefined : (tenantListFlag(values['exclude-tenants'], 'exclude-tenants', false) as string[]),
+    nats: values.nats === undefined ? undefined : { url: natsUrlFlag(values.nats) },
+    stores: values.stores as InstanceSettings['stores'],
+    ackWaitMs: intFlag(values['ack-wait'], 'ack-wait', 100, 3_600_000),
+  };
+  let fromFile: Partial<InstanceSettings> = {};
+  if (values.config !== undefined) {
     try {
-      tenants = values.tenants.split(',').map((t) => checkId('tenant', t, '--tenants'));
+      fromFile = await readInstanceConfig(values.config);
     } catch (e) {
-      if (e instanceof InvalidIdError) throw new UsageError(e.message);
+      if (e instanceof ConfigError) throw new CommandFailed(e.message);
       throw e;
     }
   }
-  const dataDir = resolve(values.data ?? 'data');
+  const pick = <K extends keyof InstanceSettings>(k: K): InstanceSettings[K] | undefined =>
+    (fromFlags[k] !== undefined ? fromFlags[k] : fromFile[k]) as InstanceSettings[K] | undefined;
+  const settings: InstanceSettings = {
+    bundle: pick('bundle'),
+    data: pick('data') ?? resolve('data'),
+    port: pick('port') ?? 8080,
+    host: pick('host') ?? '127.0.0.1',
+    workers: pick('workers'),
+    tenants: pick('tenants') ?? 'all',
+    excludeTenants: pick('excludeTenants') ?? [],
+    nats: fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats,
+    stores: pick('stores'),
+    ackWaitMs: pick('ackWaitMs'),
+  };
+  if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
+  if (settings.stores === 'nats' && !settings.nats) throw new UsageError('--stores nats needs --nats URL');
+
   const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' });
-  io.out(`greentic-host: loading ${bundle}`);
+  io.out(`greentic-host: loading ${settings.bundle}`);
   let host: GreenticHost;
   try {
-    host = await GreenticHost.start({ bundleDir: bundle, dataDir, tenants, workers, logger, onProgress: (line) => io.out(`  ${line}`) });
+    host = await GreenticHost.start({
+      bundleDir: settings.bundle,
+      dataDir: settings.data,
+      tenants: settings.tenants,
+      excludeTenants: settings.excludeTenants,
+      workers: settings.workers,
+      nats: settings.nats,
+      stores: settings.stores,
+      ackWaitMs: settings.ackWaitMs,
+      logger,
+      onProgress: (line) => io.out(`  ${line}`),
+    });
   } catch (e) {
-    if (e instanceof ConfigError) throw new CommandFailed(e.message);
+    if (e instanceof ConfigError || e instanceof NatsConnectError) throw new CommandFailed(e.message);
     throw e;
   }
-  for (const t of tenants === 'all' ? [] : tenants) if (!host.serves(t)) io.err(`warning: tenant "${t}" is not in the bundle or failed to load`);
-  if (host.problems.length > 0)
+  for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
+    if (!host.serves(t) && !settings.excludeTenants.includes(t)) io.err(`warning: tenant "${t}" is not in the bundle or failed to load`);
+  }
+  if (host.problems.length > 0) {
     io.err(`warning: ${host.problems.length} configuration problem(s); affected tenants or channels are unavailable (see the log, or run validate)`);
+  }
 
   const app = createHttpServer(host);
   let url: string;
   try {
-    url = await app.listen({ port, host: values.host ?? '127.0.0.1' });
+    url = await app.listen({ port: settings.port, host: settings.host });
   } catch (e) {
     await host.close();
-    throw new CommandFailed(`cannot listen on ${values.host ?? '127.0.0.1'}:${port}: ${(e as Error).message}`);
+    throw new CommandFailed(`cannot listen on ${settings.host}:${settings.port}: ${(e as Error).message}`);
   }
   const webchats: string[] = [];
   let channels = 0;
@@ -93,9 +150,9 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       }
     }
   }
-  io.out(
-    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ')}), ${channels} channels, embedded bus, data in ${dataDir}`,
-  );
+  const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
+  const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
+  io.out(`greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}`);
   for (const w of webchats) io.out(`  webchat: ${w}`);
 
   await new Promise<void>((done) => {

@@ -14,13 +14,16 @@ import { KeyedLock } from './session-lock.js';
 /** How many message ids a session remembers to recognise redeliveries. */
 const RECENT_MESSAGES = 32;
 /** Attempts of a turn whose session another writer changed meanwhile. */
-const CAS_ATTEMPTS = 5;
+const CAS_ATTEMPTS = 20;
 
 export interface TurnResult {
   readonly session: string;
   /** Everything the turn sends, in order; replies to the incoming channel included. */
   readonly outbox: readonly OutgoingMessage[];
-  /** The message was already handled (a redelivery): nothing ran, nothing is sent. */
+  /**
+   * The message was already handled (a redelivery): nothing ran. `outbox` is then what that
+   * turn sent, if it was the session's latest, so a redelivery after a crash can publish it again.
+   */
   readonly duplicate: boolean;
 }
 
@@ -74,7 +77,11 @@ export class FlowExecutor {
         try {
           return await this.#turn(runtime, address, msg, key);
         } catch (e) {
-          if (e instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
+          if (e instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) {
+            // Another instance won this round: back off a little (with jitter) and run the turn again.
+            await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+            continue;
+          }
           throw e;
         }
       }
@@ -103,7 +110,9 @@ export class FlowExecutor {
     if (prev.channel !== address.channel || prev.user !== msg.user) {
       throw new TurnError('session-mismatch', `session "${key.session}" belongs to another channel or user`, false);
     }
-    if (prev.recent_messages.includes(msg.id)) return { session: key.session, outbox: [], duplicate: true };
+    if (prev.recent_messages.includes(msg.id)) {
+      return { session: key.session, outbox: prev.last_turn?.id === msg.id ? prev.last_turn.outbox : [], duplicate: true };
+    }
 
     const flow = runtime.flowFor(address.team, address.channel);
     if (!flow.ok) throw new TurnError('flow-unavailable', flow.reason, false);
@@ -178,6 +187,7 @@ export class FlowExecutor {
       updated_at: Date.now(),
       turns: prev.turns + 1,
       recent_messages: [...prev.recent_messages, msg.id].slice(-RECENT_MESSAGES),
+      last_turn: { id: msg.id, outbox: turn.outbox },
     };
     await sessions.put(key, record, stored?.revision ?? 0);
     return { session: key.session, outbox: turn.outbox, duplicate: false };

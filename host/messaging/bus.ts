@@ -2,9 +2,13 @@
 export interface BusMessage {
   readonly subject: string;
   readonly data: Uint8Array;
+  /** Set on ingress the bus delivered before and was not told was handled. */
+  readonly redelivered?: boolean;
 }
 
 export type BusHandler = (msg: BusMessage) => void | Promise<void>;
+/** Handles one ingress message; the message counts as handled (acknowledged) when this resolves. */
+export type IngressHandler = (msg: BusMessage) => Promise<void>;
 
 export interface BusSubscription {
   unsubscribe(): void;
@@ -15,8 +19,24 @@ export interface BusSubscription {
  * (`*` = one token, `>` = the rest); subscribers in one queue group share the messages.
  */
 export interface MessageBus {
+  /**
+   * True when an ingress message whose handler throws is delivered again later (NATS); then a
+   * transient failure (a store timing out) is better retried than answered with an error.
+   */
+  readonly redelivers: boolean;
+  /** Fire and forget. */
   publish(subject: string, data: Uint8Array): Promise<void>;
+  /**
+   * Publish so the message survives a restart of the bus, and so a retry with the same `id`
+   * is stored once (NATS: JetStream with a message id). The embedded bus just publishes.
+   */
+  publishDurable(subject: string, data: Uint8Array, id: string): Promise<void>;
   subscribe(pattern: string, handler: BusHandler, opts?: { queue?: string }): BusSubscription;
+  /**
+   * Deliver the ingress of `tenants` to `handler`, each message to one instance of the
+   * deployment, until the subscription ends. Only those tenants' messages ever arrive.
+   */
+  consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription>;
   /** Wait until every handler started so far has finished. */
   drain(): Promise<void>;
   close(): Promise<void>;

@@ -37,13 +37,15 @@ export async function converse(
     if (!d.ok) return;
     const e = d.value as EgressMessage;
     if (e?.in_reply_to !== id) return;
-    if (e.kind === 'reply') replies.push({ seq: e.seq, text: e.text });
-    else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: replies.sort((a, b) => a.seq - b.seq).map((r) => r.text) });
+    // A reply republished after a redelivery carries the same seq: keep one.
+    if (e.kind === 'reply') {
+      if (!replies.some((r) => r.seq === e.seq)) replies.push({ seq: e.seq, text: e.text });
+    } else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: replies.sort((a, b) => a.seq - b.seq).map((r) => r.text) });
     else if (e.kind === 'error') settle({ ok: false, id, session: e.session, code: e.code, message: e.message, retryable: e.retryable });
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    await bus.publish(ingressSubject(address), encodeJson({ ...message, id }));
+    await bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new ReplyTimeoutError(`no answer from ${address.tenant}/${address.env}/${address.team}/${address.channel} within ${timeoutMs} ms`)),

@@ -1,5 +1,5 @@
-import type { BusHandler, BusMessage, BusSubscription, MessageBus } from './bus.js';
-import { subjectMatches } from './subjects.js';
+import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus } from './bus.js';
+import { ingressPattern, subjectMatches } from './subjects.js';
 
 interface Sub {
   readonly pattern: string;
@@ -17,6 +17,7 @@ export class EmbeddedBus implements MessageBus {
   readonly #inflight = new Set<Promise<void>>();
   readonly #queueTurn = new Map<string, number>();
   #closed = false;
+  readonly redelivers = false;
 
   constructor(private readonly onError: (err: unknown, msg: BusMessage) => void = () => {}) {}
 
@@ -38,6 +39,15 @@ export class EmbeddedBus implements MessageBus {
       this.#queueTurn.set(queue, turn + 1);
       this.#deliver(members[turn % members.length]!, msg);
     }
+  }
+
+  async publishDurable(subject: string, data: Uint8Array): Promise<void> {
+    await this.publish(subject, data);
+  }
+
+  async consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription> {
+    const subs = tenants.map((t) => this.subscribe(ingressPattern(t), handler, { queue: 'greentic-host' }));
+    return { unsubscribe: () => subs.forEach((s) => s.unsubscribe()) };
   }
 
   subscribe(pattern: string, handler: BusHandler, opts: { queue?: string } = {}): BusSubscription {

@@ -30,6 +30,8 @@ export interface SessionRecord {
   readonly turns: number;
   /** Ids of the latest ingress messages handled, so a redelivery is recognised. */
   readonly recent_messages: readonly string[];
+  /** What the latest turn sent, so a redelivery of its message can publish it again (deduplicated by id). */
+  readonly last_turn?: { readonly id: string; readonly outbox: ReadonlyArray<{ readonly channel: string; readonly text: string }> } | null;
 }
 
 export interface StoredSession {
@@ -156,8 +158,8 @@ export class FileSessionStore implements SessionStore {
   }
 }
 
-/** A record found under one key must name that key: a copied or moved file is refused. */
-function checkBelongs(key: SessionKey, record: SessionRecord, file: string): void {
+/** A record found under one key must name that key: a copied or moved record is refused. */
+export function checkBelongs(key: SessionKey, record: SessionRecord, file: string): void {
   if (record.tenant !== key.tenant || record.env !== key.env || record.team !== key.team || record.session !== key.session) {
     throw new CorruptSessionError(`session file ${file} holds ${record.tenant}/${record.env}/${record.team}/${record.session}, not the session at its path`);
   }
