@@ -91,7 +91,7 @@ describe("a message for a tenant runs that tenant's flow", () => {
   it('refuses a channel that is not configured, and drops malformed subjects', async () => {
     const r = await t.say({ ...ACME_SLACK, channel: 'webchat' }, 'u1', 'hello');
     expect(r).toMatchObject({ ok: false, code: 'unknown-channel', message: 'team "acme/support" has no channel "webchat"' });
-    await t.host.bus.publish('greentic.messaging.ingress.prod.ACME.support.slack', encodeJson({ id: 'm3', user: 'u1', text: 'x' }));
+    await t.host.bus.publish('greentic.messaging.ingress.PROD.acme.support.slack', encodeJson({ id: 'm3', user: 'u1', text: 'x' }));
     await t.host.bus.drain();
     expect(t.logs.lines.some((l) => l.event === 'bad-subject')).toBe(true);
   });
