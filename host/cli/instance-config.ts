@@ -36,6 +36,11 @@ export const InstanceConfigSchema = z.strictObject({
         .string()
         .regex(/^[A-Z_][A-Z0-9_]*$/)
         .optional(),
+      /** Reply-subject prefix of this instance's user (see the README's NATS permissions). */
+      inbox_prefix: z
+        .string()
+        .regex(/^[A-Za-z0-9_]+$/)
+        .optional(),
     })
     .optional(),
   stores: z.enum(['embedded', 'nats']).optional(),
@@ -83,6 +88,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
       user: c.nats.user,
       password: secret(c.nats.password_env, 'nats.password_env'),
       token: secret(c.nats.token_env, 'nats.token_env'),
+      inboxPrefix: c.nats.inbox_prefix,
     },
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,

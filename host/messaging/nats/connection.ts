@@ -9,6 +9,11 @@ export interface NatsOptions {
   readonly token?: string | undefined;
   /** Shown in the server's connection list. */
   readonly name?: string | undefined;
+  /**
+   * Prefix of this connection's reply subjects (default _INBOX). Give each restricted user its
+   * own, and allow it to subscribe only there, so no instance can read another's replies.
+   */
+  readonly inboxPrefix?: string | undefined;
 }
 
 /** NATS could not be reached or refused us; says where and why. */
@@ -29,6 +34,7 @@ export async function connectNats(opts: NatsOptions, logger: Logger): Promise<Na
       user: opts.user,
       pass: opts.password,
       token: opts.token,
+      inboxPrefix: opts.inboxPrefix,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: 5000,
