@@ -14,7 +14,7 @@ import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { HostStats } from './observability/stats.js';
+import { HostMetrics } from './observability/metrics.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from './paths.js';
 import { NodeError } from './sandbox/errors.js';
 import { WorkerPool } from './sandbox/pool.js';
@@ -60,6 +60,7 @@ export class GreenticHost {
   readonly #subs: BusSubscription[] = [];
   readonly #ownsBus: boolean;
   readonly #masterKey: Buffer;
+  #ready = true;
 
   private constructor(
     readonly workspace: Workspace,
@@ -71,7 +72,7 @@ export class GreenticHost {
     readonly secrets: SecretStore,
     readonly executor: FlowExecutor,
     readonly logger: Logger,
-    readonly stats: HostStats,
+    readonly metrics: HostMetrics,
     ownsBus: boolean,
     masterKey: Buffer,
   ) {
@@ -104,14 +105,14 @@ export class GreenticHost {
     }
     for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
-    const stats = new HostStats();
+    const metrics = new HostMetrics();
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     const nc = opts.nats && !opts.bus ? await connectNats(opts.nats, logger) : undefined;
     const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
     if (stores === 'nats' && !nc) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
     const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(nc!) : new FileSessionStore(opts.dataDir);
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
-    const services: ScopeServices = { secrets, logger, stats };
+    const services: ScopeServices = { secrets, logger, metrics };
     const pool = new WorkerPool({
       logger,
       size: opts.workers,
@@ -120,6 +121,7 @@ export class GreenticHost {
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
+    metrics.trackLiveInstances(() => pool.liveInstances());
     const bus =
       opts.bus ??
       (nc
@@ -135,12 +137,17 @@ export class GreenticHost {
       secrets,
       new FlowExecutor({ sessions, pool, services }),
       logger,
-      stats,
+      metrics,
       !opts.bus,
       masterKey,
     );
     host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     return host;
+  }
+
+  /** True from start until close begins: the instance takes messages for its tenants. */
+  get ready(): boolean {
+    return this.#ready;
   }
 
   /** True when this instance answers for `tenant`. */
@@ -192,6 +199,8 @@ export class GreenticHost {
     }
     const msg = body.data;
     const t0 = performance.now();
+    const scopeLabels = { tenant: address.tenant, env: address.env, team: address.team };
+    this.metrics.messagesIn.inc({ ...scopeLabels, channel: address.channel });
     try {
       const result = await this.executor.runTurn(runtime, address, msg);
       if (result.duplicate) {
@@ -205,6 +214,7 @@ export class GreenticHost {
         return;
       }
       const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
+      this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log.info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
       const { code, message, retryable } = describeFailure(e);
@@ -223,6 +233,7 @@ export class GreenticHost {
           'turn failed on a host fault; session left unchanged',
         );
       else log.warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
+      this.metrics.turnErrors.inc({ ...scopeLabels, code });
       await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable);
     }
   }
@@ -241,6 +252,7 @@ export class GreenticHost {
       if (out.channel === address.channel) replies++;
       const s = seq++;
       await this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s });
+      this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }
     await this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies });
     return replies;
@@ -264,6 +276,7 @@ export class GreenticHost {
 
   /** Stop taking messages, finish the ones in flight, stop the workers and close the stores. */
   async close(): Promise<void> {
+    this.#ready = false;
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.length = 0;
     await this.bus.drain();

@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.js';
-import type { HostStats } from '../observability/stats.js';
+import type { HostMetrics } from '../observability/metrics.js';
 import type { SessionKey } from '../stores/keys.js';
 import { stateKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
@@ -26,7 +26,7 @@ export interface TurnState {
 export interface ScopeServices {
   readonly secrets: SecretStore;
   readonly logger: Logger;
-  readonly stats: HostStats;
+  readonly metrics: HostMetrics;
 }
 
 export interface InvocationScopeInit {
@@ -103,7 +103,7 @@ export class InvocationScope {
   /** Refuse with access-denied: counted, and logged with the bound scope and what was asked. */
   deny(capability: string, fn: string, reason: string, given?: unknown): never {
     const g = (typeof given === 'object' && given !== null ? given : {}) as Partial<TenantCtx>;
-    this.services.stats.recordDenial({
+    this.services.metrics.recordDenial({
       capability,
       fn,
       tenant: this.ctx.tenantId,

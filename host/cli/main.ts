@@ -4,6 +4,7 @@ import { componentCommand, COMPONENT_HELP } from './component.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
+import { tokenCommand, TOKEN_HELP } from './token.js';
 import { CommandFailed, UsageError, type CommandIo } from './usage.js';
 import { validateCommand, VALIDATE_HELP } from './validate.js';
 
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   component: { run: componentCommand, help: COMPONENT_HELP, summary: 'scaffold and build your own components (for plugin authors)' },
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
+  token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]

@@ -131,7 +131,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     io.err(`warning: ${host.problems.length} configuration problem(s); affected tenants or channels are unavailable (see the log, or run validate)`);
   }
 
-  const app = createHttpServer(host);
+  const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined });
   let url: string;
   try {
     url = await app.listen({ port: settings.port, host: settings.host });
@@ -152,8 +152,11 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   }
   const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
-  io.out(`greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}`);
-  for (const w of webchats) io.out(`  webchat: ${w}`);
+  io.out(
+    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
+      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
+  );
+  for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
 
   await new Promise<void>((done) => {
     const stop = () => done();

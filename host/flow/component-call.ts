@@ -3,7 +3,7 @@ import { ComponentLoadError, ComponentRegistry } from '../components/registry.js
 import type { ComponentManifest } from '../components/manifest.js';
 import { InvocationScope, type OutgoingMessage, type TurnState } from '../capabilities/scope.js';
 import type { Logger } from '../observability/logger.js';
-import { HostStats } from '../observability/stats.js';
+import { HostMetrics } from '../observability/metrics.js';
 import { WorkerPool } from '../sandbox/pool.js';
 import type { NodeOutput } from '../sandbox/protocol.js';
 import { sessionKey } from '../stores/keys.js';
@@ -69,7 +69,7 @@ export async function callComponentOnce(opts: SingleCallOptions): Promise<Single
   };
   const key = sessionKey(opts.scope, opts.session, 'call');
   const turn: TurnState = { working: new Map(Object.entries(opts.state)), outbox: [] };
-  const stats = new HostStats();
+  const metrics = new HostMetrics();
   const scope = new InvocationScope({
     ctx: {
       tenantId: key.tenant,
@@ -86,7 +86,7 @@ export async function callComponentOnce(opts: SingleCallOptions): Promise<Single
     flow: 'call',
     node: 'call',
     turn,
-    services: { secrets: opts.secrets, logger: opts.logger, stats },
+    services: { secrets: opts.secrets, logger: opts.logger, metrics },
   });
   const compiled = await registry.compile(component, permissions.limits.memoryMib, opts.wasmPath);
   const pool = new WorkerPool({ logger: opts.logger, size: 1, spare: false });
@@ -105,7 +105,7 @@ export async function callComponentOnce(opts: SingleCallOptions): Promise<Single
     });
     const output = checkNodeOutput(raw, scope);
     const ms = performance.now() - t0;
-    return { output, outbox: turn.outbox, state: Object.fromEntries(turn.working), denials: stats.denialCount, ms };
+    return { output, outbox: turn.outbox, state: Object.fromEntries(turn.working), denials: metrics.denialCount, ms };
   } finally {
     await pool.close();
   }

@@ -13,6 +13,10 @@ import { KeyedLock } from './session-lock.js';
 
 /** How many message ids a session remembers to recognise redeliveries. */
 const RECENT_MESSAGES = 32;
+/** Lines of conversation a session keeps, and the longest line kept whole. */
+const TRANSCRIPT_LINES = 50;
+const TRANSCRIPT_TEXT = 2000;
+
 /** Attempts of a turn whose session another writer changed meanwhile. */
 const CAS_ATTEMPTS = 20;
 
@@ -150,11 +154,22 @@ export class FlowExecutor {
         turn,
         services,
       });
-      const raw = await pool.invoke({
-        component,
-        scope,
-        input: { nodeId: node.id, message: { text: msg.text, userId: msg.user, channel: address.channel }, config: node.configJson, resumed },
-      });
+      const labels = { tenant: key.tenant, env: key.env, team: key.team, component: node.type };
+      const t0 = performance.now();
+      let raw: unknown;
+      try {
+        raw = await pool.invoke({
+          component,
+          scope,
+          input: { nodeId: node.id, message: { text: msg.text, userId: msg.user, channel: address.channel }, config: node.configJson, resumed },
+        });
+      } catch (e) {
+        if (e instanceof NodeError) services.metrics.nodeErrors.inc({ ...labels, code: e.code });
+        throw e;
+      } finally {
+        services.metrics.nodeInvocations.inc(labels);
+        services.metrics.nodeSeconds.observe(labels, (performance.now() - t0) / 1000);
+      }
       const out = checkNodeOutput(raw, scope);
       for (const text of out.replies) turn.outbox.push({ channel: address.channel, text });
       resumed = false;
@@ -188,6 +203,11 @@ export class FlowExecutor {
       turns: prev.turns + 1,
       recent_messages: [...prev.recent_messages, msg.id].slice(-RECENT_MESSAGES),
       last_turn: { id: msg.id, outbox: turn.outbox },
+      transcript: [
+        ...(prev.transcript ?? []),
+        { from: 'user' as const, text: msg.text.slice(0, TRANSCRIPT_TEXT), at: now },
+        ...turn.outbox.filter((o) => o.channel === address.channel).map((o) => ({ from: 'bot' as const, text: o.text.slice(0, TRANSCRIPT_TEXT), at: now })),
+      ].slice(-TRANSCRIPT_LINES),
     };
     await sessions.put(key, record, stored?.revision ?? 0);
     return { session: key.session, outbox: turn.outbox, duplicate: false };

@@ -141,6 +141,18 @@ export class WorkerPool {
     });
   }
 
+  /** Instances kept warm, per tenant, across the workers. */
+  liveInstances(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const w of this.#workers) {
+      for (const key of w.warm) {
+        const tenant = key.slice(0, key.indexOf('/'));
+        counts.set(tenant, (counts.get(tenant) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
   /** Calls waiting, per tenant (for metrics and tests). */
   queued(tenant: string): number {
     return this.#queue.queued(tenant);
@@ -243,10 +255,7 @@ export class WorkerPool {
     const callId = this.#nextCallId++;
     const deadline = job.scope.permissions.limits.deadlineMs;
     const timer = setTimeout(() => {
-      this.#log.warn(
-        { event: 'deadline-exceeded', worker: w.id, tenant_id: job.tenant, component: job.scope.permissions.component, deadline_ms: deadline },
-        'guest call passed its deadline; terminating its worker',
-      );
+      job.scope.logger.warn({ event: 'deadline-exceeded', worker: w.id, deadline_ms: deadline }, 'guest call passed its deadline; terminating its worker');
       this.#replace(w, new NodeError('deadline-exceeded', `component "${job.scope.permissions.component}" did not finish within ${deadline} ms`, true));
     }, deadline);
     w.running = { job, callId, timer, bound: undefined };
@@ -277,6 +286,7 @@ export class WorkerPool {
     clearTimeout(run.timer);
     w.running = undefined;
     this.#queue.done(run.job);
+    for (const key of msg.evicted) w.warm.delete(key);
     if (msg.ok) {
       w.warm.add(run.job.instanceKey);
       run.job.resolve(msg.output);

@@ -66,8 +66,8 @@ export type GuestFailure =
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; callId: number; ok: true; output: unknown; instantiated: boolean; memoryBytes: number }
-  | { type: 'done'; callId: number; ok: false; failure: GuestFailure };
+  | { type: 'done'; callId: number; ok: true; output: unknown; instantiated: boolean; memoryBytes: number; evicted: string[] }
+  | { type: 'done'; callId: number; ok: false; failure: GuestFailure; evicted: string[] };
 
 /** A bridge reply: a value, a guest-visible cap-error, or a host fault that traps the guest. */
 export type BridgeReply = { ok: unknown } | { err: { tag: string; val: string } } | { fatal: string };

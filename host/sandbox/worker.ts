@@ -40,6 +40,15 @@ const glues = new Map<string, Promise<Glue>>();
 const compiled = new Map<string, { glueUrl: string; memoryBytes: number; modules: Map<string, WebAssembly.Module> }>();
 /** instanceKey -> instance; Map order is recency (re-inserted on use). */
 const instances = new Map<string, Instance>();
+/** Instances dropped since the last result; reported with it so the main thread knows what is warm. */
+let evicted: string[] = [];
+
+/** Take the evicted keys to report. */
+function takeEvicted(): string[] {
+  const out = evicted;
+  evicted = [];
+  return out;
+}
 
 /** How many spins before sleeping on the futex: a short spin catches fast replies at ~0.5 us. */
 const SPIN = 2000;
@@ -144,6 +153,7 @@ function evictOverBudget(): void {
     if ((instances.size <= init.maxInstances && bytes <= init.maxInstanceBytes) || instances.size === 1) break;
     bytes -= memoryOf(i);
     instances.delete(key);
+    evicted.push(key);
   }
 }
 
@@ -178,19 +188,25 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
   try {
     inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi);
   } catch (e) {
-    post({ type: 'done', callId: msg.callId, ok: false, failure: { kind: 'instantiate', message: e instanceof Error ? e.message : String(e) } });
+    post({
+      type: 'done',
+      callId: msg.callId,
+      ok: false,
+      failure: { kind: 'instantiate', message: e instanceof Error ? e.message : String(e) },
+      evicted: takeEvicted(),
+    });
     return;
   }
   callsLeft = callLimit = msg.maxCapabilityCalls;
   try {
     const output = inst.instance.node.invoke(msg.ctx, msg.input);
-    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created, memoryBytes: memoryOf(inst.instance) });
     evictOverBudget();
+    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created, memoryBytes: memoryOf(inst.instance), evicted: takeEvicted() });
   } catch (e) {
     const failure = classify(e, inst.instance);
     // After a trap an instance cannot be entered again: drop it, the next call gets a fresh one.
     if (failure.kind !== 'node-error') instances.delete(msg.instanceKey);
-    post({ type: 'done', callId: msg.callId, ok: false, failure });
+    post({ type: 'done', callId: msg.callId, ok: false, failure, evicted: takeEvicted() });
   }
 }
 

@@ -30,8 +30,17 @@ export interface SessionRecord {
   readonly turns: number;
   /** Ids of the latest ingress messages handled, so a redelivery is recognised. */
   readonly recent_messages: readonly string[];
+  /** The latest exchanges on the session's channel (bounded), for the webchat page and the API. */
+  readonly transcript?: ReadonlyArray<TranscriptEntry>;
   /** What the latest turn sent, so a redelivery of its message can publish it again (deduplicated by id). */
   readonly last_turn?: { readonly id: string; readonly outbox: ReadonlyArray<{ readonly channel: string; readonly text: string }> } | null;
+}
+
+/** One line of a session's conversation. */
+export interface TranscriptEntry {
+  readonly from: 'user' | 'bot';
+  readonly text: string;
+  readonly at: number;
 }
 
 export interface StoredSession {

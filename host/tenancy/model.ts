@@ -1,4 +1,4 @@
-import type { ChannelConfig, GrantsConfig, LimitsConfig, Provider, SettingsConfig } from './config/schema.js';
+import type { ApiConfig, ChannelConfig, GrantsConfig, LimitsConfig, Provider, SettingsConfig } from './config/schema.js';
 import type { ConfigProblem } from './config/problems.js';
 
 /** Effective limits of a component call once manifest values are capped by tenant policy. */
@@ -97,6 +97,8 @@ export interface TenantModel {
   readonly grants: GrantsConfig;
   /** Component name -> absolute folder, for components declared by path in the tenant's config. */
   readonly componentPaths: ReadonlyMap<string, string>;
+  /** REST API key configuration (public key files resolved against the bundle root). */
+  readonly api: ApiConfig | undefined;
 }
 
 /** The top of the hierarchy: one bundle directory. */

@@ -26,7 +26,7 @@ beforeAll(async () => {
   });
   t = await startHost({ bundleDir: bundle.dir });
   expect(t.host.problems).toEqual([]);
-  app = createHttpServer(t.host);
+  app = await createHttpServer(t.host);
   base = await app.listen({ port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {

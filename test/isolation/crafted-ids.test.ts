@@ -51,7 +51,7 @@ describe('crafted ids are refused at every entry', () => {
     let base: string;
     beforeAll(async () => {
       t = await startHost({ workers: 1 });
-      app = createHttpServer(t.host);
+      app = await createHttpServer(t.host);
       base = await app.listen({ port: 0, host: '127.0.0.1' });
     });
     afterAll(async () => {

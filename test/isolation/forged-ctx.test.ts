@@ -81,7 +81,7 @@ describe("a guest that forges another tenant's ctx is refused, not obeyed", () =
         reason: 'ctx names tenant "bigcorp" but this call is bound to tenant "acme"',
       });
     }
-    expect(t.host.stats.denialCount).toBeGreaterThanOrEqual(7);
+    expect(t.host.metrics.denialCount).toBeGreaterThanOrEqual(7);
     // Nothing the forger tried to send went anywhere.
     expect(t.logs.lines.some((l) => l.event === 'guest-log' && l.component === 'forger')).toBe(false);
   });

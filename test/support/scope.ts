@@ -1,5 +1,5 @@
 import { InvocationScope, type TurnState } from '../../dist/capabilities/scope.js';
-import { HostStats } from '../../dist/observability/stats.js';
+import { HostMetrics } from '../../dist/observability/metrics.js';
 import { sessionKey } from '../../dist/stores/keys.js';
 import type { SecretStore } from '../../dist/stores/secret-store.js';
 import type { Permissions } from '../../dist/tenancy/grants.js';
@@ -51,7 +51,7 @@ export function testScope(
 ) {
   const ctx = { ...ACME_CTX, ...opts.ctx };
   const logs = memoryLogger();
-  const stats = new HostStats();
+  const metrics = new HostMetrics();
   const turn: TurnState = { working: new Map(Object.entries(opts.state ?? {})), outbox: [] };
   const scope = new InvocationScope({
     ctx,
@@ -62,7 +62,7 @@ export function testScope(
     flow: 'f',
     node: 'n',
     turn,
-    services: { secrets: opts.secrets ?? memorySecrets(), logger: logs.logger, stats },
+    services: { secrets: opts.secrets ?? memorySecrets(), logger: logs.logger, metrics },
   });
-  return { scope, turn, logs, stats };
+  return { scope, turn, logs, stats: metrics };
 }

@@ -186,8 +186,22 @@ async function buildTenant(
   const componentPaths = new Map<string, string>();
   for (const [name, src] of Object.entries(body.components ?? {})) componentPaths.set(name, resolve(bundleRoot, src.path));
 
+  const api = body.api && {
+    ...body.api,
+    keys: body.api.keys.map((k) => ('public_key_file' in k ? { ...k, public_key_file: resolve(bundleRoot, k.public_key_file) } : k)),
+  };
+  for (const [i, k] of (api?.keys ?? []).entries()) {
+    if ('public_key_file' in k && !(await exists(k.public_key_file))) {
+      problems.push({
+        file: origin.file,
+        path: at('api', 'keys', i, 'public_key_file'),
+        message: `file not found: ${displayPath(k.public_key_file)}`,
+        tenant: id,
+      });
+    }
+  }
   if (problems.length > before) return null;
-  return { id, name: body.name ?? id, file: origin.file, path: joinPath(origin.path), dir, settings, envs, teams, grants, componentPaths };
+  return { id, name: body.name ?? id, file: origin.file, path: joinPath(origin.path), dir, settings, envs, teams, grants, componentPaths, api };
 }
 
 async function listDirs(dir: string): Promise<string[]> {

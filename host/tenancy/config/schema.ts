@@ -107,6 +107,31 @@ export const ComponentSourceSchema = z.strictObject({
   path: z.string().min(1),
 });
 
+/** One key that verifies this tenant's API tokens. */
+export const ApiKeySchema = z.discriminatedUnion('alg', [
+  z.strictObject({
+    alg: z.literal('HS256'),
+    kid: z.string().min(1).max(100).optional(),
+    /** Name of a secret in the tenant's namespace holding the shared signing key. */
+    secret: idSchema('secret'),
+  }),
+  z.strictObject({
+    alg: z.enum(['EdDSA', 'RS256', 'ES256']),
+    kid: z.string().min(1).max(100).optional(),
+    /** PEM (SPKI) public key file, relative to the bundle root. */
+    public_key_file: z.string().min(1),
+  }),
+]);
+export type ApiKeyConfig = z.infer<typeof ApiKeySchema>;
+
+/** How the REST API authenticates this tenant's callers. */
+export const ApiSchema = z.strictObject({
+  issuer: z.string().min(1).max(200).default('greentic-host'),
+  audience: z.string().min(1).max(200).default('greentic-api'),
+  keys: z.array(ApiKeySchema).min(1),
+});
+export type ApiConfig = z.infer<typeof ApiSchema>;
+
 const tenantBody = {
   name: z.string().min(1).optional(),
   environments: z.record(idSchema('env'), EnvironmentSchema.nullable()),
@@ -114,6 +139,8 @@ const tenantBody = {
   grants: GrantsSchema.optional(),
   /** The tenant's own components found elsewhere than tenants/<tenant>/components/<name>/. */
   components: z.record(idSchema('component'), ComponentSourceSchema).optional(),
+  /** REST API keys; a tenant without them has no API access. */
+  api: ApiSchema.optional(),
 };
 
 /** Tenant form: tenants/<tenant>/tenant.yaml (teams may also live in teams/*.yaml). */

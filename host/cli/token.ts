@@ -1,0 +1,116 @@
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { mintToken, parseTtl, TokenMintError } from '../api/tokens.js';
+import type { ApiScope } from '../api/auth.js';
+import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { createLogger } from '../observability/logger.js';
+import { loadMasterKey } from '../stores/master-key.js';
+import { NatsSecretStore } from '../stores/nats-secret-store.js';
+import { FileSecretStore, type SecretStore } from '../stores/secret-store.js';
+import { loadWorkspace } from '../tenancy/config/load.js';
+import { ConfigError } from '../tenancy/config/problems.js';
+import { checkId, InvalidIdError } from '../tenancy/ids.js';
+import { natsUrlFlag } from './instance-config.js';
+import { CommandFailed, HELP_FLAG, idFlag, parsingFlags, required, UsageError, type CommandIo } from './usage.js';
+
+export const TOKEN_HELP = `Usage: greentic-host token issue --bundle DIR --tenant T --team TEAM[,TEAM] --scope SCOPE[,SCOPE] [options]
+
+Mint a REST API token for a tenant, signed with the tenant's configured key (api.keys in its
+config): its HS256 secret from the secret store, or --key for an EdDSA/RS256/ES256 key. The
+token goes to stdout and nowhere else.
+
+Options:
+  --bundle DIR      the bundle (for the tenant's api config)          (required)
+  --tenant T        the tenant the token is for                        (required)
+  --team LIST       teams the token may act on, comma-separated        (required)
+  --env LIST        environments, comma-separated                      (default: all of the tenant's)
+  --scope LIST      read, write, admin, comma-separated                (required)
+  --ttl DURATION    lifetime: 90s, 15m, 1h, 7d                         (default: 1h)
+  --subject NAME    who the token is for (its sub claim)               (default: operator)
+  --key FILE        PKCS8 PEM private key, for asymmetric tenant keys
+  --data DIR        where the secret store and master key live         (default: ./data)
+  --nats URL        read the HS256 secret from the NATS KV store instead
+  -h, --help        this help`;
+
+/** A comma-separated list of ids for `flag`. */
+function idList(kind: 'team' | 'env', value: string, flag: string): string[] {
+  try {
+    return value.split(',').map((v) => checkId(kind, v, `--${flag}`));
+  } catch (e) {
+    if (e instanceof InvalidIdError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export async function tokenCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parsingFlags(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        ...HELP_FLAG,
+        bundle: { type: 'string' },
+        tenant: { type: 'string' },
+        team: { type: 'string' },
+        env: { type: 'string' },
+        scope: { type: 'string' },
+        ttl: { type: 'string' },
+        subject: { type: 'string' },
+        key: { type: 'string' },
+        data: { type: 'string' },
+        nats: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }),
+  );
+  if (values.help) {
+    io.out(TOKEN_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] !== 'issue') throw new UsageError(`expected "token issue", got ${JSON.stringify(positionals.join(' '))}`);
+  const tenantId = idFlag('tenant', values.tenant, 'tenant');
+  const teams = idList('team', required(values.team, 'team'), 'team');
+  const scopes = required(values.scope, 'scope').split(',');
+  for (const s of scopes)
+    if (s !== 'read' && s !== 'write' && s !== 'admin') throw new UsageError(`--scope takes read, write or admin, got ${JSON.stringify(s)}`);
+  const ttl = parseTtl(values.ttl ?? '1h');
+  if (ttl === null) throw new UsageError(`--ttl must look like 90s, 15m, 1h or 7d (at most a year), got ${JSON.stringify(values.ttl)}`);
+  const subject = values.subject ?? 'operator';
+  if (!/^[\w.@-]{1,100}$/.test(subject)) throw new UsageError('--subject may use letters, digits, _ . @ - (up to 100)');
+
+  let tenant;
+  try {
+    tenant = (await loadWorkspace(resolve(required(values.bundle, 'bundle')))).tenants.get(tenantId);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  if (!tenant) throw new CommandFailed(`the bundle has no (valid) tenant "${tenantId}"`);
+  for (const t of teams) if (!tenant.teams.has(t)) throw new CommandFailed(`tenant "${tenantId}" has no team "${t}"`);
+  const envs = values.env === undefined ? [...tenant.envs.keys()] : idList('env', values.env, 'env');
+  for (const e of envs) if (!tenant.envs.has(e)) throw new CommandFailed(`tenant "${tenantId}" has no environment "${e}"`);
+
+  const dataDir = resolve(values.data ?? 'data');
+  const masterKey = await loadMasterKey(join(dataDir, 'master.key'));
+  let store: SecretStore = new FileSecretStore(dataDir, masterKey);
+  let close = async () => {};
+  if (values.nats !== undefined) {
+    try {
+      const nc = await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host token' }, createLogger({ level: 'warn' }));
+      close = () => nc.drain();
+      store = await NatsSecretStore.open(nc, masterKey);
+    } catch (e) {
+      if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
+      throw e;
+    }
+  }
+  try {
+    io.out(await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store));
+    return 0;
+  } catch (e) {
+    if (e instanceof TokenMintError) throw new CommandFailed(e.message);
+    throw e;
+  } finally {
+    await close();
+  }
+}

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../dist/cli/main.js';
+import { acmeClaims, call, sign, startApi, type ApiFixture } from '../support/api.js';
+
+let api: ApiFixture;
+let token: string;
+beforeAll(async () => {
+  api = await startApi();
+  token = await sign(acmeClaims());
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('the REST API', () => {
+  it('serves an OpenAPI document generated from the route schemas', async () => {
+    const r = await call(api.base, 'GET', '/api/v1/openapi.json', { tenant: null, team: null });
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toBe('3.0.3');
+    expect(Object.keys(r.body.paths).sort()).toEqual([
+      '/api/v1/flows',
+      '/api/v1/messages',
+      '/api/v1/sessions',
+      '/api/v1/sessions/{id}',
+      '/api/v1/usage',
+      '/healthz',
+      '/readyz',
+    ]);
+    expect(r.body.paths['/api/v1/messages'].post.requestBody.content['application/json'].schema.required).toEqual(['env', 'channel', 'user', 'text']);
+    expect(r.body.components.securitySchemes.bearer.scheme).toBe('bearer');
+  });
+
+  it('reports health and readiness', async () => {
+    expect((await call(api.base, 'GET', '/healthz', { tenant: null, team: null })).body).toEqual({ status: 'ok' });
+    expect((await call(api.base, 'GET', '/readyz', { tenant: null, team: null })).body).toEqual({ status: 'ready', tenants: ['bigcorp', 'acme'] });
+  });
+
+  it("injects a message into the caller's channel, then lists, reads and deletes the session", async () => {
+    const sent = await call(api.base, 'POST', '/api/v1/messages', { token, body: { env: 'prod', channel: 'slack', user: 'api-user', text: 'hello' } });
+    expect(sent.status).toBe(200);
+    expect(sent.body.replies).toEqual(['Welcome to ACME Support! How can I help?']);
+    const session = sent.body.session as string;
+    const list = await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token });
+    expect(list.body.sessions).toContain(session);
+    const one = await call(api.base, 'GET', `/api/v1/sessions/${session}?env=prod`, { token });
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({
+      session,
+      env: 'prod',
+      team: 'support',
+      channel: 'slack',
+      user: 'api-user',
+      turns: 1,
+      waiting_at: 'acme_support_flow/ask_issue',
+    });
+    expect(one.body.transcript.map((e: { from: string; text: string }) => `${e.from}: ${e.text}`)).toEqual([
+      'user: hello',
+      'bot: Welcome to ACME Support! How can I help?',
+    ]);
+    expect((await call(api.base, 'DELETE', `/api/v1/sessions/${session}?env=prod`, { token })).status).toBe(204);
+    expect((await call(api.base, 'GET', `/api/v1/sessions/${session}?env=prod`, { token })).status).toBe(404);
+  });
+
+  it('pages the session list', async () => {
+    for (let i = 0; i < 3; i++)
+      await call(api.base, 'POST', '/api/v1/messages', { token, body: { env: 'prod', channel: 'telegram', user: `pager${i}`, text: 'hi' } });
+    const first = await call(api.base, 'GET', '/api/v1/sessions?env=prod&limit=2', { token });
+    expect(first.body.sessions).toHaveLength(2);
+    const second = await call(api.base, 'GET', `/api/v1/sessions?env=prod&limit=2&after=${first.body.next}`, { token });
+    expect(second.body.sessions.length).toBeGreaterThan(0);
+    expect(second.body.sessions).not.toContain(first.body.sessions[0]);
+  });
+
+  it("lists the tenant's flows with the caller's channels", async () => {
+    const r = await call(api.base, 'GET', '/api/v1/flows', { token });
+    expect(r.status).toBe(200);
+    const support = r.body.flows.find((f: { name: string }) => f.name === 'acme_support_flow');
+    expect(support).toMatchObject({ version: '1.0', start: 'greet', channels: ['slack', 'telegram'] });
+    expect(r.body.flows.map((f: { name: string }) => f.name).sort()).toEqual(['acme_sales_flow', 'acme_support_flow']);
+  });
+
+  it("gives the caller its own tenant's usage and nobody else's", async () => {
+    await api.t.say({ tenant: 'bigcorp', env: 'prod', team: 'helpdesk', channel: 'webchat' }, 'other', 'hi');
+    const r = await call(api.base, 'GET', '/api/v1/usage', { token });
+    expect(r.status).toBe(200);
+    expect(r.body.tenant).toBe('acme');
+    expect(r.body.metrics.greentic_messages_in_total.length).toBeGreaterThan(0);
+    expect(r.text).not.toContain('bigcorp');
+  });
+
+  it('exposes per-tenant Prometheus metrics', async () => {
+    const r = await call(api.base, 'GET', '/metrics', { tenant: null, team: null });
+    expect(r.status).toBe(200);
+    for (const series of [
+      /greentic_messages_in_total\{tenant="acme",env="prod",team="support",channel="slack"\} \d+/,
+      /greentic_messages_out_total\{tenant="bigcorp",env="prod",team="helpdesk",channel="webchat"\} \d+/,
+      /greentic_node_invocations_total\{tenant="acme",env="prod",team="support",component="reply"\} \d+/,
+      /greentic_node_duration_seconds_bucket\{le="0\.5",tenant="acme",env="prod",team="support",component="ask"\} \d+/,
+      /greentic_turn_duration_seconds_count\{tenant="acme",env="prod",team="support"\} \d+/,
+      /greentic_live_instances\{tenant="acme"\} [1-9]\d*/,
+    ]) {
+      expect(r.text).toMatch(series);
+    }
+  });
+
+  it('mints tokens for operators with `token issue`', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), stdin: process.stdin };
+    const code = await main(
+      [
+        'token',
+        'issue',
+        '--bundle',
+        api.t.host.workspace.root,
+        '--data',
+        api.t.dataDir,
+        '--tenant',
+        'acme',
+        '--team',
+        'support',
+        '--env',
+        'prod',
+        '--scope',
+        'read',
+        '--ttl',
+        '5m',
+      ],
+      io,
+    );
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const minted = out[0]!;
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token: minted })).status).toBe(200);
+    // read only: writing is refused
+    const write = await call(api.base, 'POST', '/api/v1/messages', { token: minted, body: { env: 'prod', channel: 'slack', user: 'x', text: 'hi' } });
+    expect(write).toMatchObject({ status: 403, body: { error: { code: 'insufficient-scope' } } });
+    // asymmetric tenants need their private key
+    const noKey = await main(
+      ['token', 'issue', '--bundle', api.t.host.workspace.root, '--data', api.t.dataDir, '--tenant', 'bigcorp', '--team', 'helpdesk', '--scope', 'read'],
+      io,
+    );
+    expect(noKey).toBe(1);
+    expect(err.at(-1)).toMatch(/signs with RS256: pass its private key with --key FILE/);
+  });
+});
