@@ -49,17 +49,30 @@ export class ComponentCatalog {
     for (const tenant of workspace?.tenants.values() ?? []) {
       const mine = new Map<string, ComponentEntry>();
       const dir = join(tenant.dir, 'components');
-      for (const name of await subdirs(dir)) {
+      const folders = new Map<string, string>((await subdirs(dir)).map((name) => [name, join(dir, name)]));
+      for (const [name, path] of tenant.componentPaths) {
+        if (folders.has(name)) {
+          problems.push({
+            file: tenant.file,
+            path: joinPath([...(tenant.path ? [tenant.path] : []), 'components', name]),
+            message: `component "${name}" is also in ${displayPath(folders.get(name)!)}; keep one`,
+            tenant: tenant.id,
+          });
+          continue;
+        }
+        folders.set(name, path);
+      }
+      for (const [name, folder] of folders) {
         if (builtins.has(name)) {
           problems.push({
-            file: displayPath(join(dir, name)),
+            file: displayPath(folder),
             path: '',
             message: `"${name}" is the name of a built-in component; give the tenant's component another name`,
             tenant: tenant.id,
           });
           continue;
         }
-        const entry = await readEntry(join(dir, name), name, 'tenant', problems, tenant.id);
+        const entry = await readEntry(folder, name, 'tenant', problems, tenant.id);
         if (entry) mine.set(name, entry);
       }
       perTenant.set(tenant.id, mine);

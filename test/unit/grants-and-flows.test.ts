@@ -176,6 +176,29 @@ describe('flow loading', () => {
     );
   });
 
+  it('finds a tenant component declared by path, for that tenant only; one name, one place', async () => {
+    const { ws, catalog } = await load({
+      'vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
+      'tenants/acme/tenant.yaml': {
+        tenant: 'acme',
+        environments: { prod: {}, staging: {} },
+        components: { lookup: { path: 'vendor/lookup' } },
+        grants: { components: { reply: null } },
+      },
+    });
+    expect(ws.problems).toEqual([]);
+    expect(catalog.resolve('acme', 'lookup')?.wasmPath).toMatch(/vendor\/lookup\/lookup\.wasm$/);
+    expect(catalog.resolve('bigcorp', 'lookup')).toBeUndefined();
+    const twice = await load({
+      'vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
+      'tenants/acme/components/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
+      'tenants/acme/tenant.yaml': { tenant: 'acme', environments: { prod: {}, staging: {} }, components: { lookup: { path: 'vendor/lookup' } } },
+    });
+    expect(twice.catalog.problems.map(formatProblem)).toContainEqual(
+      expect.stringMatching(/tenant\.yaml: components\.lookup: component "lookup" is also in .*tenants\/acme\/components\/lookup; keep one$/),
+    );
+  });
+
   it('keeps tenant components to their tenant, even under the same name', async () => {
     const { catalog } = await load({
       'tenants/acme/components/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'a'.repeat(64) },
