@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// npm run bench [-- NAME...]: run the benchmarks (all, or those named), print one table, and
+// write bench/RESULTS.md. Every row sets our figure beside a baseline measured in the same run.
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { ms, pkgVersion, ROOT } from './lib.mjs';
+
+const ALL = ['guest-call', 'glue', 'message', 'throughput', 'cold-start', 'density', 'noisy-neighbour'];
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
+for (const c of chosen)
+  if (!ALL.includes(c)) {
+    console.error(`unknown benchmark ${JSON.stringify(c)}; choose from: ${ALL.join(', ')}`);
+    process.exit(2);
+  }
+
+const fmt = (row, v) => (row.unit === 'ms' ? ms(v) : row.unit === 'MB' ? `${v.toFixed(0)} MB` : row.unit === 'msg/s' ? `${Math.round(v)} msg/s` : `${v}`);
+const rows = [];
+for (const name of chosen) {
+  process.stderr.write(`bench ${name} ...\n`);
+  const t0 = performance.now();
+  const mod = await import(`./${name}.mjs`);
+  for (const row of await mod.run()) {
+    rows.push(row);
+    const ratio = row.baseline ? row.ours / row.baseline : undefined;
+    process.stderr.write(
+      `  ${row.bench} | ${row.measure}: ${fmt(row, row.ours)}${row.baseline !== undefined ? ` vs ${fmt(row, row.baseline)}${ratio !== undefined ? ` (${ratio.toFixed(2)}x)` : ''}` : ''}\n`,
+    );
+  }
+  process.stderr.write(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+}
+
+const header = ['benchmark', 'measure', 'greentic-host', 'baseline', 'baseline is', 'ratio', 'target', 'met'];
+const table = rows.map((r) => {
+  const ratio = r.baseline ? r.ours / r.baseline : undefined;
+  let met = '';
+  if (r.target !== undefined) met = (r.higherIsBetter ? r.ours >= r.target : r.ours <= r.target) ? 'yes' : 'NO';
+  if (r.ratioTarget !== undefined && ratio !== undefined) met = (r.higherIsBetter ? ratio >= r.ratioTarget : ratio <= r.ratioTarget) ? 'yes' : 'NO';
+  const target =
+    r.target !== undefined
+      ? `${r.higherIsBetter ? '>=' : '<='} ${fmt(r, r.target)}`
+      : r.ratioTarget !== undefined
+        ? `ratio ${r.higherIsBetter ? '>=' : '<='} ${r.ratioTarget}`
+        : '';
+  return [
+    r.bench,
+    r.measure,
+    fmt(r, r.ours),
+    r.baseline !== undefined ? fmt(r, r.baseline) : '',
+    r.baselineLabel ?? '',
+    ratio !== undefined ? `${ratio.toFixed(2)}x` : '',
+    target,
+    met,
+  ];
+});
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
+const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
+console.log(line(header));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of table) console.log(line(r));
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+const versions = [
+  '@bytecodealliance/jco',
+  '@bytecodealliance/jco-transpile',
+  '@bytecodealliance/componentize-js',
+  '@bytecodealliance/preview2-shim',
+  '@nats-io/transport-node',
+]
+  .map((p) => `${p} ${pkgVersion(p)}`)
+  .join(', ');
+const md = [
+  '# Benchmark results',
+  '',
+  `- date: ${new Date().toISOString()}`,
+  `- machine: ${machine}`,
+  `- node: ${process.version}`,
+  `- packages: ${versions}`,
+  `- run: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${process.env.BENCH_SECONDS ? ` with BENCH_SECONDS=${process.env.BENCH_SECONDS}` : ''}`,
+  '',
+  `| ${header.join(' | ')} |`,
+  `|${header.map(() => '---').join('|')}|`,
+  ...table.map((r) => `| ${r.join(' | ')} |`),
+  '',
+  'Ratios compare figures measured in the same process and run; see bench/README.md for what each row measures.',
+  '',
+].join('\n');
+if (chosen.length === ALL.length || process.env.BENCH_WRITE) writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md);
+else process.stderr.write('(partial run: bench/RESULTS.md not rewritten; set BENCH_WRITE=1 to force)\n');
