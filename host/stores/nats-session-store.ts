@@ -65,6 +65,8 @@ export class NatsSessionStore implements SessionStore {
     return (start < 0 ? [] : ids.slice(start)).slice(0, opts.limit ?? ids.length);
   }
 
+  async flush(): Promise<void> {}
+
   async close(): Promise<void> {}
 }
 

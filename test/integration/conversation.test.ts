@@ -36,6 +36,7 @@ describe("a message for a tenant runs that tenant's flow", () => {
     expect(r.ok && r.session).toBe(defaultSessionId('slack', 'u2'));
     await t.say(ACME_SLACK, 'u2', 'cannot log in');
     const file = join(t.dataDir, 'sessions', 'acme', 'prod', 'support', `${defaultSessionId('slack', 'u2')}.cbor`);
+    await t.host.sessions.flush();
     const { record } = decode(readFileSync(file)) as { record: Record<string, unknown> };
     expect(record).toMatchObject({ tenant: 'acme', env: 'prod', team: 'support', channel: 'slack', user: 'u2', turns: 2, state: { issue: 'cannot log in' } });
     expect(record.cursor).toEqual({ flow: 'acme_support_flow', node: 'ask_username', waiting: true });
@@ -47,6 +48,7 @@ describe("a message for a tenant runs that tenant's flow", () => {
     // Same user id on another channel, and in staging: separate sessions, each starting fresh.
     expect(replies(await t.say({ ...ACME_SLACK, channel: 'telegram' }, 'u3', 'hello'))).toEqual(['Welcome to ACME Support! How can I help?']);
     expect(replies(await t.say({ ...ACME_SLACK, env: 'staging' }, 'u3', 'hello'))).toEqual(['Welcome to ACME Support! How can I help?']);
+    await t.host.sessions.flush();
     expect(existsSync(join(t.dataDir, 'sessions', 'acme', 'staging', 'support', `${defaultSessionId('slack', 'u3')}.cbor`))).toBe(true);
     expect(replies(await t.say(ACME_SLACK, 'u3', 'refund please'))).toEqual(['Sorry about the billing trouble. What is the email on your account?']);
   });

@@ -79,8 +79,10 @@ describe('a misbehaving guest fails its call with a clear error, and the host ke
   it('a failed call leaves the session as it was before the call', async () => {
     await t.say(ACME_SLACK, 'w3', 'ok?');
     const file = join(t.dataDir, 'sessions', 'acme', 'prod', 'support', `${defaultSessionId('slack', 'w3')}.cbor`);
+    await t.host.sessions.flush();
     const before = readFileSync(file);
     for (const input of ['l', 'b', 't']) expect((await t.say(ACME_SLACK, 'w3', input)).ok).toBe(false);
+    await t.host.sessions.flush();
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 

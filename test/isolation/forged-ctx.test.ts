@@ -49,6 +49,7 @@ describe("a guest that forges another tenant's ctx is refused, not obeyed", () =
     await t.say(BIGCORP_WEBCHAT, 'victim', 'hi');
     await t.say(BIGCORP_WEBCHAT, 'victim', 'my vpn is broken');
     const bigcorpFile = join(t.dataDir, 'sessions', 'bigcorp', 'prod', 'helpdesk', `${defaultSessionId('webchat', 'victim')}.cbor`);
+    await t.host.sessions.flush();
     const before = readFileSync(bigcorpFile);
 
     expect(replies(await t.say(ACME_SALES, 'attacker', 'go'))).toEqual([
@@ -61,6 +62,7 @@ describe("a guest that forges another tenant's ctx is refused, not obeyed", () =
       'log.write access-denied',
       'control state.get ok',
     ]);
+    await t.host.sessions.flush();
     expect(readFileSync(bigcorpFile).equals(before)).toBe(true);
     // Each refusal is counted and logged with both scopes.
     const denials = t.logs.lines.filter((l) => l.event === 'access-denied' && l.component === 'forger');

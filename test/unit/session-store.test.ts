@@ -1,9 +1,12 @@
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { decode } from 'cbor-x';
+import { decode, encode } from 'cbor-x';
+import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sessionKey } from '../../dist/stores/keys.js';
-import { CorruptSessionError, FileSessionStore, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
+import { FileSessionStore } from '../../dist/stores/file-session-store.js';
+import { parseSegment } from '../../dist/stores/session-journal.js';
+import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
 import { tempDir } from '../support/bundle.js';
 
 const cleanups: Array<() => void> = [];
@@ -32,18 +35,64 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
     ...over,
   };
 }
+/** A journal segment as a dead process would have left it. */
+function deadSegment(dir: string, entries: object[], tail = Buffer.alloc(0)): string {
+  const jdir = join(dir, 'sessions', '.journal');
+  mkdirSync(jdir, { recursive: true });
+  const frames = entries.map((e) => {
+    const body = encode(e);
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(body.length, 0);
+    head.writeUInt32LE(crc32(body), 4);
+    return Buffer.concat([head, body]);
+  });
+  const file = join(jdir, '999999999-deadbeef-000000.log');
+  writeFileSync(file, Buffer.concat([...frames, tail]));
+  return file;
+}
 
 describe('the file session store', () => {
   it('writes CBOR at sessions/{tenant}/{env}/{team}/{session}.cbor', async () => {
     const { dir, store: s } = store();
     expect(await s.put(key, record({ state: { name: 'Ann' } }), 0)).toBe(1);
+    expect((await s.get(key))!.record.state).toEqual({ name: 'Ann' });
+    await s.flush();
     const file = join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor');
     const onDisk = decode(readFileSync(file)) as { rev: number; record: SessionRecord };
     expect(onDisk.rev).toBe(1);
     expect(onDisk.record.state).toEqual({ name: 'Ann' });
-    expect((await s.get(key))!.record.state).toEqual({ name: 'Ann' });
-    // No temp files are left behind by the atomic write.
+    // No temp files are left behind by the atomic write, and the journal segment is gone.
     expect(readdirSync(join(dir, 'sessions', 'acme', 'prod', 'support'))).toEqual(['s1.cbor']);
+    expect(readdirSync(join(dir, 'sessions', '.journal'))).toEqual([]);
+    // Another store (another process) reads it from the file.
+    expect((await new FileSessionStore(dir).get(key))!.record.state).toEqual({ name: 'Ann' });
+  });
+
+  it('makes an update durable in the journal before it resolves', async () => {
+    const { dir, store: s } = store();
+    await s.put(key, record({ turns: 7 }), 0);
+    const segments = readdirSync(join(dir, 'sessions', '.journal'));
+    expect(segments).toHaveLength(1);
+    const entries = parseSegment(readFileSync(join(dir, 'sessions', '.journal', segments[0]!)));
+    expect(entries).toMatchObject([{ key: { tenant: 'acme', session: 's1' }, rev: 1, record: { turns: 7 } }]);
+  });
+
+  it('replays what a dead process left in its journal, ignoring a torn tail', async () => {
+    const { dir } = store();
+    const file = deadSegment(
+      dir,
+      [
+        { key, rev: 1, record: record({ turns: 1 }) },
+        { key, rev: 2, record: record({ turns: 2 }) },
+      ],
+      Buffer.from([40, 0, 0, 0, 1, 2, 3]),
+    );
+    const s = new FileSessionStore(dir);
+    const got = await s.get(key);
+    expect(got).toMatchObject({ revision: 2, record: { turns: 2 } });
+    expect(existsSync(file)).toBe(false);
+    expect(existsSync(join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor'))).toBe(true);
+    expect(await s.put(key, record({ turns: 3 }), 2)).toBe(3);
   });
 
   it('compare-and-set: a stale revision loses', async () => {
@@ -55,12 +104,16 @@ describe('the file session store', () => {
     expect((await s.get(key))!.record.turns).toBe(1);
   });
 
-  it('racing writers on one revision: exactly one wins', async () => {
+  it('racing writers on one revision: exactly one wins; many sessions commit together', async () => {
     const { store: s } = store();
     await s.put(key, record(), 0);
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => s.put(key, record({ turns: i }), 1)));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof RevisionConflictError)).toBe(true);
+    const many = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => s.put(sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, `m${i}`), record({ session: `m${i}` }), 0)),
+    );
+    expect(many.every((rev) => rev === 1)).toBe(true);
   });
 
   it("lists, pages and deletes one team's sessions", async () => {
@@ -69,20 +122,27 @@ describe('the file session store', () => {
     expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' })).toEqual(['s1', 's2', 's3']);
     expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' }, { after: 's1', limit: 1 })).toEqual(['s2']);
     expect(await s.list({ tenant: 'bigcorp', env: 'prod', team: 'support' })).toEqual([]);
+    await s.flush();
     expect(await s.delete(key)).toBe(true);
     expect(await s.delete(key)).toBe(false);
     expect(await s.get(key)).toBeNull();
+    expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' })).toEqual(['s2', 's3']);
+    await s.put(key, record(), 0);
+    expect((await s.get(key))!.revision).toBeGreaterThan(1);
   });
 
   it('refuses a session file moved under another tenant, and a corrupt one', async () => {
     const { dir, store: s } = store();
     await s.put(key, record(), 0);
+    await s.close();
     const other = join(dir, 'sessions', 'bigcorp', 'prod', 'support');
     mkdirSync(other, { recursive: true });
     copyFileSync(join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor'), join(other, 's1.cbor'));
-    await expect(s.get(sessionKey({ tenant: 'bigcorp', env: 'prod', team: 'support' }, 's1'))).rejects.toThrowError(CorruptSessionError);
+    await expect(new FileSessionStore(dir).get(sessionKey({ tenant: 'bigcorp', env: 'prod', team: 'support' }, 's1'))).rejects.toThrowError(
+      CorruptSessionError,
+    );
     writeFileSync(join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor'), Buffer.from([0xff, 0x00, 0x12]));
-    await expect(s.get(key)).rejects.toThrowError(CorruptSessionError);
+    await expect(new FileSessionStore(dir).get(key)).rejects.toThrowError(CorruptSessionError);
   });
 
   it('refuses a record that does not match its key', async () => {
