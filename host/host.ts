@@ -4,6 +4,7 @@ import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js'
 import { ComponentRegistry } from './components/registry.js';
 import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
+import { describeInPool, type Describer } from './flow/describe.js';
 import { loadTenantRuntime, type TenantRuntime } from './flow/runtime.js';
 import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
@@ -88,21 +89,10 @@ export class GreenticHost {
   static async start(opts: HostOptions): Promise<GreenticHost> {
     const logger = opts.logger ?? createLogger();
     const workspace = await loadWorkspace(opts.bundleDir);
-    const served = opts.tenants ?? 'all';
-    const excluded = new Set(opts.excludeTenants ?? []);
     const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
     const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
     const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
     const runtimes = new Map<string, TenantRuntime>();
-    for (const tenant of workspace.tenants.values()) {
-      if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
-      const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, (entry, loaded, ms) => {
-        opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${loaded.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
-      });
-      problems.push(...p);
-      runtimes.set(tenant.id, runtime);
-    }
-    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const stats = new HostStats();
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
@@ -112,6 +102,7 @@ export class GreenticHost {
     const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(nc!) : new FileSessionStore(opts.dataDir);
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, stats };
+    // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
     const pool = new WorkerPool({
       logger,
       size: opts.workers,
@@ -120,6 +111,15 @@ export class GreenticHost {
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
+    try {
+      await GreenticHost.#loadTenants(workspace, catalog, registry, runtimes, problems, pool, logger, opts);
+    } catch (e) {
+      await pool.close();
+      await nc?.close();
+      throw e;
+    }
+    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
+
     const bus =
       opts.bus ??
       (nc
@@ -141,6 +141,39 @@ export class GreenticHost {
     );
     host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     return host;
+  }
+
+  /** Load every tenant this instance serves; a Greentic component is described in `pool` as it loads. */
+  static async #loadTenants(
+    workspace: Workspace,
+    catalog: ComponentCatalog,
+    registry: ComponentRegistry,
+    runtimes: Map<string, TenantRuntime>,
+    problems: ConfigProblem[],
+    pool: WorkerPool,
+    logger: Logger,
+    opts: HostOptions,
+  ): Promise<void> {
+    const served = opts.tenants ?? 'all';
+    const excluded = new Set(opts.excludeTenants ?? []);
+    const describe: Describer = (component, scope, permissions) => describeInPool(pool, component, scope, permissions, logger);
+    for (const tenant of workspace.tenants.values()) {
+      if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
+      const loaded = await loadTenantRuntime(
+        tenant,
+        catalog,
+        registry,
+        (entry, component, ms, details) => {
+          opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${component.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
+          if (component.world !== 'greentic-component-node' && details.wasiMapped.length === 0) return;
+          const fields = { event: 'component-loaded', tenant_id: tenant.id, component: entry.name, world: component.world, ops: details.ops };
+          logger.info({ ...fields, wasi_mapped: details.wasiMapped, notes: entry.greentic?.notes }, 'component loaded');
+        },
+        describe,
+      );
+      problems.push(...loaded.problems);
+      runtimes.set(tenant.id, loaded.runtime);
+    }
   }
 
   /** True when this instance answers for `tenant`. */

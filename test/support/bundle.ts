@@ -54,3 +54,46 @@ export function installTenantComponent(bundle: string, tenant: string, fixture: 
   );
   return sha256;
 }
+
+/**
+ * Install a built fixture as a tenant's own component the way a Greentic component ships:
+ * its .wasm, Greentic's component.manifest.json (`manifest`) and the component.sha256 pin.
+ */
+export function installGreenticComponent(bundle: string, tenant: string, fixture: string, name: string, manifest: object): string {
+  const bytes = readFileSync(fixtureWasm(fixture));
+  const dir = join(bundle, 'tenants', tenant, 'components', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.wasm`), bytes);
+  writeFileSync(join(dir, 'component.manifest.json'), JSON.stringify(manifest, null, 2));
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(dir, 'component.sha256'), `${sha256}  ${name}.wasm\n`);
+  return sha256;
+}
+
+/** A component.manifest.json for the greentic-js fixture, as Greentic's tooling would write it. */
+export function greenticJsManifest(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    $schema: 'https://greentic-ai.github.io/greentic-component/schemas/v1/component.manifest.schema.json',
+    id: 'ai.greentic.test.greentic-js',
+    name: 'greentic-js',
+    version: '0.1.0',
+    world: 'greentic:component/component@0.6.0',
+    describe_export: 'describe',
+    supports: ['messaging'],
+    profiles: { default: 'stateless', supported: ['stateless'] },
+    capabilities: {
+      wasi: { clocks: false, random: false, filesystem: { mode: 'none', mounts: [] } },
+      host: { messaging: { inbound: true, outbound: true }, telemetry: { scope: 'node' }, secrets: { required: [] } },
+    },
+    config_schema: { type: 'object', properties: { prefix: { type: 'string' }, route: { type: 'string' } }, additionalProperties: false },
+    operations: ['echo', 'route', 'ask', 'ctx'].map((name) => ({ name, input_schema: { type: 'object' }, output_schema: { type: 'object' } })),
+    default_operation: 'echo',
+    limits: { memory_mb: 64, wall_time_ms: 2000 },
+    artifacts: { component_wasm: 'target/wasm32-wasip2/release/greentic_js.wasm' },
+    hashes: { component_wasm: `blake3:${'0'.repeat(64)}` },
+    ...over,
+  };
+}
+
+/** What a tenant grants a Greentic component so its toolchain's WASI imports are served (inertly). */
+export const GREENTIC_WASI_GRANT = { wasi: ['wasi:cli/*', 'wasi:io/*', 'wasi:filesystem/*'] };
