@@ -66,6 +66,13 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
   } finally {
     await (await pool)?.close();
   }
+  // What a Greentic manifest says that changes nothing here (unknown descriptive fields, env.allow, ...).
+  for (const tenant of workspace.tenants.values()) {
+    for (const type of catalog.typesFor(tenant.id)) {
+      const entry = catalog.resolve(tenant.id, type)!;
+      for (const note of entry.greentic?.notes ?? []) io.err(`note: ${entry.manifestFile}: ${note}`);
+    }
+  }
   if (problems.length > 0) {
     for (const p of problems) io.err(formatProblem(p));
     io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bundle}`);

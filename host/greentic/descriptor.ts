@@ -31,20 +31,24 @@ export function descriptorJson(d: ComponentDescriptor): Record<string, unknown> 
   };
 }
 
-/** The descriptor as a few lines for a person: name and version, capabilities, one line per op. */
+/** The descriptor as a few lines for a person: name and version, capabilities, two lines per op (what it does, its schemas). */
 export function descriptorLines(d: ComponentDescriptor): string[] {
   const lines = [`${d.name} ${d.version}${d.summary ? `: ${d.summary}` : ''}`];
   lines.push(`capabilities: ${d.capabilities.join(', ') || 'none'}`);
   lines.push(`ops:${d.ops.length === 0 ? ' none' : ''}`);
   const width = Math.max(0, ...d.ops.map((o) => o.name.length));
   for (const op of d.ops) {
-    const io = `in ${op.input.contentType} ${sourceText(op.input.schema)}, out ${op.output.contentType} ${sourceText(op.output.schema)}`;
-    lines.push(`  ${op.name.padEnd(width)}  ${op.summary ? `${op.summary} ` : ''}(${io}${op.examples.length ? `, ${op.examples.length} example(s)` : ''})`);
+    lines.push(`  ${op.name.padEnd(width)}  ${op.summary ?? ''}`.trimEnd());
+    const examples = op.examples.length === 0 ? '' : `, ${op.examples.length} example${op.examples.length === 1 ? '' : 's'}`;
+    lines.push(
+      `  ${' '.repeat(width)}  in ${op.input.contentType} (${sourceText(op.input.schema)}), out ${op.output.contentType} (${sourceText(op.output.schema)})${examples}`,
+    );
   }
   lines.push(`schemas: ${d.schemas.map((s) => `${s.id}@${s.version}`).join(', ') || 'none'}`);
-  lines.push(
-    `setup: ${d.setup ? `qa-spec ${sourceText(d.setup.qaSpec)}, ${d.setup.examples.length} example(s), outputs ${d.setup.outputs.map((o) => o.tag).join(', ') || 'none'}` : 'none'}`,
-  );
+  const setup =
+    d.setup &&
+    `qa-spec (${sourceText(d.setup.qaSpec)}), ${d.setup.examples.length} example(s), outputs: ${d.setup.outputs.map((o) => o.tag).join(', ') || 'none'}`;
+  lines.push(`setup: ${setup ?? 'none'}`);
   return lines;
 }
 
@@ -57,7 +61,7 @@ function sourceJson(s: SchemaSource): Record<string, unknown> {
 }
 
 function sourceText(s: SchemaSource): string {
-  return s.tag === 'inline-cbor' ? `inline schema (${s.val.byteLength} bytes)` : `${s.tag} ${s.val}`;
+  return s.tag === 'inline-cbor' ? `inline schema, ${s.val.byteLength} bytes` : `${s.tag} ${s.val}`;
 }
 
 function setupJson(s: SetupContract): Record<string, unknown> {

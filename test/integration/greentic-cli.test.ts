@@ -32,14 +32,15 @@ describe('greentic-host describe', () => {
     const r = await greentic(['describe', JS]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines.slice(0, 4)).toEqual([
+    expect(lines.slice(0, 5)).toEqual([
       'greentic-js 0.1.0: A Greentic component built from JS for greentic-host tests',
       'capabilities: messaging',
       'ops:',
-      '  echo        replies "<config.prefix or echo>: <text>"; called raw, returns its payload (in application/cbor inline schema (13 bytes), out application/cbor cbor-schema-id greentic-js.echo, 1 example(s))',
+      '  echo        replies "<config.prefix or echo>: <text>"; called raw, returns its payload',
+      '              in application/cbor (inline schema, 13 bytes), out application/cbor (cbor-schema-id greentic-js.echo), 1 example',
     ]);
     expect(lines).toContain('schemas: greentic-js.echo@1, greentic-js.route@1');
-    expect(lines).toContain('setup: qa-spec ref-uri https://example.invalid/qa, 1 example(s), outputs config-only, template-scaffold');
+    expect(lines).toContain('setup: qa-spec (ref-uri https://example.invalid/qa), 1 example(s), outputs: config-only, template-scaffold');
     expect(lines.at(-2)).toMatch(/^WASI imports: 0\.2\.12 \(served as 0\.2\.3\): wasi:io\/poll, .*wasi:cli\/exit, .*wasi:filesystem\/preopens$/);
     expect(lines.at(-1)).toMatch(/^described in \d+ ms$/);
   });
@@ -142,7 +143,10 @@ describe('greentic-host call on a Greentic component', () => {
     mkdirSync(join(project, 'target', 'wasm32-wasip2', 'release'), { recursive: true });
     const wasm = join(project, 'target', 'wasm32-wasip2', 'release', 'greentic_js.wasm');
     copyFileSync(JS, wasm);
-    writeFileSync(join(project, 'component.manifest.json'), JSON.stringify(greenticJsManifest({ homepage: 'https://example.com' })));
+    writeFileSync(
+      join(project, 'component.manifest.json'),
+      JSON.stringify(greenticJsManifest({ homepage: 'https://example.com', artifacts: { component_wasm: 'target/wasm32-wasip2/release/greentic_js.wasm' } })),
+    );
     const r = await greentic(['call', wasm, ...scope, '--op', 'route', '--input', '{"route":"x"}']);
     expect(r.stderr).toBe('note: using my-component/component.manifest.json\nnote: component.manifest.json: ignored unknown field "homepage"\n');
     expect(JSON.parse(r.stdout)).toEqual({ text: 'routing to x', route: 'x' });

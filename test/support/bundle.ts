@@ -70,29 +70,10 @@ export function installGreenticComponent(bundle: string, tenant: string, fixture
   return sha256;
 }
 
-/** A component.manifest.json for the greentic-js fixture, as Greentic's tooling would write it. */
+/** test/fixtures/greentic-js/component.manifest.json (what Greentic's tooling would ship with it), with `over` on top. */
 export function greenticJsManifest(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    $schema: 'https://greentic-ai.github.io/greentic-component/schemas/v1/component.manifest.schema.json',
-    id: 'ai.greentic.test.greentic-js',
-    name: 'greentic-js',
-    version: '0.1.0',
-    world: 'greentic:component/component@0.6.0',
-    describe_export: 'describe',
-    supports: ['messaging'],
-    profiles: { default: 'stateless', supported: ['stateless'] },
-    capabilities: {
-      wasi: { clocks: false, random: false, filesystem: { mode: 'none', mounts: [] } },
-      host: { messaging: { inbound: true, outbound: true }, telemetry: { scope: 'node' }, secrets: { required: [] } },
-    },
-    config_schema: { type: 'object', properties: { prefix: { type: 'string' }, route: { type: 'string' } }, additionalProperties: false },
-    operations: ['echo', 'route', 'ask', 'ctx'].map((name) => ({ name, input_schema: { type: 'object' }, output_schema: { type: 'object' } })),
-    default_operation: 'echo',
-    limits: { memory_mb: 64, wall_time_ms: 2000 },
-    artifacts: { component_wasm: 'target/wasm32-wasip2/release/greentic_js.wasm' },
-    hashes: { component_wasm: `blake3:${'0'.repeat(64)}` },
-    ...over,
-  };
+  const file = join(ROOT, 'test', 'fixtures', 'greentic-js', 'component.manifest.json');
+  return { ...(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>), ...over };
 }
 
 /** What a tenant grants a Greentic component so its toolchain's WASI imports are served (inertly). */
