@@ -4,8 +4,8 @@ import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js'
 import { ComponentRegistry } from './components/registry.js';
 import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
-import { describeInPool, type Describer } from './flow/describe.js';
-import { loadTenantRuntime, type TenantRuntime } from './flow/runtime.js';
+import type { TenantRuntime } from './flow/runtime.js';
+import { loadServedTenants } from './flow/served-tenants.js';
 import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
 import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
@@ -112,7 +112,7 @@ export class GreenticHost {
     });
     await pool.start();
     try {
-      await GreenticHost.#loadTenants(workspace, catalog, registry, runtimes, problems, pool, logger, opts);
+      await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
     } catch (e) {
       await pool.close();
       await nc?.close();
@@ -141,39 +141,6 @@ export class GreenticHost {
     );
     host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     return host;
-  }
-
-  /** Load every tenant this instance serves; a Greentic component is described in `pool` as it loads. */
-  static async #loadTenants(
-    workspace: Workspace,
-    catalog: ComponentCatalog,
-    registry: ComponentRegistry,
-    runtimes: Map<string, TenantRuntime>,
-    problems: ConfigProblem[],
-    pool: WorkerPool,
-    logger: Logger,
-    opts: HostOptions,
-  ): Promise<void> {
-    const served = opts.tenants ?? 'all';
-    const excluded = new Set(opts.excludeTenants ?? []);
-    const describe: Describer = (component, scope, permissions) => describeInPool(pool, component, scope, permissions, logger);
-    for (const tenant of workspace.tenants.values()) {
-      if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
-      const loaded = await loadTenantRuntime(
-        tenant,
-        catalog,
-        registry,
-        (entry, component, ms, details) => {
-          opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${component.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
-          if (component.world !== 'greentic-component-node' && details.wasiMapped.length === 0) return;
-          const fields = { event: 'component-loaded', tenant_id: tenant.id, component: entry.name, world: component.world, ops: details.ops };
-          logger.info({ ...fields, wasi_mapped: details.wasiMapped, notes: entry.greentic?.notes }, 'component loaded');
-        },
-        describe,
-      );
-      problems.push(...loaded.problems);
-      runtimes.set(tenant.id, loaded.runtime);
-    }
   }
 
   /** True when this instance answers for `tenant`. */

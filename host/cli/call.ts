@@ -39,8 +39,8 @@ Options:
   -h, --help         this help
 
 Every capability the manifest requests is granted (you are the operator); without a manifest
-the component gets none (a Greentic component: the WASI every Greentic component gets, inert
-here). Exit codes: 0 ok, 1 the call failed (or a Greentic component answered ok: false), 2 bad usage.`;
+the component gets none (a Greentic component: the WASI it imports, in the sandbox: no
+environment, directories or network). Exit codes: 0 ok, 1 the call failed (or a Greentic component answered ok: false), 2 bad usage.`;
 
 export async function callCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsingFlags(() =>
@@ -86,8 +86,10 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
     throw e;
   }
   const greentic = prepared.component.world === 'greentic-component-node';
-  if (!found.manifest)
-    io.err(`note: no manifest for ${positionals[0]}; the component gets ${greentic ? 'only the WASI every Greentic component gets' : 'no capabilities'}`);
+  if (!found.manifest) {
+    const gets = greentic ? 'the WASI it imports, in the sandbox (no environment, directories or network)' : 'no capabilities';
+    io.err(`note: no manifest for ${positionals[0]}; the component gets ${gets}`);
+  }
   const dataDir = resolve(values.data ?? 'data');
   const who: CallScope = {
     scope,

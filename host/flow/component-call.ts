@@ -37,16 +37,19 @@ export interface PreparedCall {
 }
 
 /**
- * Load and check a component for `greentic-host call` or `describe`. With `inspect` (describe),
- * every WASI interface the component imports is also served: the sandbox gives it nothing anyway.
+ * Load and check a component for `greentic-host call` or `describe`. Every WASI interface a
+ * Greentic component imports is served, in the sandbox, when it comes without a manifest (the
+ * operator runs a file of their choosing; with a manifest, only what it requests), and always
+ * with `inspect` (describe).
  */
 export async function prepareCall(target: CallTarget, inspect = false): Promise<PreparedCall> {
   const registry = new ComponentRegistry(target.cacheDir);
   const component = await registry.loadFile(target.wasmPath);
   const name = target.manifest?.name ?? cliName(target.wasmPath);
-  const manifest = target.manifest ?? (component.world === 'greentic-component-node' ? defaultGreenticManifest(name) : emptyManifest(name));
+  const greentic = component.world === 'greentic-component-node';
+  const manifest = target.manifest ?? (greentic ? defaultGreenticManifest(name) : emptyManifest(name));
   const requested = new Set(manifest.capabilities.wasi);
-  if (inspect) for (const i of component.imports) if (i.startsWith('wasi:')) requested.add(i);
+  if (inspect || (greentic && target.manifest === undefined)) for (const i of component.imports) if (i.startsWith('wasi:')) requested.add(i);
   const refusal = importRefusal(name, { ...manifest, capabilities: { ...manifest.capabilities, wasi: [...requested] } }, requested, component, 'the manifest');
   if (refusal) throw new ComponentLoadError(target.wasmPath, refusal);
   const permissions: Permissions = {

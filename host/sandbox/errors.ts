@@ -48,7 +48,7 @@ export function failureError(f: GuestFailure, component: string, memoryMib: numb
 
 /** What an opaque trap usually means, for the person reading the error. */
 function trapHint(message: string): string {
-  if (message.includes('unreachable')) return ' (in a JS component: an uncaught exception, or an engine limit such as recursion depth)';
+  if (message.includes('unreachable')) return ' (a Rust panic, an uncaught exception in a JS component, or an engine limit such as recursion depth)';
   if (message.includes('call stack')) return ' (unbounded recursion)';
   return '';
 }

@@ -138,6 +138,24 @@ describe('greentic-host call on a Greentic component', () => {
     });
   });
 
+  it('without a manifest serves the WASI it imports, in the sandbox; with one, only what it requests', async () => {
+    const bare = join(work.dir, 'bare');
+    mkdirSync(bare);
+    copyFileSync(JS, join(bare, 'greentic-js.wasm'));
+    const r = await greentic(['call', join(bare, 'greentic-js.wasm'), ...scope, '--op', 'env', '--input', '{}']);
+    expect(r.stderr).toBe(
+      'note: no manifest for ' +
+        join(bare, 'greentic-js.wasm') +
+        '; the component gets the WASI it imports, in the sandbox (no environment, directories or network)\n',
+    );
+    expect(JSON.parse(r.stdout)).toEqual({ text: 'environment: 0 variables, 0 arguments, cwd none' });
+    copyFileSync(fixtureWasm('greentic-preopens'), join(bare, 'greentic-preopens.wasm'));
+    writeFileSync(join(bare, 'manifest.yaml'), 'name: dirs\nversion: 0.1.0\n');
+    const strict = await greentic(['call', join(bare, 'greentic-preopens.wasm'), ...scope, '--input', '{}']);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/: component "dirs" imports wasi:filesystem\/preopens, which its manifest does not request \(capabilities\.wasi\)\n$/);
+  });
+
   it("finds Greentic's component.manifest.json above the .wasm in a Rust project's layout", async () => {
     const project = join(work.dir, 'my-component');
     mkdirSync(join(project, 'target', 'wasm32-wasip2', 'release'), { recursive: true });
