@@ -28,21 +28,27 @@ export class GuestExit extends Error {
 export const MAX_GUEST_OUTPUT_BYTES = 64 * 1024;
 /** Longest line kept; the rest of it is cut off with a marker. */
 export const MAX_GUEST_LINE = 8 * 1024;
+/** Most lines one call may log (a stream of empty lines is cheap to write, not to log). */
+export const MAX_GUEST_LINES = 1000;
 
 export type GuestStream = 'stdout' | 'stderr';
+/** Where whole lines of a guest's stdout and stderr go. */
+export type GuestLineSink = (stream: GuestStream, line: string) => void;
 
-/** Where one instance's stdout and stderr go during the current call: whole lines, bounded per call. */
+/** Where one instance's stdout and stderr go during the current call: whole lines, bounded per call (bytes and lines). */
 export class GuestOutput {
-  #emit: ((stream: GuestStream, line: string) => void) | undefined;
+  #emit: GuestLineSink | undefined;
   #bytes = 0;
+  #lines = 0;
   #cut = false;
   readonly #partial: Record<GuestStream, string> = { stdout: '', stderr: '' };
   readonly #decoders: Record<GuestStream, TextDecoder> = { stdout: new TextDecoder(), stderr: new TextDecoder() };
 
   /** Start a call: lines go to `emit` until end(). */
-  begin(emit: (stream: GuestStream, line: string) => void): void {
+  begin(emit: GuestLineSink): void {
     this.#emit = emit;
     this.#bytes = 0;
+    this.#lines = 0;
     this.#cut = false;
   }
 
@@ -57,11 +63,7 @@ export class GuestOutput {
   }
 
   write(stream: GuestStream, bytes: Uint8Array): void {
-    if (this.#bytes + bytes.byteLength > MAX_GUEST_OUTPUT_BYTES) {
-      if (!this.#cut) this.#emit?.(stream, `[guest output cut at ${MAX_GUEST_OUTPUT_BYTES} bytes in this call]`);
-      this.#cut = true;
-      return;
-    }
+    if (this.#bytes + bytes.byteLength > MAX_GUEST_OUTPUT_BYTES) return this.#cutOff(stream, `${MAX_GUEST_OUTPUT_BYTES} bytes`);
     this.#bytes += bytes.byteLength;
     const lines = (this.#partial[stream] + this.#decoders[stream].decode(bytes, { stream: true })).split('\n');
     this.#partial[stream] = lines.pop()!;
@@ -73,7 +75,14 @@ export class GuestOutput {
     }
   }
 
+  #cutOff(stream: GuestStream, limit: string): void {
+    if (!this.#cut) this.#emit?.(stream, `[guest output cut at ${limit} in this call]`);
+    this.#cut = true;
+  }
+
   #line(stream: GuestStream, line: string): void {
+    if (this.#cut) return;
+    if (++this.#lines > MAX_GUEST_LINES) return this.#cutOff(stream, `${MAX_GUEST_LINES} lines`);
     const text = line.length > MAX_GUEST_LINE ? `${line.slice(0, MAX_GUEST_LINE)}... [cut at ${MAX_GUEST_LINE} characters]` : line.replace(/\r$/, '');
     this.#emit?.(stream, text);
   }

@@ -12,7 +12,7 @@ import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION, type GreenticNodeExport
 import { GreenticNode } from '../greentic/node-adapter.js';
 import { GreenticNodeError } from '../greentic/output.js';
 import { BRIDGE_BYTES, LEN, REQ_SEQ, RESP_SEQ, type BridgeReply, type FromWorker, type GuestFailure, type ToWorker, type WorkerInit } from './protocol.js';
-import { GuestExit, GuestOutput, wasiImports } from './wasi-sandbox.js';
+import { GuestExit, GuestOutput, wasiImports, type GuestLineSink } from './wasi-sandbox.js';
 
 type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
 
@@ -101,7 +101,8 @@ async function buildImports(wasi: readonly string[], output: GuestOutput, missin
   return imports;
 }
 
-async function instanceFor(moduleKey: string, key: string, wasi: readonly string[]): Promise<{ instance: Instance; created: boolean }> {
+/** The instance for `key`, created if needed; what it writes, from instantiation on, goes to `emit`. */
+async function instanceFor(moduleKey: string, key: string, wasi: readonly string[], emit: GuestLineSink): Promise<{ instance: Instance; created: boolean }> {
   const have = instances.get(key);
   if (have) {
     instances.delete(key);
@@ -129,6 +130,7 @@ async function instanceFor(moduleKey: string, key: string, wasi: readonly string
     return m;
   };
   const output = new GuestOutput();
+  output.begin(emit);
   const missing: string[] = [];
   let exports: Record<string, unknown>;
   try {
@@ -209,16 +211,17 @@ function run(instance: Instance, msg: Extract<ToWorker, { type: 'invoke' }>): un
 }
 
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+  const emit: GuestLineSink = (stream, line) => post({ type: 'guest-output', callId: msg.callId, stream, line });
   let inst: { instance: Instance; created: boolean };
   try {
-    inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi);
+    inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi, emit);
   } catch (e) {
     post({ type: 'done', callId: msg.callId, ok: false, failure: { kind: 'instantiate', message: e instanceof Error ? e.message : String(e) } });
     return;
   }
   callsLeft = callLimit = msg.maxCapabilityCalls;
   const { output } = inst.instance;
-  output.begin((stream, line) => post({ type: 'guest-output', callId: msg.callId, stream, line }));
+  output.begin(emit);
   try {
     const result = run(inst.instance, msg);
     output.end();

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { componentImportNames, ComponentImportsError } from '../../dist/components/component-imports.js';
-import { GuestExit, GuestOutput, MAX_GUEST_LINE, MAX_GUEST_OUTPUT_BYTES, wasiImports } from '../../dist/sandbox/wasi-sandbox.js';
+import { GuestExit, GuestOutput, MAX_GUEST_LINE, MAX_GUEST_LINES, MAX_GUEST_OUTPUT_BYTES, wasiImports } from '../../dist/sandbox/wasi-sandbox.js';
 import { SERVED_WASI_VERSION, wasiVersionMappings, wasiVersionRefusal, wasiVersionVerdict } from '../../dist/sandbox/wasi-versions.js';
 import { fixtureWasm, ROOT } from '../support/bundle.js';
 
@@ -74,7 +74,12 @@ describe("a guest's stdout and stderr", () => {
     for (let i = 0; i < 20; i++) out.write('stderr', bytes(`${'y'.repeat(8000)}\n`));
     expect(lines.at(-1)).toBe(`stderr: [guest output cut at ${MAX_GUEST_OUTPUT_BYTES} bytes in this call]`);
     expect(lines.filter((l) => l.includes('cut at 65536')).length).toBe(1);
-    // The next call has its own budget.
+    // The next call has its own budget, of lines too.
+    out.begin((stream, line) => lines.push(`${stream}: ${line}`));
+    lines.length = 0;
+    out.write('stdout', bytes('\n'.repeat(MAX_GUEST_LINES + 500)));
+    expect(lines).toHaveLength(MAX_GUEST_LINES + 1);
+    expect(lines.at(-1)).toBe(`stdout: [guest output cut at ${MAX_GUEST_LINES} lines in this call]`);
     out.begin((stream, line) => lines.push(`${stream}: ${line}`));
     out.write('stdout', bytes('again\n'));
     expect(lines.at(-1)).toBe('stdout: again');
