@@ -26,6 +26,7 @@ Options:
 
 Exit codes: 0 ok, 1 the component cannot be described, 2 bad usage.`;
 
+/** `greentic-host describe COMPONENT.wasm [--json]`. */
 export async function describeCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsingFlags(() =>
     parseArgs({ args: argv, options: { ...HELP_FLAG, json: { type: 'boolean' }, manifest: { type: 'string' } }, allowPositionals: true, strict: true }),

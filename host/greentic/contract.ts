@@ -14,11 +14,6 @@ export function isGreenticNodeExport(name: string): boolean {
   return name.startsWith(`${GREENTIC_NODE_INTERFACE}@0.6.`);
 }
 
-/** Interfaces of Greentic's packages that only carry types: a component imports them, nothing is called. */
-export function isGreenticTypesImport(name: string): boolean {
-  return name.startsWith('greentic:types-core/');
-}
-
 /**
  * The WASI interfaces Greentic's runner gives every component, whatever its manifest says: what
  * Rust's wasm32-wasip2 std (and componentize-js's stdio) link. Here they are inert: an empty
