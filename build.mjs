@@ -2,7 +2,8 @@
 // Builds everything a run needs, skipping what has not changed (content hashes):
 //   1. the TypeScript host (host/ -> dist/)
 //   2. every component in components/ and every fixture in test/fixtures/ that has a
-//      manifest.yaml: JS through componentize-js (all WASI features off), WAT through jco's
+//      manifest.yaml: JS through componentize-js (WASI features off unless the manifest's
+//      wasi_features keeps some), WAT through jco's
 //      wasm-tools API (parse, embed the WIT world, make a component)
 //   3. their transpiled glue, into the same cache the host reads (by digest and jco version)
 // One progress line per component: name, kind, size, time, or "up to date".
@@ -88,6 +89,10 @@ function findTargets() {
     const source = /^source:\s*(\S+)\s*$/m.exec(text)?.[1];
     const world = /^world:\s*(\S+)\s*$/m.exec(text)?.[1] ?? 'greentic:host/node-component';
     const witDir = /^wit:\s*(\S+)\s*$/m.exec(text)?.[1];
+    const wasiFeatures = (/^wasi_features:\s*\[([^\]]*)\]\s*$/m.exec(text)?.[1] ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
     if (!name || !source) return; // prebuilt (wasm:) components have nothing to build
     targets.push({
       group,
@@ -96,6 +101,7 @@ function findTargets() {
       manifestFile,
       source: join(dir, source),
       world,
+      wasiFeatures,
       wit: witDir ? join(dir, witDir) : WIT_DIR,
       out: join(outDir, `${name}.wasm`),
       outDir,
@@ -150,7 +156,14 @@ async function buildComponents(registry) {
     let bytes;
     try {
       const { buildComponentBytes } = await loadBuilder();
-      bytes = await buildComponentBytes({ name: `${t.group}-${t.name}`, source: t.source, wit: t.wit, world: t.world, tmpDir: join(BUILD, 'tmp') });
+      bytes = await buildComponentBytes({
+        name: `${t.group}-${t.name}`,
+        source: t.source,
+        wit: t.wit,
+        world: t.world,
+        wasiFeatures: t.wasiFeatures,
+        tmpDir: join(BUILD, 'tmp'),
+      });
     } catch (e) {
       failed++;
       console.error(

@@ -4,7 +4,8 @@ import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js'
 import { ComponentRegistry } from './components/registry.js';
 import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
-import { loadTenantRuntime, type TenantRuntime } from './flow/runtime.js';
+import type { TenantRuntime } from './flow/runtime.js';
+import { loadServedTenants } from './flow/served-tenants.js';
 import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
 import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
@@ -90,21 +91,10 @@ export class GreenticHost {
   static async start(opts: HostOptions): Promise<GreenticHost> {
     const logger = opts.logger ?? createLogger();
     const workspace = await loadWorkspace(opts.bundleDir);
-    const served = opts.tenants ?? 'all';
-    const excluded = new Set(opts.excludeTenants ?? []);
     const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
     const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
     const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
     const runtimes = new Map<string, TenantRuntime>();
-    for (const tenant of workspace.tenants.values()) {
-      if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
-      const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, (entry, loaded, ms) => {
-        opts.onProgress?.(`component ${entry.name} for ${tenant.id}: ${loaded.transpiled ? 'transpiled' : 'from cache'} in ${ms.toFixed(0)} ms`);
-      });
-      problems.push(...p);
-      runtimes.set(tenant.id, runtime);
-    }
-    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const metrics = new HostMetrics();
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
@@ -114,6 +104,8 @@ export class GreenticHost {
     const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(nc!) : new FileSessionStore(opts.dataDir);
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, metrics };
+    // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
+
     const pool = new WorkerPool({
       logger,
       size: opts.workers,
@@ -123,6 +115,15 @@ export class GreenticHost {
     });
     await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
+    try {
+      await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
+    } catch (e) {
+      await pool.close();
+      await nc?.close();
+      throw e;
+    }
+    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
+
     const bus =
       opts.bus ??
       (nc

@@ -1,39 +1,46 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { parseManifest, type ComponentManifest } from '../components/manifest.js';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ComponentLoadError } from '../components/registry.js';
-import { callComponentOnce } from '../flow/component-call.js';
+import { callComponentOnce, callGreenticOnce, prepareCall, type CallScope, type PreparedCall } from '../flow/component-call.js';
+import { cborBytesToJson } from '../greentic/cbor.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CACHE_DIR } from '../paths.js';
 import { NodeError } from '../sandbox/errors.js';
 import { loadMasterKey } from '../stores/master-key.js';
 import { FileSecretStore } from '../stores/secret-store.js';
-import { ConfigError, formatProblem } from '../tenancy/config/problems.js';
-import { readYamlFile } from '../tenancy/config/yaml-file.js';
+import { lookUpManifest } from './manifest-lookup.js';
 import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, jsonFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
-import { parseArgs } from 'node:util';
 
 export const CALL_HELP = `Usage: greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] --input TEXT [options]
+       greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] [--op OP] --input JSON   (a Greentic component)
 
 Run one component once, in the sandbox, under the given scope, and print what it did:
 its replies, messages it sent, the next step it chose and the session state after the call.
 For plugin authors: the same worker, bridge and capability checks as a flow run.
 
+A Greentic component (exporting greentic:component/node@0.6) is invoked as it is: --input is
+the JSON payload (sent as CBOR), --op the op (default: the first its describe() lists), and the
+decoded CBOR output is printed as JSON.
+
 Options:
-  --input TEXT       the user's message                          (required)
+  --input TEXT|JSON  the user's message; for a Greentic component the JSON payload  (required)
+  --op OP            a Greentic component's op
   --tenant T --env E [--team TEAM]                               the scope (tenant, env required)
   --config JSON      the node's config                           (default: {})
   --state JSON       the session state before the call, {"key": "value"}
   --resumed          call as if the flow was waiting at this node
   --user U           the user id                                 (default: cli-user)
   --channel C        the incoming channel id                     (default: cli)
-  --manifest FILE    the component's manifest.yaml               (default: next to the .wasm)
+  --manifest FILE    the component's manifest.yaml or component.manifest.json
+                     (default: next to the .wasm; a component.manifest.json above it naming it)
   --data DIR         where secrets are read from                 (default: ./data)
   --json             print the result as JSON
   -h, --help         this help
 
 Every capability the manifest requests is granted (you are the operator); without a manifest
-the component gets none. Exit codes: 0 ok, 1 the call failed, 2 bad usage.`;
+the component gets none (a Greentic component: the WASI it imports, in the sandbox: no
+environment, directories or network). Exit codes: 0 ok, 1 the call failed (or a Greentic component answered ok: false), 2 bad usage.`;
 
 export async function callCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsingFlags(() =>
@@ -45,6 +52,7 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
         env: { type: 'string' },
         team: { type: 'string' },
         input: { type: 'string' },
+        op: { type: 'string' },
         config: { type: 'string' },
         state: { type: 'string' },
         resumed: { type: 'boolean' },
@@ -67,46 +75,60 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
   const scope = { tenant: idFlag('tenant', values.tenant, 'tenant'), env: idFlag('env', values.env, 'env'), team: optionalIdFlag('team', values.team, 'team') };
   const user = idFlag('user', values.user ?? 'cli-user', 'user');
   const channel = idFlag('channel', values.channel ?? 'cli', 'channel');
-  const text = required(values.input, 'input');
-  const config = jsonFlag(values.config, 'config') ?? {};
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UsageError('--config must be a JSON object');
-  const state = jsonFlag(values.state, 'state') ?? {};
-  if (typeof state !== 'object' || state === null || Array.isArray(state) || Object.values(state).some((v) => typeof v !== 'string')) {
-    throw new UsageError('--state must be a JSON object of string values');
-  }
+  const input = required(values.input, 'input');
   if (!existsSync(wasmPath)) throw new CommandFailed(`${positionals[0]}: file not found`);
-
-  const manifestFile = values.manifest ? resolve(values.manifest) : join(dirname(wasmPath), 'manifest.yaml');
-  let manifest: ComponentManifest | undefined;
-  if (existsSync(manifestFile)) {
-    const doc = await readYamlFile(manifestFile);
-    if (!doc.ok) throw new CommandFailed(doc.problems.map(formatProblem).join('\n'));
-    const parsed = parseManifest(doc.data, manifestFile);
-    if (!parsed.ok) throw new CommandFailed(new ConfigError(parsed.problems).message);
-    manifest = parsed.manifest;
-  } else if (values.manifest) {
-    throw new CommandFailed(`${values.manifest}: file not found`);
-  } else {
-    io.err(`note: no manifest.yaml next to ${positionals[0]}; the component gets no capabilities`);
-  }
-
-  const dataDir = resolve(values.data ?? 'data');
-  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' });
+  const found = await lookUpManifest(wasmPath, values.manifest, io);
+  let prepared: PreparedCall;
   try {
-    const result = await callComponentOnce({
-      wasmPath,
-      manifest,
-      scope,
-      user,
-      session: 'cli-session',
-      channel,
-      text,
+    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR });
+  } catch (e) {
+    if (e instanceof ComponentLoadError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  const greentic = prepared.component.world === 'greentic-component-node';
+  if (!found.manifest) {
+    const gets = greentic ? 'the WASI it imports, in the sandbox (no environment, directories or network)' : 'no capabilities';
+    io.err(`note: no manifest for ${positionals[0]}; the component gets ${gets}`);
+  }
+  const dataDir = resolve(values.data ?? 'data');
+  const who: CallScope = {
+    scope,
+    user,
+    session: 'cli-session',
+    channel,
+    secrets: new FileSecretStore(dataDir, await loadMasterKey(join(dataDir, 'master.key'))),
+    logger: createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' }),
+  };
+  try {
+    if (greentic) {
+      for (const flag of ['config', 'state', 'resumed'] as const) {
+        if (values[flag] !== undefined)
+          throw new UsageError(`--${flag} is for greentic:host components; a Greentic component takes its whole payload in --input`);
+      }
+      const payload = jsonFlag(input, 'input');
+      const { result, ms } = await callGreenticOnce(prepared, { ...who, op: values.op, payload });
+      const output = cborBytesToJson(result.outputCbor);
+      if (values.json) {
+        io.out(
+          JSON.stringify({ op: result.op, ok: result.ok, output, output_metadata: cborBytesToJson(result.outputMetadataCbor), ms: Math.round(ms * 10) / 10 }),
+        );
+      } else io.out(JSON.stringify(output, null, 2));
+      if (!result.ok) throw new CommandFailed(`component answered ok: false (op "${result.op}")`);
+      return 0;
+    }
+    if (values.op !== undefined) throw new UsageError('--op is for Greentic components (greentic:component/node@0.6); this one exports greentic:host/node');
+    const config = jsonFlag(values.config, 'config') ?? {};
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UsageError('--config must be a JSON object');
+    const state = jsonFlag(values.state, 'state') ?? {};
+    if (typeof state !== 'object' || state === null || Array.isArray(state) || Object.values(state).some((v) => typeof v !== 'string')) {
+      throw new UsageError('--state must be a JSON object of string values');
+    }
+    const result = await callComponentOnce(prepared, {
+      ...who,
+      text: input,
       config: config as Record<string, unknown>,
       state: state as Record<string, string>,
       resumed: values.resumed ?? false,
-      secrets: new FileSecretStore(dataDir, await loadMasterKey(join(dataDir, 'master.key'))),
-      logger,
-      cacheDir: DEFAULT_CACHE_DIR,
     });
     const replies = [...result.outbox.filter((m) => m.channel === channel).map((m) => m.text), ...result.output.replies];
     const next = result.output.next.tag === 'route' ? `route ${result.output.next.val}` : result.output.next.tag;

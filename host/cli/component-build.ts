@@ -59,7 +59,8 @@ export async function componentBuildCommand(argv: string[], io: CommandIo): Prom
   const tmp = await mkdtemp(join(tmpdir(), 'greentic-build-'));
   let built: { size: number; digest: string };
   try {
-    built = await buildInChildProcess({ name: manifest.name, source, wit, world: manifest.world ?? NODE_WORLD, tmpDir: tmp }, out, io.out);
+    const target = { name: manifest.name, source, wit, world: manifest.world ?? NODE_WORLD, tmpDir: tmp, wasiFeatures: manifest.wasi_features };
+    built = await buildInChildProcess(target, out, io.out);
   } catch (e) {
     if (e instanceof ComponentBuildError) throw new CommandFailed(e.message);
     throw e;
@@ -105,11 +106,11 @@ function problemsFailed(problems: readonly ConfigProblem[]): CommandFailed {
 
 /**
  * The manifest that goes next to the built bytes: the author's, comments kept, with the keys that
- * only mean something beside the sources (source, wit, world) replaced by the bytes and their digest.
+ * only mean something beside the sources (source, wit, world, wasi_features) replaced by the bytes and their digest.
  */
 function builtManifest(text: string, name: string, digest: string): string {
   const doc = parseDocument(text);
-  for (const key of ['source', 'wit', 'world', 'wasm', 'sha256']) doc.delete(key);
+  for (const key of ['source', 'wit', 'world', 'wasi_features', 'wasm', 'sha256']) doc.delete(key);
   doc.set('wasm', `${name}.wasm`);
   doc.set('sha256', digest);
   const note = ` Written by greentic-host component build from ../manifest.yaml: edit that one.\n Install: copy this folder to tenants/<tenant>/components/${name}/ of a bundle.`;

@@ -1,6 +1,7 @@
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
+import { describeCommand, DESCRIBE_HELP } from './describe.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   serve: { run: serveCommand, help: SERVE_HELP, summary: 'run the host: flows on the embedded bus, webchat over HTTP' },
   send: { run: sendCommand, help: SEND_HELP, summary: 'send one message to a channel and print the replies' },
   call: { run: callCommand, help: CALL_HELP, summary: 'run one component once under a scope (for plugin authors)' },
+  describe: { run: describeCommand, help: DESCRIBE_HELP, summary: "print a Greentic component's descriptor (its ops and schemas)" },
   component: { run: componentCommand, help: COMPONENT_HELP, summary: 'scaffold and build your own components (for plugin authors)' },
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },

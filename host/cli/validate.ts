@@ -7,12 +7,22 @@ import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
 import { HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
+import { describeInPool, type Describer } from '../flow/describe.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { WorkerPool } from '../sandbox/pool.js';
+
+async function startPool(logger: Logger): Promise<WorkerPool> {
+  const pool = new WorkerPool({ logger, size: 1, spare: false });
+  await pool.start();
+  return pool;
+}
 
 export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR
 
 Check a bundle without serving it: every config file against its schema, every flow's
 nodes, routes, component types, grants and node configs, and every component it uses
-(digest, imports). Prints each problem as FILE: PATH: MESSAGE.
+(digest, imports; a Greentic component's ops, by calling its describe() in the sandbox).
+Prints each problem as FILE: PATH: MESSAGE.
 
 Exit codes: 0 valid, 1 problems found, 2 bad usage.`;
 
@@ -38,12 +48,30 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
   let teams = 0;
   let channels = 0;
   let flows = 0;
+  // Greentic components are described in the sandbox to check each node's op; workers start only if one is used.
+  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'warn' });
+  let pool: Promise<WorkerPool> | undefined;
+  const describe: Describer = async (component, scope, permissions) => {
+    pool ??= startPool(logger);
+    return describeInPool(await pool, component, scope, permissions, logger);
+  };
+  try {
+    for (const tenant of workspace.tenants.values()) {
+      const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, undefined, describe);
+      problems.push(...p);
+      teams += tenant.teams.size;
+      for (const t of tenant.teams.values()) channels += t.channels.size;
+      flows += runtime.flows.size;
+    }
+  } finally {
+    await (await pool)?.close();
+  }
+  // What a Greentic manifest says that changes nothing here (unknown descriptive fields, env.allow, ...).
   for (const tenant of workspace.tenants.values()) {
-    const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry);
-    problems.push(...p);
-    teams += tenant.teams.size;
-    for (const t of tenant.teams.values()) channels += t.channels.size;
-    flows += runtime.flows.size;
+    for (const type of catalog.typesFor(tenant.id)) {
+      const entry = catalog.resolve(tenant.id, type)!;
+      for (const note of entry.greentic?.notes ?? []) io.err(`note: ${entry.manifestFile}: ${note}`);
+    }
   }
   if (problems.length > 0) {
     for (const p of problems) io.err(formatProblem(p));

@@ -27,6 +27,8 @@ export interface BuildTarget {
   readonly world: string;
   /** A scratch directory for the bundled JS. */
   readonly tmpDir: string;
+  /** WASI features to keep on for a JS source (manifest wasi_features); every other one is off. */
+  readonly wasiFeatures?: readonly string[];
 }
 
 export type SourceKind = 'js' | 'wat';
@@ -112,14 +114,15 @@ async function buildJs(t: BuildTarget, progress: (line: string) => void): Promis
   } catch (e) {
     throw new ComponentBuildError(t.source, esbuildMessage(e, t.source));
   }
-  progress(`componentizing (componentize-js, WASI features off: ${DISABLED_WASI_FEATURES.join(', ')}); this takes a few seconds`);
+  const disableFeatures = DISABLED_WASI_FEATURES.filter((f) => !t.wasiFeatures?.includes(f));
+  progress(`componentizing (componentize-js, WASI features off: ${disableFeatures.join(', ')}); this takes a few seconds`);
   const t0 = performance.now();
   try {
     const { component } = await componentize({
       sourcePath: bundled,
       witPath: t.wit,
       worldName: t.world,
-      disableFeatures: [...DISABLED_WASI_FEATURES],
+      disableFeatures,
     });
     progress(`componentized in ${formatDuration(performance.now() - t0)}`);
     return component;

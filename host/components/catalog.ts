@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
 import { join, resolve, relative, isAbsolute, dirname } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { z } from 'zod';
+import type { GreenticManifestInfo } from '../greentic/manifest.js';
+import { GREENTIC_MANIFEST_FILE, readGreenticManifest, readPin } from '../greentic/manifest-file.js';
 import { isValidId, whyInvalid } from '../tenancy/ids.js';
 import { joinPath, type ConfigProblem } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
@@ -18,6 +21,8 @@ export interface ComponentEntry {
   readonly origin: 'builtin' | 'tenant';
   /** The manifest's config_schema as a validator, if it declares one. */
   readonly configSchema: z.ZodType | undefined;
+  /** Set when the component came with Greentic's component.manifest.json (mapped into `manifest`). */
+  readonly greentic?: GreenticManifestInfo | undefined;
 }
 
 /** Where first-party components live: manifests in `sourceDir`, built bytes in `buildDir`. */
@@ -101,6 +106,18 @@ async function readEntry(
 ): Promise<ComponentEntry | null> {
   const file = join(dir, 'manifest.yaml');
   const shown = displayPath(file);
+  if (origin === 'tenant' && existsSync(join(dir, GREENTIC_MANIFEST_FILE))) {
+    if (existsSync(file)) {
+      problems.push({
+        file: displayPath(dir),
+        path: '',
+        message: `has both manifest.yaml and ${GREENTIC_MANIFEST_FILE}; keep the one that describes the component`,
+        tenant,
+      });
+      return null;
+    }
+    return readGreenticEntry(dir, name, problems, tenant);
+  }
   if (!isValidId(name)) {
     problems.push({
       file: displayPath(dir),
@@ -149,6 +166,51 @@ async function readEntry(
     origin,
     configSchema: manifest.config_schema ? z.fromJSONSchema(manifest.config_schema as Parameters<typeof z.fromJSONSchema>[0]) : undefined,
   };
+}
+
+/**
+ * A tenant's component that ships Greentic's component.manifest.json (mapped onto our manifest)
+ * and component.sha256 (the pin). A node's `config.op` picks the op, so it is not part of the
+ * config the component's config_schema checks.
+ */
+async function readGreenticEntry(dir: string, name: string, problems: ConfigProblem[], tenant: string | undefined): Promise<ComponentEntry | null> {
+  const file = join(dir, GREENTIC_MANIFEST_FILE);
+  if (!isValidId(name)) {
+    problems.push({
+      file: displayPath(dir),
+      path: '',
+      message: `invalid component id ${JSON.stringify(name)} (directory name): ${whyInvalid('component', name)}`,
+      tenant,
+    });
+    return null;
+  }
+  const pin = await readPin(dir, tenant);
+  if (!pin.ok) {
+    problems.push(...pin.problems);
+    return null;
+  }
+  const read = await readGreenticManifest(file, name, pin.artifact, tenant);
+  if (!read.ok) {
+    problems.push(...read.problems);
+    return null;
+  }
+  const schema = read.manifest.config_schema;
+  return {
+    name,
+    manifest: read.manifest,
+    manifestFile: displayPath(file),
+    wasmPath: resolve(dir, pin.artifact.wasm),
+    pinnedDigest: pin.artifact.sha256,
+    origin: 'tenant',
+    configSchema: schema ? z.preprocess(withoutOp, z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0])) : undefined,
+    greentic: read.greentic,
+  };
+}
+
+function withoutOp(config: unknown): unknown {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return config;
+  const { op: _op, ...rest } = config as Record<string, unknown>;
+  return rest;
 }
 
 async function subdirs(dir: string): Promise<string[]> {

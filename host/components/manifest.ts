@@ -16,6 +16,12 @@ export const ManifestSchema = z.strictObject({
   world: z.string().min(1).optional(),
   /** A WIT directory of the component's own (build only, relative to the manifest); the project's wit/ by default. */
   wit: z.string().min(1).optional(),
+  /**
+   * WASI features componentize-js keeps for a JS source (build only); all are off by default. The
+   * component then imports their interfaces (stdio: wasi:cli/*, wasi:io/*, wasi:filesystem/*),
+   * which capabilities.wasi must request.
+   */
+  wasi_features: z.array(z.enum(['stdio', 'random', 'clocks'])).optional(),
   /** A prebuilt component (relative to the manifest), for components built elsewhere. */
   wasm: z.string().min(1).optional(),
   /** Pinned sha256 of the component bytes (hex); required for tenant-supplied components. */

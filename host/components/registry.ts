@@ -4,6 +4,8 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
+import { isGreenticNodeExport } from '../greentic/contract.js';
+import { componentImportNames, ComponentImportsError } from './component-imports.js';
 import { capMemory, MemoryCapError } from './memory-cap.js';
 
 /** The transpiler's version is part of every cache key: new glue means a new transpile. */
@@ -18,8 +20,11 @@ function packageVersion(file: string): string {
   return 'unknown';
 }
 
-/** Which contract a component exports, recognised from its exports. */
-export type ComponentWorld = 'greentic-host-node' | 'unknown';
+/**
+ * Which contract a component exports, recognised from its exports: our greentic:host/node, or
+ * Greentic's greentic:component/node@0.6 (run through the adapter in host/greentic/).
+ */
+export type ComponentWorld = 'greentic-host-node' | 'greentic-component-node' | 'unknown';
 
 /** A component whose glue is transpiled and on disk; compile it with ComponentRegistry.compile. */
 export interface LoadedComponent {
@@ -32,8 +37,10 @@ export interface LoadedComponent {
   readonly dir: string;
   /** Core module file names, in the order the glue asks for them. */
   readonly coreModules: readonly string[];
-  /** WIT interfaces the component imports, unversioned ("greentic:host/state", "wasi:cli/environment"). */
+  /** WIT interfaces whose functions the component imports, unversioned ("greentic:host/state", "wasi:cli/environment"). */
   readonly imports: readonly string[];
+  /** Every import as the component names it, versions included, type-only ones too ("wasi:io/streams@0.2.6"). */
+  readonly versionedImports: readonly string[];
   /** Exported interfaces, versioned when the WIT is ("greentic:host/node@0.1.0"). */
   readonly exports: readonly string[];
   readonly world: ComponentWorld;
@@ -120,6 +127,13 @@ export class ComponentRegistry {
 
   async #load(bytes: Uint8Array, digest: string, source: string): Promise<LoadedComponent> {
     checkComponentHeader(bytes, source);
+    let versionedImports: string[];
+    try {
+      versionedImports = componentImportNames(bytes);
+    } catch (e) {
+      if (e instanceof ComponentImportsError) throw new ComponentLoadError(source, `not a valid component: ${e.message}`);
+      throw e;
+    }
     const dir = this.dirFor(digest);
     let meta = await readMeta(dir);
     let transpiled = false;
@@ -134,6 +148,7 @@ export class ComponentRegistry {
       dir,
       coreModules: meta.files.filter((f) => f.endsWith('.wasm')),
       imports: meta.imports,
+      versionedImports,
       exports: meta.exports,
       world: recogniseWorld(meta.exports),
       transpiled,
@@ -225,6 +240,7 @@ function checkComponentHeader(bytes: Uint8Array, source: string): void {
 
 function recogniseWorld(exports: readonly string[]): ComponentWorld {
   if (exports.some((e) => e.startsWith('greentic:host/node@'))) return 'greentic-host-node';
+  if (exports.some(isGreenticNodeExport)) return 'greentic-component-node';
   return 'unknown';
 }
 

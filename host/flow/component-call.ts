@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ComponentLoadError, ComponentRegistry } from '../components/registry.js';
+import { basename } from 'node:path';
+import { ComponentLoadError, ComponentRegistry, type CompiledComponent, type LoadedComponent } from '../components/registry.js';
 import type { ComponentManifest } from '../components/manifest.js';
 import { InvocationScope, type OutgoingMessage, type TurnState } from '../capabilities/scope.js';
+import type { ComponentDescriptor } from '../greentic/contract.js';
+import { defaultGreenticManifest } from '../greentic/manifest.js';
+import type { RawInvocation } from '../greentic/node-adapter.js';
 import type { Logger } from '../observability/logger.js';
 import { HostMetrics } from '../observability/metrics.js';
 import { WorkerPool } from '../sandbox/pool.js';
@@ -9,27 +13,78 @@ import type { NodeOutput } from '../sandbox/protocol.js';
 import { sessionKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import type { Permissions } from '../tenancy/grants.js';
+import { isValidId } from '../tenancy/ids.js';
 import { DEFAULT_LIMITS, type Limits } from '../tenancy/model.js';
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
+import { describeInPool } from './describe.js';
 import { checkNodeOutput } from './output.js';
 import { importRefusal } from './runtime.js';
 
-export interface SingleCallOptions {
+/** A component file to run once from the command line, and what it asks for. */
+export interface CallTarget {
   readonly wasmPath: string;
-  /** What the component asks for; every request is granted (the caller is the operator). None when absent. */
+  /** What the component asks for; every request is granted (the caller is the operator). Absent: none, or Greentic's WASI baseline for a Greentic component. */
   readonly manifest: ComponentManifest | undefined;
+  readonly cacheDir: string;
+  readonly limits?: Partial<Limits>;
+}
+
+/** A component loaded, checked and compiled for one call. */
+export interface PreparedCall {
+  readonly component: LoadedComponent;
+  readonly compiled: CompiledComponent;
+  readonly permissions: Permissions;
+}
+
+/**
+ * Load and check a component for `greentic-host call` or `describe`. Every WASI interface a
+ * Greentic component imports is served, in the sandbox, when it comes without a manifest (the
+ * operator runs a file of their choosing; with a manifest, only what it requests), and always
+ * with `inspect` (describe).
+ */
+export async function prepareCall(target: CallTarget, inspect = false): Promise<PreparedCall> {
+  const registry = new ComponentRegistry(target.cacheDir);
+  const component = await registry.loadFile(target.wasmPath);
+  const name = target.manifest?.name ?? cliName(target.wasmPath);
+  const greentic = component.world === 'greentic-component-node';
+  const manifest = target.manifest ?? (greentic ? defaultGreenticManifest(name) : emptyManifest(name));
+  const requested = new Set(manifest.capabilities.wasi);
+  if (inspect || (greentic && target.manifest === undefined)) for (const i of component.imports) if (i.startsWith('wasi:')) requested.add(i);
+  const refusal = importRefusal(name, { ...manifest, capabilities: { ...manifest.capabilities, wasi: [...requested] } }, requested, component, 'the manifest');
+  if (refusal) throw new ComponentLoadError(target.wasmPath, refusal);
+  const permissions: Permissions = {
+    component: name,
+    state: manifest.capabilities.state,
+    messaging: manifest.capabilities.messaging,
+    log: manifest.capabilities.log,
+    secrets: new Set(manifest.capabilities.secrets),
+    globalSecrets: new Set(manifest.capabilities.secrets),
+    wasi: requested,
+    limits: {
+      ...DEFAULT_LIMITS,
+      deadlineMs: manifest.limits.deadline_ms ?? DEFAULT_LIMITS.deadlineMs,
+      memoryMib: manifest.limits.memory_mib ?? DEFAULT_LIMITS.memoryMib,
+      ...target.limits,
+    },
+  };
+  return { component, compiled: await registry.compile(component, permissions.limits.memoryMib, target.wasmPath), permissions };
+}
+
+/** Who the one call is for. */
+export interface CallScope {
   readonly scope: TenantScope;
   readonly user: string;
   readonly session: string;
   readonly channel: string;
+  readonly secrets: SecretStore;
+  readonly logger: Logger;
+}
+
+export interface SingleCallOptions extends CallScope {
   readonly text: string;
   readonly config: Record<string, unknown>;
   readonly state: Record<string, string>;
   readonly resumed: boolean;
-  readonly secrets: SecretStore;
-  readonly logger: Logger;
-  readonly cacheDir: string;
-  readonly limits?: Partial<Limits>;
 }
 
 export interface SingleCallResult {
@@ -41,60 +96,15 @@ export interface SingleCallResult {
 }
 
 /**
- * Run one component once, in a worker, under a scope: what `greentic-host call` does for plugin
- * authors. The same sandbox, bridge and capability checks as a flow run.
+ * Run one component once as a flow node, in a worker, under a scope: what `greentic-host call`
+ * does for plugin authors. The same sandbox, bridge and capability checks as a flow run.
  */
-export async function callComponentOnce(opts: SingleCallOptions): Promise<SingleCallResult> {
-  const registry = new ComponentRegistry(opts.cacheDir);
-  const component = await registry.loadFile(opts.wasmPath);
-  const name = opts.manifest?.name ?? 'component';
-  const requested = new Set(opts.manifest?.capabilities.wasi ?? []);
-  const refusal = importRefusal(name, opts.manifest ?? emptyManifest(name), requested, component, 'the manifest');
-  if (refusal) throw new ComponentLoadError(opts.wasmPath, refusal);
-
-  const permissions: Permissions = {
-    component: name,
-    state: opts.manifest?.capabilities.state ?? 'none',
-    messaging: opts.manifest?.capabilities.messaging ?? false,
-    log: opts.manifest?.capabilities.log ?? false,
-    secrets: new Set(opts.manifest?.capabilities.secrets ?? []),
-    globalSecrets: new Set(opts.manifest?.capabilities.secrets ?? []),
-    wasi: requested,
-    limits: {
-      ...DEFAULT_LIMITS,
-      deadlineMs: opts.manifest?.limits.deadline_ms ?? DEFAULT_LIMITS.deadlineMs,
-      memoryMib: opts.manifest?.limits.memory_mib ?? DEFAULT_LIMITS.memoryMib,
-      ...opts.limits,
-    },
-  };
-  const key = sessionKey(opts.scope, opts.session, 'call');
-  const turn: TurnState = { working: new Map(Object.entries(opts.state)), outbox: [] };
-  const metrics = new HostMetrics();
-  const scope = new InvocationScope({
-    ctx: {
-      tenantId: key.tenant,
-      envId: key.env,
-      teamId: opts.scope.team,
-      sessionId: key.session,
-      userId: opts.user,
-      traceId: randomBytes(16).toString('hex'),
-    },
-    session: key,
-    channel: opts.channel,
-    teamChannels: new Set([opts.channel]),
-    permissions,
-    flow: 'call',
-    node: 'call',
-    turn,
-    services: { secrets: opts.secrets, logger: opts.logger, metrics },
-  });
-  const compiled = await registry.compile(component, permissions.limits.memoryMib, opts.wasmPath);
-  const pool = new WorkerPool({ logger: opts.logger, size: 1, spare: false });
-  await pool.start();
-  try {
+export async function callComponentOnce(prepared: PreparedCall, opts: SingleCallOptions): Promise<SingleCallResult> {
+  const { scope, turn, stats } = callScope(prepared, opts, opts.state);
+  return withPool(opts.logger, async (pool) => {
     const t0 = performance.now();
     const raw = await pool.invoke({
-      component: compiled,
+      component: prepared.compiled,
       scope,
       input: {
         nodeId: 'call',
@@ -104,11 +114,75 @@ export async function callComponentOnce(opts: SingleCallOptions): Promise<Single
       },
     });
     const output = checkNodeOutput(raw, scope);
-    const ms = performance.now() - t0;
-    return { output, outbox: turn.outbox, state: Object.fromEntries(turn.working), denials: metrics.denialCount, ms };
+    return { output, outbox: turn.outbox, state: Object.fromEntries(turn.working), denials: stats.denialCount, ms: performance.now() - t0 };
+  });
+}
+
+export interface GreenticCallResult {
+  readonly result: RawInvocation;
+  readonly ms: number;
+}
+
+/** Invoke one op of a Greentic component once on `payload` (a JSON value, sent as CBOR), in the sandbox. */
+export async function callGreenticOnce(
+  prepared: PreparedCall,
+  opts: CallScope & { readonly op: string | undefined; readonly payload: unknown },
+): Promise<GreenticCallResult> {
+  const { scope } = callScope(prepared, opts, {});
+  return withPool(opts.logger, async (pool) => {
+    const t0 = performance.now();
+    const result = (await pool.invoke({
+      component: prepared.compiled,
+      scope,
+      kind: 'raw',
+      raw: { op: opts.op, payload: opts.payload },
+      input: { nodeId: 'call', message: { text: '', userId: opts.user, channel: opts.channel }, config: '{}', resumed: false },
+    })) as RawInvocation;
+    return { result, ms: performance.now() - t0 };
+  });
+}
+
+/** Call a Greentic component's describe() once, in the sandbox. */
+export async function describeOnce(prepared: PreparedCall, logger: Logger): Promise<{ descriptor: ComponentDescriptor; ms: number }> {
+  return withPool(logger, async (pool) => {
+    const t0 = performance.now();
+    const descriptor = await describeInPool(pool, prepared.compiled, { tenant: 'local', env: 'local' }, prepared.permissions, logger);
+    return { descriptor, ms: performance.now() - t0 };
+  });
+}
+
+function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string, string>) {
+  const key = sessionKey(opts.scope, opts.session, 'call');
+  const turn: TurnState = { working: new Map(Object.entries(state)), outbox: [] };
+  const metrics = new HostMetrics();
+  const scope = new InvocationScope({
+    ctx: { tenantId: key.tenant, envId: key.env, teamId: opts.scope.team, sessionId: key.session, userId: opts.user, traceId: randomBytes(16).toString('hex') },
+    session: key,
+    channel: opts.channel,
+    teamChannels: new Set([opts.channel]),
+    permissions: prepared.permissions,
+    flow: 'call',
+    node: 'call',
+    turn,
+    services: { secrets: opts.secrets, logger: opts.logger, metrics },
+  });
+  return { scope, turn, stats: metrics };
+}
+
+async function withPool<T>(logger: Logger, run: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  const pool = new WorkerPool({ logger, size: 1, spare: false });
+  await pool.start();
+  try {
+    return await run(pool);
   } finally {
     await pool.close();
   }
+}
+
+/** The name a component run from the command line goes by: its file name when that is a valid id. */
+export function cliName(wasmPath: string): string {
+  const base = basename(wasmPath, '.wasm');
+  return isValidId(base) ? base : 'component';
 }
 
 function emptyManifest(name: string): ComponentManifest {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js';
+import type { GreenticManifestInfo } from '../greentic/manifest.js';
 import { listFiles } from '../tenancy/config/load.js';
 import { joinPath, zodProblems, type ConfigProblem } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
@@ -79,6 +80,20 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
   return { flows, unavailable, problems };
 }
 
+/**
+ * A Greentic component's node config: `op` must name one of the operations its manifest lists
+ * (when it lists any); without one, the manifest's default_operation is written in, else the
+ * worker takes the first op its describe() returns.
+ */
+function greenticConfig(g: GreenticManifestInfo, type: string, config: Record<string, unknown>, problem: (message: string) => void): Record<string, unknown> {
+  const op = config.op;
+  if (op === undefined) return g.defaultOperation === undefined ? config : { op: g.defaultOperation, ...config };
+  if (typeof op !== 'string' || op === '') problem("must be the name of one of the component's operations");
+  else if (g.operations.length > 0 && !g.operations.includes(op))
+    problem(`component "${type}" has no operation "${op}" (its manifest lists: ${g.operations.join(', ')})`);
+  return config;
+}
+
 async function loadFlow(file: string, base: string, tenant: TenantModel, catalog: ComponentCatalog, problems: ConfigProblem[]): Promise<Flow | null> {
   const shown = displayPath(file);
   const before = problems.length;
@@ -126,7 +141,8 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
     for (const missing of ungrantedRequests(tenant, component.manifest)) {
       problem(`${at}.type`, `component "${n.type}" needs ${missing}, which tenant "${tenant.id}" does not grant`);
     }
-    const config = n.config ?? {};
+    let config = n.config ?? {};
+    if (component.greentic) config = greenticConfig(component.greentic, n.type, config, (m) => problem(`${at}.config.op`, m));
     if (component.configSchema) {
       const check = component.configSchema.safeParse(config);
       if (!check.success) problems.push(...zodProblems(shown, check.error.issues, ['nodes', i, 'config'], tenant.id));

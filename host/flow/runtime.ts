@@ -2,10 +2,22 @@ import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js'
 import type { ComponentManifest } from '../components/manifest.js';
 import { ComponentLoadError, type CompiledComponent, type ComponentRegistry, type LoadedComponent } from '../components/registry.js';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE } from '../capabilities/index.js';
+import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION } from '../greentic/contract.js';
+import { NodeError } from '../sandbox/errors.js';
+import { wasiVersionMappings, wasiVersionRefusal } from '../sandbox/wasi-versions.js';
 import type { ConfigProblem } from '../tenancy/config/problems.js';
-import { effectivePermissions, type Permissions } from '../tenancy/grants.js';
+import { effectivePermissions, wasiGranted, type Permissions } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
+import type { Describer } from './describe.js';
 import { loadTenantFlows, type Flow } from './loader.js';
+
+/** What loading a component found out, for the progress line and the log. */
+export interface LoadDetails {
+  /** WASI imports served by another 0.2 patch than they name ("wasi:io/streams@0.2.6 -> 0.2.3"). */
+  readonly wasiMapped: readonly string[];
+  /** A Greentic component's ops, as its describe() lists them (when it was described). */
+  readonly ops?: readonly string[];
+}
 
 /** A tenant ready to serve: its config, its flows, and its components loaded and checked. */
 export class TenantRuntime {
@@ -49,19 +61,24 @@ export class TenantRuntime {
 /**
  * Load a tenant: its flows, then every component they use (digest-checked, transpiled or
  * taken from the cache, compiled), refusing components whose actual imports exceed what their
- * manifest requests and the tenant grants. Problems are returned, never thrown.
+ * manifest requests and the tenant grants. With a `describe`r, each Greentic component is
+ * described once, in the sandbox, and every node's `config.op` checked against its ops.
+ * Problems are returned, never thrown.
  */
 export async function loadTenantRuntime(
   tenant: TenantModel,
   catalog: ComponentCatalog,
   registry: ComponentRegistry,
-  onLoaded?: (entry: ComponentEntry, loaded: LoadedComponent, ms: number) => void,
+  onLoaded?: (entry: ComponentEntry, loaded: LoadedComponent, ms: number, details: LoadDetails) => void,
+  describe?: Describer,
 ): Promise<{ runtime: TenantRuntime; problems: ConfigProblem[] }> {
   const loaded = await loadTenantFlows(tenant, catalog);
   const problems = [...loaded.problems];
   const unavailable = new Map(loaded.unavailable);
   const compiled = new Map<string, CompiledComponent>();
   const failed = new Map<string, string>();
+  /** flow name -> why it cannot run (a node names an op its component does not describe). */
+  const brokenFlows = new Map<string, string>();
 
   const types = new Set<string>();
   for (const flow of loaded.flows.values()) for (const node of flow.nodes.values()) types.add(node.type);
@@ -70,20 +87,26 @@ export async function loadTenantRuntime(
     const t0 = performance.now();
     try {
       const component = await registry.loadFile(entry.wasmPath, entry.pinnedDigest);
-      const refusal = importRefusal(
-        entry.name,
-        entry.manifest,
-        new Set(tenant.grants.components?.[entry.name]?.wasi ?? []),
-        component,
-        `tenant "${tenant.id}"`,
-      );
+      const refusal = importRefusal(entry.name, entry.manifest, tenant.grants.components?.[entry.name]?.wasi ?? [], component, `tenant "${tenant.id}"`);
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
       // One compile per memory cap: environments may cap differently.
       for (const env of tenant.envs.keys()) {
         const limits = effectivePermissions(tenant, env, entry.manifest).limits;
         compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile));
       }
-      onLoaded?.(entry, component, performance.now() - t0);
+      let ops: string[] | undefined;
+      if (describe && component.world === 'greentic-component-node') {
+        ops = await describedOps(describe, tenant, type, entry, compiled);
+        for (const flow of loaded.flows.values()) {
+          for (const node of flow.nodes.values()) {
+            const op = node.type === type ? opOf(node.configJson, ops) : null;
+            if (op === null) continue;
+            problems.push({ file: flow.file, path: `nodes.${node.id}.config.op`, message: op, tenant: tenant.id });
+            brokenFlows.set(flow.name, `flow "${flow.name}" cannot run: node "${node.id}": ${op}`);
+          }
+        }
+      }
+      onLoaded?.(entry, component, performance.now() - t0, { wasiMapped: wasiVersionMappings(component.versionedImports), ops });
     } catch (e) {
       if (!(e instanceof ComponentLoadError)) throw e;
       const notBuilt = entry.origin === 'builtin' && e.message.endsWith('file not found');
@@ -93,42 +116,78 @@ export async function loadTenantRuntime(
     }
   }
 
-  // A flow with a component that failed to load cannot run on any channel.
+  // A flow with a component that failed to load, or a node naming an op that does not exist, cannot run on any channel.
   const flows = new Map(loaded.flows);
   for (const [name, flow] of loaded.flows) {
     const broken = [...flow.nodes.values()].find((n) => failed.has(n.type));
-    if (!broken) continue;
+    const why = broken ? `flow "${name}" cannot run: ${failed.get(broken.type)}` : brokenFlows.get(name);
+    if (!why) continue;
     flows.delete(name);
     for (const team of tenant.teams.values()) {
       for (const ch of team.channels.values()) {
-        if (ch.flow === name) unavailable.set(`${team.id}/${ch.id}`, `flow "${name}" cannot run: ${failed.get(broken.type)}`);
+        if (ch.flow === name) unavailable.set(`${team.id}/${ch.id}`, why);
       }
     }
   }
   return { runtime: new TenantRuntime(tenant, flows, unavailable, compiled), problems };
 }
 
+/** describe() a Greentic component once (first environment); a failure is a load error naming the component. */
+async function describedOps(
+  describe: Describer,
+  tenant: TenantModel,
+  type: string,
+  entry: ComponentEntry,
+  compiled: Map<string, CompiledComponent>,
+): Promise<string[]> {
+  const env = [...tenant.envs.keys()][0]!;
+  try {
+    const descriptor = await describe(compiled.get(`${env}/${type}`)!, { tenant: tenant.id, env }, effectivePermissions(tenant, env, entry.manifest));
+    return descriptor.ops.map((o) => o.name);
+  } catch (e) {
+    if (!(e instanceof NodeError)) throw e;
+    throw new ComponentLoadError(entry.manifestFile, `component "${type}": describe() failed: ${e.code}: ${e.message}`);
+  }
+}
+
+/** Why a node's config cannot pick an op among `ops`, or null. */
+function opOf(configJson: string, ops: readonly string[]): string | null {
+  const op = (JSON.parse(configJson) as { op?: unknown }).op;
+  if (op === undefined) return ops.length > 0 ? null : 'the component describes no ops; name one with config.op';
+  if (typeof op !== 'string' || !ops.includes(op)) return `the component has no op ${JSON.stringify(op)} (it describes: ${ops.join(', ') || 'none'})`;
+  return null;
+}
+
 /**
- * Why a component's actual imports cannot be served, or null: every import must be one of our
- * capability interfaces, or a WASI interface its manifest requests and `grantor` grants.
+ * Why a component's actual imports cannot be served, or null. It must export one of the two
+ * node contracts; every WASI import must name a version the sandbox serves; every import with
+ * functions must be one of our capability interfaces (greentic:host/node components only) or a
+ * WASI interface its manifest requests and `grantor` grants. Type-only imports (such as
+ * greentic:types-core/core) call nothing and need no grant.
  */
 export function importRefusal(
   name: string,
   manifest: ComponentManifest,
-  grantedWasi: ReadonlySet<string>,
+  grantedWasi: Iterable<string>,
   component: LoadedComponent,
   grantor: string,
 ): string | null {
-  if (component.world !== 'greentic-host-node') {
-    return `component "${name}" does not export ${HOST_PACKAGE}/node (it exports: ${component.exports.join(', ') || 'nothing'})`;
+  if (component.world === 'unknown') {
+    const other = component.exports.find((e) => e.startsWith(`${GREENTIC_NODE_INTERFACE}@`));
+    if (other) return `component "${name}" exports ${other}; this host runs ${GREENTIC_NODE_INTERFACE}@0.6.x (${GREENTIC_NODE_VERSION})`;
+    return `component "${name}" exports neither ${HOST_PACKAGE}/node nor ${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION} (it exports: ${component.exports.join(', ') || 'nothing'})`;
   }
+  const versions = wasiVersionRefusal(component.versionedImports);
+  if (versions) return `component "${name}" ${versions}`;
+  const ours = component.world === 'greentic-host-node';
   const requested = new Set(manifest.capabilities.wasi);
+  const granted = [...grantedWasi];
   for (const raw of component.imports) {
     const iface = raw.replace(/@[^@]*$/, '');
-    if (iface.startsWith(`${HOST_PACKAGE}/`) && Object.hasOwn(CAPABILITY_FUNCTIONS, iface.slice(HOST_PACKAGE.length + 1))) continue;
+    if (ours && iface.startsWith(`${HOST_PACKAGE}/`) && Object.hasOwn(CAPABILITY_FUNCTIONS, iface.slice(HOST_PACKAGE.length + 1))) continue;
     if (iface.startsWith('wasi:')) {
       if (!requested.has(iface)) return `component "${name}" imports ${iface}, which its manifest does not request (capabilities.wasi)`;
-      if (!grantedWasi.has(iface)) return `component "${name}" imports ${iface}, which ${grantor} does not grant (grants.components.${name}.wasi)`;
+      if (!wasiGranted(granted, iface)) return `component "${name}" imports ${iface}, which ${grantor} does not grant (grants.components.${name}.wasi)`;
       continue;
     }
     return `component "${name}" imports ${iface}, which this host does not provide`;

@@ -1,3 +1,5 @@
+import type { GuestFailure } from './protocol.js';
+
 /** How a node call failed, as the executor and the user see it. */
 export type NodeErrorCode =
   | 'deadline-exceeded'
@@ -9,6 +11,7 @@ export type NodeErrorCode =
   | 'limit-exceeded'
   | 'load-failed'
   | 'unavailable'
+  | 'guest-exit'
   | (string & {});
 
 /**
@@ -26,4 +29,26 @@ export class NodeError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The NodeError for a failure the worker reported while running `component` (capped at `memoryMib`). */
+export function failureError(f: GuestFailure, component: string, memoryMib: number): NodeError {
+  switch (f.kind) {
+    case 'node-error':
+      return new NodeError(f.code, f.message, f.retryable, true);
+    case 'instantiate':
+      return new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false);
+    case 'exit':
+      return new NodeError('guest-exit', `component "${component}" called exit (${f.status}); the call ends here`, false);
+    case 'trap':
+      if (f.outOfMemory) return new NodeError('out-of-memory', `component "${component}" ran out of memory (limit ${memoryMib} MiB): ${f.message}`, false);
+      return new NodeError('trap', `component "${component}" trapped: ${f.message}${trapHint(f.message)}`, false);
+  }
+}
+
+/** What an opaque trap usually means, for the person reading the error. */
+function trapHint(message: string): string {
+  if (message.includes('unreachable')) return ' (a Rust panic, an uncaught exception in a JS component, or an engine limit such as recursion depth)';
+  if (message.includes('call stack')) return ' (unbounded recursion)';
+  return '';
 }

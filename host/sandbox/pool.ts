@@ -6,7 +6,7 @@ import { CapabilityError } from '../capabilities/errors.js';
 import type { InvocationScope } from '../capabilities/scope.js';
 import type { Logger } from '../observability/logger.js';
 import { copyCtx } from '../tenancy/tenant-ctx.js';
-import { NodeError } from './errors.js';
+import { failureError, NodeError } from './errors.js';
 import { FairQueue } from './fair-queue.js';
 import { TokenBucket } from './rate-limit.js';
 import {
@@ -16,8 +16,10 @@ import {
   REQ_SEQ,
   RESP_SEQ,
   type BridgeReply,
+  type CallKind,
   type FromWorker,
   type NodeInvocation,
+  type RawRequest,
   type ToWorker,
   type WorkerInit,
 } from './protocol.js';
@@ -27,6 +29,9 @@ export interface GuestCall {
   readonly component: CompiledComponent;
   readonly scope: InvocationScope;
   readonly input: NodeInvocation;
+  /** A flow node call unless said otherwise; `describe` and `raw` are for Greentic components. */
+  readonly kind?: CallKind;
+  readonly raw?: RawRequest;
 }
 
 interface Job extends GuestCall {
@@ -193,6 +198,9 @@ export class WorkerPool {
           void this.#serveBridge(w);
           resolve();
           this.#pump();
+        } else if (msg.type === 'guest-output') {
+          // Only the running call's lines, under its scope (tenant, env, team, session, trace, flow, node).
+          if (w.running?.callId === msg.callId) w.running.job.scope.logger.info({ event: `guest-${msg.stream}` }, msg.line);
         } else this.#finish(w, msg);
       });
       worker.on('error', (err) => {
@@ -261,16 +269,26 @@ export class WorkerPool {
     w.running = { job, callId, timer, bound: undefined };
     const c = job.component;
     if (!w.loaded.has(c.key)) {
-      this.#post(w, { type: 'load', moduleKey: c.key, glueUrl: c.component.glueUrl, memoryBytes: c.memoryBytes, modules: [...c.modules] });
+      this.#post(w, {
+        type: 'load',
+        moduleKey: c.key,
+        glueUrl: c.component.glueUrl,
+        world: c.component.world,
+        memoryBytes: c.memoryBytes,
+        modules: [...c.modules],
+      });
       w.loaded.add(c.key);
     }
     this.#post(w, {
       type: 'invoke',
       callId,
+      kind: job.kind ?? 'node',
       moduleKey: c.key,
       instanceKey: job.instanceKey,
       ctx: copyCtx(job.scope.ctx),
       input: job.input,
+      info: { flow: job.scope.flow, component: job.scope.permissions.component, deadlineAt: Date.now() + deadline },
+      raw: job.raw,
       wasi: [...job.scope.permissions.wasi],
       maxCapabilityCalls: job.scope.permissions.limits.maxCapabilityCalls,
     });
@@ -291,19 +309,8 @@ export class WorkerPool {
       w.warm.add(run.job.instanceKey);
       run.job.resolve(msg.output);
     } else {
-      const f = msg.failure;
-      if (f.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
-      if (f.kind === 'node-error') run.job.reject(new NodeError(f.code, f.message, f.retryable, true));
-      else if (f.kind === 'instantiate') run.job.reject(new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false));
-      else if (f.outOfMemory)
-        run.job.reject(
-          new NodeError(
-            'out-of-memory',
-            `component "${run.job.scope.permissions.component}" ran out of memory (limit ${run.job.scope.permissions.limits.memoryMib} MiB): ${f.message}`,
-            false,
-          ),
-        );
-      else run.job.reject(new NodeError('trap', `component "${run.job.scope.permissions.component}" trapped: ${f.message}${trapHint(f.message)}`, false));
+      if (msg.failure.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
+      run.job.reject(failureError(msg.failure, run.job.scope.permissions.component, run.job.scope.permissions.limits.memoryMib));
     }
     this.#pump();
   }
@@ -382,17 +389,4 @@ export class WorkerPool {
       return { err: { tag: 'unavailable', val: `${cap}.${fn}: internal error` } };
     }
   }
-}
-
-function trapError(message: string): NodeError {
-  if (/out of memory|could not allocate|memory.grow|Cannot allocate/i.test(message))
-    return new NodeError('out-of-memory', `component ran out of memory: ${message}`, false);
-  return new NodeError('trap', `component trapped: ${message}`, false);
-}
-
-/** What an opaque trap usually means, for the person reading the error. */
-function trapHint(message: string): string {
-  if (message.includes('unreachable')) return ' (in a JS component: an uncaught exception, or an engine limit such as recursion depth)';
-  if (message.includes('call stack')) return ' (unbounded recursion)';
-  return '';
 }

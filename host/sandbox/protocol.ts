@@ -1,3 +1,5 @@
+import type { ComponentWorld } from '../components/registry.js';
+import type { GreenticCallInfo } from '../greentic/envelope.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 
 /**
@@ -32,6 +34,18 @@ export interface NodeOutput {
   next: NextStep;
 }
 
+/**
+ * What a call asks of an instance: run it as a flow node (both worlds), or, for a Greentic
+ * component, describe() it or invoke an op on a payload as given (`greentic-host describe|call`).
+ */
+export type CallKind = 'node' | 'describe' | 'raw';
+
+/** The op and JSON payload of a raw Greentic invocation. */
+export interface RawRequest {
+  readonly op: string | undefined;
+  readonly payload: unknown;
+}
+
 export interface WorkerInit {
   readonly ctrl: SharedArrayBuffer;
   readonly data: SharedArrayBuffer;
@@ -42,15 +56,19 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { type: 'load'; moduleKey: string; glueUrl: string; memoryBytes: number; modules: Array<[string, WebAssembly.Module]> }
+  | { type: 'load'; moduleKey: string; glueUrl: string; world: ComponentWorld; memoryBytes: number; modules: Array<[string, WebAssembly.Module]> }
   | {
       type: 'invoke';
       callId: number;
+      kind: CallKind;
       /** The compiled modules (digest and memory cap) to instantiate. */
       moduleKey: string;
       instanceKey: string;
       ctx: TenantCtx;
       input: NodeInvocation;
+      /** Flow, component and absolute deadline: what a Greentic envelope needs beyond the ctx. */
+      info: GreenticCallInfo;
+      raw?: RawRequest | undefined;
       /** WASI interfaces requested and granted; used when the instance is created. */
       wasi: string[];
       /** Capability calls this call may make; the worker refuses the rest without crossing. */
@@ -62,12 +80,16 @@ export type ToWorker =
 export type GuestFailure =
   | { kind: 'node-error'; code: string; message: string; retryable: boolean }
   | { kind: 'trap'; message: string; outOfMemory: boolean }
+  /** The guest called wasi:cli/exit; `status` says how ("status err", "code 3"). */
+  | { kind: 'exit'; status: string }
   | { kind: 'instantiate'; message: string };
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'done'; callId: number; ok: true; output: unknown; instantiated: boolean; memoryBytes: number; evicted: string[] }
-  | { type: 'done'; callId: number; ok: false; failure: GuestFailure; evicted: string[] };
+  | { type: 'done'; callId: number; ok: false; failure: GuestFailure; evicted: string[] }
+  /** A line the guest wrote to stdout or stderr during call `callId`; the main thread logs it under the call's scope. */
+  | { type: 'guest-output'; callId: number; stream: 'stdout' | 'stderr'; line: string };
 
 /** A bridge reply: a value, a guest-visible cap-error, or a host fault that traps the guest. */
 export type BridgeReply = { ok: unknown } | { err: { tag: string; val: string } } | { fatal: string };

@@ -2,11 +2,17 @@
  * A guest worker: loads transpiled components, keeps instances per (tenant, env, digest),
  * and runs node calls. Guests never run on the main thread. This file is host code the guest
  * cannot reach: the guest sees only the imports built here, each of which forwards to the
- * main thread's broker over the shared-memory bridge and blocks until it answers.
+ * main thread's broker over the shared-memory bridge and blocks until it answers, and the
+ * per-instance WASI sandbox of wasi-sandbox.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
+import type { ComponentWorld } from '../components/registry.js';
+import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION, type GreenticNodeExport } from '../greentic/contract.js';
+import { GreenticNode } from '../greentic/node-adapter.js';
+import { GreenticNodeError } from '../greentic/output.js';
 import { BRIDGE_BYTES, LEN, REQ_SEQ, RESP_SEQ, type BridgeReply, type FromWorker, type GuestFailure, type ToWorker, type WorkerInit } from './protocol.js';
+import { GuestExit, GuestOutput, wasiImports, type GuestLineSink } from './wasi-sandbox.js';
 
 type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
 
@@ -22,9 +28,14 @@ interface NodeExport {
   invoke(ctx: unknown, input: unknown): unknown;
 }
 
-/** A live instance and the linear memories its core instances export (to measure and attribute OOM). */
+/**
+ * A live instance: its node export (ours, or a Greentic one behind its adapter), where its
+ * stdout/stderr go, and the linear memories its core instances export (to measure and attribute OOM).
+ */
 interface Instance {
-  readonly node: NodeExport;
+  readonly node: NodeExport | undefined;
+  readonly greentic: GreenticNode | undefined;
+  readonly output: GuestOutput;
   readonly memories: WebAssembly.Memory[];
   readonly capBytes: number;
 }
@@ -37,7 +48,7 @@ const port = parentPort!;
 /** Transpiled glue, imported once per URL (one per component digest). */
 const glues = new Map<string, Promise<Glue>>();
 /** moduleKey (digest and memory cap) -> its compiled core modules. */
-const compiled = new Map<string, { glueUrl: string; memoryBytes: number; modules: Map<string, WebAssembly.Module> }>();
+const compiled = new Map<string, { glueUrl: string; world: ComponentWorld; memoryBytes: number; modules: Map<string, WebAssembly.Module> }>();
 /** instanceKey -> instance; Map order is recency (re-inserted on use). */
 const instances = new Map<string, Instance>();
 /** Instances dropped since the last result; reported with it so the main thread knows what is warm. */
@@ -85,17 +96,11 @@ function bridgeCall(cap: string, fn: string, args: unknown[]): unknown {
 
 /**
  * The guest's import object: our capability interfaces under both versioned and bare keys,
- * plus the granted WASI interfaces from a WASIShim of this instance's own: no preopened
- * directories, an empty environment, no arguments, no network. Nothing else is supplied, so a
- * component importing anything more fails to instantiate.
+ * plus the granted WASI interfaces from a sandbox of this instance's own (wasi-sandbox.ts).
+ * Nothing else is supplied, so a component importing anything more fails to instantiate.
  */
-async function buildImports(wasi: readonly string[]): Promise<Record<string, unknown>> {
-  const imports: Record<string, unknown> = {};
-  if (wasi.length > 0) {
-    const { WASIShim } = await import('@bytecodealliance/preview2-shim/instantiation');
-    const shim = new WASIShim({ sandbox: { preopens: {}, env: {}, args: [], enableNetwork: false } }).getImportObject() as Record<string, unknown>;
-    for (const iface of wasi) if (shim[iface] !== undefined) imports[iface] = shim[iface];
-  }
+async function buildImports(wasi: readonly string[], output: GuestOutput, missing: string[]): Promise<Record<string, unknown>> {
+  const imports = await wasiImports(wasi, output, missing);
   for (const [cap, fns] of Object.entries(CAPABILITY_FUNCTIONS)) {
     const slice: Record<string, (...args: unknown[]) => unknown> = {};
     for (const fn of fns) slice[fn] = (...args: unknown[]) => bridgeCall(cap, fn, args);
@@ -105,7 +110,8 @@ async function buildImports(wasi: readonly string[]): Promise<Record<string, unk
   return imports;
 }
 
-async function instanceFor(moduleKey: string, key: string, wasi: readonly string[]): Promise<{ instance: Instance; created: boolean }> {
+/** The instance for `key`, created if needed; what it writes, from instantiation on, goes to `emit`. */
+async function instanceFor(moduleKey: string, key: string, wasi: readonly string[], emit: GuestLineSink): Promise<{ instance: Instance; created: boolean }> {
   const have = instances.get(key);
   if (have) {
     instances.delete(key);
@@ -132,10 +138,28 @@ async function instanceFor(moduleKey: string, key: string, wasi: readonly string
     if (!m) throw new Error(`missing core module ${name}`);
     return m;
   };
-  const exports = await (await glue).instantiate(getCoreModule, await buildImports(wasi), instantiateCore);
-  const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
-  if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
-  const instance: Instance = { node, memories, capBytes: loaded.memoryBytes };
+  const output = new GuestOutput();
+  output.begin(emit);
+  const missing: string[] = [];
+  let exports: Record<string, unknown>;
+  try {
+    exports = await (await glue).instantiate(getCoreModule, await buildImports(wasi, output, missing), instantiateCore);
+  } catch (e) {
+    // jco's glue names only the function; say which interface it belongs to.
+    if (missing.length > 0) throw new Error(`it imports ${missing.map((m) => m.replace('#', ' function ')).join(', ')}, which this host does not serve`);
+    throw e;
+  }
+  let instance: Instance;
+  if (loaded.world === 'greentic-component-node') {
+    const node = (exports[`${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION}`] ?? exports.node) as GreenticNodeExport | undefined;
+    if (!node || typeof node.invoke !== 'function' || typeof node.describe !== 'function')
+      throw new Error(`component does not export ${GREENTIC_NODE_INTERFACE}`);
+    instance = { node: undefined, greentic: new GreenticNode(node), output, memories, capBytes: loaded.memoryBytes };
+  } else {
+    const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
+    if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
+    instance = { node, greentic: undefined, output, memories, capBytes: loaded.memoryBytes };
+  }
   instances.set(key, instance);
   evictOverBudget();
   return { instance, created: true };
@@ -168,6 +192,7 @@ function nearCap(instance: Instance): boolean {
 }
 
 function classify(e: unknown, instance: Instance): GuestFailure {
+  if (e instanceof GuestExit) return { kind: 'exit', status: e.status };
   const payload = typeof e === 'object' && e !== null && Object.hasOwn(e, 'payload') ? (e as { payload: unknown }).payload : e;
   if (typeof payload === 'object' && payload !== null && !(payload instanceof Error)) {
     const p = payload as Record<string, unknown>;
@@ -183,10 +208,23 @@ function post(msg: FromWorker): void {
   port.postMessage(msg);
 }
 
+/** Run the call `msg` asks for on `instance`: a flow node (either world), or describe/raw on a Greentic one. */
+function run(instance: Instance, msg: Extract<ToWorker, { type: 'invoke' }>): unknown {
+  const g = instance.greentic;
+  if (g === undefined) {
+    if (msg.kind !== 'node') throw new GreenticNodeError('not-greentic', `component "${msg.info.component}" does not export ${GREENTIC_NODE_INTERFACE}`);
+    return instance.node!.invoke(msg.ctx, msg.input);
+  }
+  if (msg.kind === 'describe') return g.describe();
+  if (msg.kind === 'raw') return g.invokeRaw(msg.ctx, msg.raw?.op, msg.raw?.payload, msg.info, msg.input.nodeId);
+  return g.invokeNode(msg.ctx, msg.input, msg.info);
+}
+
 async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void> {
+  const emit: GuestLineSink = (stream, line) => post({ type: 'guest-output', callId: msg.callId, stream, line });
   let inst: { instance: Instance; created: boolean };
   try {
-    inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi);
+    inst = await instanceFor(msg.moduleKey, msg.instanceKey, msg.wasi, emit);
   } catch (e) {
     post({
       type: 'done',
@@ -198,13 +236,25 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
     return;
   }
   callsLeft = callLimit = msg.maxCapabilityCalls;
+  const { output } = inst.instance;
+  output.begin(emit);
   try {
-    const output = inst.instance.node.invoke(msg.ctx, msg.input);
+    const result = run(inst.instance, msg);
+    output.end();
     evictOverBudget();
-    post({ type: 'done', callId: msg.callId, ok: true, output, instantiated: inst.created, memoryBytes: memoryOf(inst.instance), evicted: takeEvicted() });
+    post({
+      type: 'done',
+      callId: msg.callId,
+      ok: true,
+      output: result,
+      instantiated: inst.created,
+      memoryBytes: memoryOf(inst.instance),
+      evicted: takeEvicted(),
+    });
   } catch (e) {
+    output.end();
     const failure = classify(e, inst.instance);
-    // After a trap an instance cannot be entered again: drop it, the next call gets a fresh one.
+    // After a trap or an exit an instance cannot be entered again: drop it, the next call gets a fresh one.
     if (failure.kind !== 'node-error') instances.delete(msg.instanceKey);
     post({ type: 'done', callId: msg.callId, ok: false, failure, evicted: takeEvicted() });
   }
@@ -213,7 +263,7 @@ async function invoke(msg: Extract<ToWorker, { type: 'invoke' }>): Promise<void>
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'load':
-      compiled.set(msg.moduleKey, { glueUrl: msg.glueUrl, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
+      compiled.set(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
       break;
     case 'invoke':
       void invoke(msg);

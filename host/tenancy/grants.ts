@@ -21,6 +21,16 @@ export interface Permissions {
   readonly limits: Limits;
 }
 
+/**
+ * True when a tenant's WASI grant list covers `iface` ("wasi:cli/environment"): named exactly,
+ * or by its package ("wasi:cli/*"), so a Greentic component's toolchain imports fit in one line.
+ */
+export function wasiGranted(granted: Iterable<string>, iface: string): boolean {
+  const pkg = `${iface.slice(0, iface.indexOf('/'))}/*`;
+  for (const g of granted) if (g === iface || g === pkg) return true;
+  return false;
+}
+
 /** Why no flow of `tenant` may use a component, or null when the tenant grants it. */
 export function tenantDenial(tenant: TenantModel, component: string): string | null {
   const grants = tenant.grants.components ?? {};
@@ -44,10 +54,10 @@ export function componentDenial(tenant: TenantModel, team: string, component: st
 export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManifest): string[] {
   const secretGrant = tenant.grants.secrets?.[manifest.name];
   const grantedSecrets = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
-  const grantedWasi = new Set(tenant.grants.components?.[manifest.name]?.wasi ?? []);
+  const grantedWasi = tenant.grants.components?.[manifest.name]?.wasi ?? [];
   return [
     ...manifest.capabilities.secrets.filter((s) => !grantedSecrets.has(s)).map((s) => `secret "${s}" (grants.secrets.${manifest.name}.names)`),
-    ...manifest.capabilities.wasi.filter((w) => !grantedWasi.has(w)).map((w) => `WASI interface "${w}" (grants.components.${manifest.name}.wasi)`),
+    ...manifest.capabilities.wasi.filter((w) => !wasiGranted(grantedWasi, w)).map((w) => `WASI interface "${w}" (grants.components.${manifest.name}.wasi)`),
   ];
 }
 
@@ -58,7 +68,7 @@ export function effectivePermissions(tenant: TenantModel, env: string, manifest:
   const granted = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
   const globalGranted = new Set(secretGrant?.global ?? []);
   const secrets = new Set(manifest.capabilities.secrets.filter((s) => granted.has(s)));
-  const grantedWasi = new Set(tenant.grants.components?.[manifest.name]?.wasi ?? []);
+  const grantedWasi = tenant.grants.components?.[manifest.name]?.wasi ?? [];
   return {
     component: manifest.name,
     state: manifest.capabilities.state,
@@ -66,7 +76,7 @@ export function effectivePermissions(tenant: TenantModel, env: string, manifest:
     log: manifest.capabilities.log,
     secrets,
     globalSecrets: new Set([...secrets].filter((s) => globalGranted.has(s))),
-    wasi: new Set(manifest.capabilities.wasi.filter((w) => grantedWasi.has(w))),
+    wasi: new Set(manifest.capabilities.wasi.filter((w) => wasiGranted(grantedWasi, w))),
     limits: {
       ...policy,
       deadlineMs: Math.min(manifest.limits.deadline_ms ?? policy.deadlineMs, policy.deadlineMs),

@@ -83,6 +83,7 @@ describe('WASI imports are refused unless requested and granted', () => {
       glueUrl: '',
       modules: new Map(),
       imports,
+      versionedImports: imports.map((i) => (i.includes('@') ? i : `${i}@0.2.3`)),
       exports: ['greentic:host/node@0.1.0'],
       world: 'greentic-host-node',
       transpiled: false,

@@ -54,3 +54,27 @@ export function installTenantComponent(bundle: string, tenant: string, fixture: 
   );
   return sha256;
 }
+
+/**
+ * Install a built fixture as a tenant's own component the way a Greentic component ships:
+ * its .wasm, Greentic's component.manifest.json (`manifest`) and the component.sha256 pin.
+ */
+export function installGreenticComponent(bundle: string, tenant: string, fixture: string, name: string, manifest: object): string {
+  const bytes = readFileSync(fixtureWasm(fixture));
+  const dir = join(bundle, 'tenants', tenant, 'components', name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.wasm`), bytes);
+  writeFileSync(join(dir, 'component.manifest.json'), JSON.stringify(manifest, null, 2));
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(dir, 'component.sha256'), `${sha256}  ${name}.wasm\n`);
+  return sha256;
+}
+
+/** test/fixtures/greentic-js/component.manifest.json (what Greentic's tooling would ship with it), with `over` on top. */
+export function greenticJsManifest(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const file = join(ROOT, 'test', 'fixtures', 'greentic-js', 'component.manifest.json');
+  return { ...(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>), ...over };
+}
+
+/** What a tenant grants a Greentic component so its toolchain's WASI imports are served (inertly). */
+export const GREENTIC_WASI_GRANT = { wasi: ['wasi:cli/*', 'wasi:io/*', 'wasi:filesystem/*'] };

@@ -89,8 +89,8 @@ export const SecretGrantSchema = z.strictObject({
 export const ComponentGrantSchema = z.strictObject({
   /** Teams that may use the component; every team when omitted. */
   teams: z.array(idSchema('team')).optional(),
-  /** WASI interfaces the tenant lets this component import (e.g. "wasi:cli/environment"). */
-  wasi: z.array(z.string().regex(/^wasi:[a-z-]+\/[a-z-]+$/, 'expected "wasi:<package>/<interface>"')).optional(),
+  /** WASI interfaces the tenant lets this component import: "wasi:cli/environment", or a whole package "wasi:cli/*". */
+  wasi: z.array(z.string().regex(/^wasi:[a-z-]+\/([a-z-]+|\*)$/, 'expected "wasi:<package>/<interface>" or "wasi:<package>/*"')).optional(),
 });
 
 export const GrantsSchema = z.strictObject({
