@@ -79,22 +79,24 @@ export async function benchScope({ tenant = 'acme', session = 's1', state = { k:
   const key = sessionKey({ tenant, env: 'prod', team: 'support' }, session);
   const metrics = new HostMetrics();
   const secrets = { get: async () => null, set: async () => {}, delete: async () => false, list: async () => [] };
+  // As in a tenant runtime: one permissions object per (env, component), reused by every call.
+  const permissions = {
+    component,
+    state: 'read',
+    messaging: false,
+    log: false,
+    secrets: new Set(),
+    globalSecrets: new Set(),
+    wasi: new Set(),
+    limits: DEFAULT_LIMITS,
+  };
   const make = () =>
     new InvocationScope({
       ctx: { tenantId: tenant, envId: 'prod', teamId: 'support', sessionId: session, userId: 'u1', traceId: '0'.repeat(32) },
       session: key,
       channel: 'slack',
       teamChannels: new Set(['slack']),
-      permissions: {
-        component,
-        state: 'read',
-        messaging: false,
-        log: false,
-        secrets: new Set(),
-        globalSecrets: new Set(),
-        wasi: new Set(),
-        limits: DEFAULT_LIMITS,
-      },
+      permissions,
       flow: 'bench',
       node: 'n1',
       turn: { working: new Map(Object.entries(state)), outbox: [] },

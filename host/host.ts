@@ -137,7 +137,7 @@ export class GreenticHost {
       pool,
       sessions,
       secrets,
-      new FlowExecutor({ sessions, pool, services }),
+      new FlowExecutor({ sessions, pool, services, metrics }),
       logger,
       metrics,
       !opts.bus,

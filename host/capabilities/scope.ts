@@ -1,5 +1,4 @@
-import type { Logger } from '../observability/logger.js';
-import type { HostMetrics } from '../observability/metrics.js';
+import type { DenialEvent } from '../observability/metrics.js';
 import type { SessionKey } from '../stores/keys.js';
 import { stateKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
@@ -22,11 +21,27 @@ export interface TurnState {
   readonly outbox: OutgoingMessage[];
 }
 
+/** The logging a scope does: pino's interface, or a recorder in a worker that ships lines back. */
+type LogFn = (fields: Record<string, unknown>, message: string) => void;
+export interface ScopeLogger {
+  child(fields: Record<string, unknown>): ScopeLogger;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+/** Where access denials are counted. */
+export interface DenialRecorder {
+  recordDenial(event: DenialEvent): void;
+}
+
 /** Host services a scope reaches; created per host, never module-level. */
 export interface ScopeServices {
   readonly secrets: SecretStore;
-  readonly logger: Logger;
-  readonly metrics: HostMetrics;
+  readonly logger: ScopeLogger;
+  readonly metrics: DenialRecorder;
 }
 
 export interface InvocationScopeInit {
@@ -60,7 +75,6 @@ export class InvocationScope {
   readonly node: string;
   readonly turn: TurnState;
   readonly services: ScopeServices;
-  readonly logger: Logger;
   capabilityCalls = 0;
   outputBytes = 0;
 
@@ -75,7 +89,13 @@ export class InvocationScope {
     this.node = init.node;
     this.turn = init.turn;
     this.services = init.services;
-    this.logger = init.services.logger.child({
+  }
+
+  #logger: ScopeLogger | undefined;
+
+  /** The scope's logger: every line carries tenant, env, team, session, trace, flow, node and component. Made on first use (most calls never log). */
+  get logger(): ScopeLogger {
+    this.#logger ??= this.services.logger.child({
       tenant_id: this.ctx.tenantId,
       env_id: this.ctx.envId,
       team_id: this.ctx.teamId,
@@ -85,6 +105,7 @@ export class InvocationScope {
       node: this.node,
       component: this.permissions.component,
     });
+    return this.#logger;
   }
 
   get tenantScope(): TenantScope {

@@ -3,6 +3,7 @@ import { InvocationScope, type OutgoingMessage, type ScopeServices, type TurnSta
 import type { IngressMessage } from '../messaging/envelope.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
 import { NodeError } from '../sandbox/errors.js';
+import type { HostMetrics } from '../observability/metrics.js';
 import type { WorkerPool } from '../sandbox/pool.js';
 import { sessionKey, type SessionKey } from '../stores/keys.js';
 import { RevisionConflictError, type SessionRecord, type SessionStore } from '../stores/session-store.js';
@@ -52,6 +53,7 @@ export interface ExecutorDeps {
   readonly sessions: SessionStore;
   readonly pool: WorkerPool;
   readonly services: ScopeServices;
+  readonly metrics: HostMetrics;
 }
 
 /**
@@ -93,7 +95,7 @@ export class FlowExecutor {
   }
 
   async #turn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, key: SessionKey): Promise<TurnResult> {
-    const { sessions, pool, services } = this.deps;
+    const { sessions, pool, services, metrics } = this.deps;
     const stored = await sessions.get(key);
     const now = Date.now();
     const prev: SessionRecord = stored?.record ?? {
@@ -164,11 +166,11 @@ export class FlowExecutor {
           input: { nodeId: node.id, message: { text: msg.text, userId: msg.user, channel: address.channel }, config: node.configJson, resumed },
         });
       } catch (e) {
-        if (e instanceof NodeError) services.metrics.nodeErrors.inc({ ...labels, code: e.code });
+        if (e instanceof NodeError) metrics.nodeErrors.inc({ ...labels, code: e.code });
         throw e;
       } finally {
-        services.metrics.nodeInvocations.inc(labels);
-        services.metrics.nodeSeconds.observe(labels, (performance.now() - t0) / 1000);
+        metrics.nodeInvocations.inc(labels);
+        metrics.nodeSeconds.observe(labels, (performance.now() - t0) / 1000);
       }
       const out = checkNodeOutput(raw, scope);
       for (const text of out.replies) turn.outbox.push({ channel: address.channel, text });

@@ -12,17 +12,30 @@ import { TokenBucket } from './rate-limit.js';
 import {
   BRIDGE_BYTES,
   CTRL_INTS,
+  DATA_BYTES,
+  DONE_LEN,
+  DONE_OFFSET,
+  DONE_SEQ,
+  DOORBELL,
+  JOB_BYTES,
+  JOB_LEN,
+  JOB_OFFSET,
+  JOB_SEQ,
   LEN,
   REQ_SEQ,
   RESP_SEQ,
   type BridgeReply,
+  type CallJob,
   type CallKind,
+  type CallResult,
   type FromWorker,
   type NodeInvocation,
   type RawRequest,
   type ToWorker,
   type WorkerInit,
 } from './protocol.js';
+import { applyEffects, snapshotOf } from './call-scope.js';
+import { readResult, writeCall, type CallTemplate, type CompactCall } from './call-codec.js';
 
 /** One node call waiting for, or running in, a worker. */
 export interface GuestCall {
@@ -44,7 +57,8 @@ interface Job extends GuestCall {
 interface Running {
   readonly job: Job;
   readonly callId: number;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() past which the call's worker is terminated. */
+  readonly deadlineAt: number;
   bound: Record<CapabilityName, Record<string, BoundFunction>> | undefined;
 }
 
@@ -59,6 +73,11 @@ interface GuestWorker {
   alive: boolean;
   running: Running | undefined;
   seenReq: number;
+  seenDone: number;
+  /** Call templates this worker has received. */
+  readonly templates: Set<number>;
+  /** A capability request is being answered (asynchronously). */
+  answering: boolean;
 }
 
 export interface WorkerPoolOptions {
@@ -83,6 +102,10 @@ export interface WorkerPoolOptions {
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** How long the main thread waits, spinning, for the result of a lone call before going back to its event loop. */
+const MAIN_SPIN_MS = 0.5;
+/** How often running calls' deadlines are checked: a deadline is kept to within this. */
+const DEADLINE_TICK_MS = 5;
 
 /**
  * Runs guest calls in worker threads, never on the main thread. Calls queue per tenant and
@@ -105,6 +128,8 @@ export class WorkerPool {
   readonly #maxQueued: number;
   #rateTimer: NodeJS.Timeout | undefined;
   #nextWorkerId = 1;
+  readonly #templates = new WeakMap<object, Map<string, { id: number; template: CallTemplate }>>();
+  #nextTemplateId = 1;
   #nextCallId = 1;
   #closed = false;
 
@@ -166,6 +191,8 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#rateTimer);
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
     for (const job of this.#queue.drain()) job.reject(new NodeError('unavailable', 'the host is shutting down', true));
     const all = [...this.#workers, ...(this.#spare ? [this.#spare] : [])];
     this.#workers.length = 0;
@@ -175,7 +202,7 @@ export class WorkerPool {
 
   #spawn(place: (w: GuestWorker) => void): Promise<void> {
     const ctrlBuf = new SharedArrayBuffer(CTRL_INTS * 4);
-    const dataBuf = new SharedArrayBuffer(BRIDGE_BYTES);
+    const dataBuf = new SharedArrayBuffer(DATA_BYTES);
     const init: WorkerInit = { ctrl: ctrlBuf, data: dataBuf, maxInstances: this.#maxInstances, maxInstanceBytes: this.#maxInstanceBytes };
     const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 512 }, stderr: false });
     const w: GuestWorker = {
@@ -189,19 +216,19 @@ export class WorkerPool {
       alive: true,
       running: undefined,
       seenReq: 0,
+      seenDone: 0,
+      templates: new Set(),
+      answering: false,
     };
     place(w);
     return new Promise<void>((resolve) => {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           w.ready = true;
-          void this.#serveBridge(w);
+          void this.#watch(w);
           resolve();
           this.#pump();
-        } else if (msg.type === 'guest-output') {
-          // Only the running call's lines, under its scope (tenant, env, team, session, trace, flow, node).
-          if (w.running?.callId === msg.callId) w.running.job.scope.logger.info({ event: `guest-${msg.stream}` }, msg.line);
-        } else this.#finish(w, msg);
+        }
       });
       worker.on('error', (err) => {
         this.#log.error({ event: 'worker-error', worker: w.id, err: err.message }, 'guest worker failed');
@@ -228,18 +255,71 @@ export class WorkerPool {
   }
 
   #pump(): void {
+    let last: GuestWorker | undefined;
     for (;;) {
       const idle = this.#workers.filter((w) => w.ready && w.alive && !w.running);
-      if (idle.length === 0) return;
+      if (idle.length === 0) break;
       const job = this.#queue.next();
       if (!job) {
         this.#wakeForRate();
-        return;
+        break;
       }
       this.#bucket(job.tenant)?.take();
       const w = idle.find((x) => x.warm.has(job.instanceKey)) ?? idle.find((x) => x.loaded.has(job.component.key)) ?? idle[0]!;
       this.#dispatch(w, job);
+      last = w;
     }
+    // With one call in flight, wait for it right here for a moment: a quick call's result is
+    // then taken at once, not on the next event-loop turn.
+    if (last && !this.#spinning && this.#workers.filter((w) => w.running).length === 1) this.#spin(last);
+  }
+
+  #spinning = false;
+
+  #spin(w: GuestWorker): void {
+    this.#spinning = true;
+    try {
+      const until = performance.now() + MAIN_SPIN_MS;
+      while (w.alive && w.running && performance.now() < until) {
+        if (Atomics.load(w.ctrl, DONE_SEQ) !== w.seenDone || Atomics.load(w.ctrl, REQ_SEQ) !== w.seenReq) {
+          this.#service(w);
+          if (w.answering) break;
+        }
+      }
+    } finally {
+      this.#spinning = false;
+    }
+  }
+
+  #ticker: NodeJS.Timeout | undefined;
+
+  /**
+   * One timer for every running call's deadline, checked every few milliseconds while calls
+   * run (cheaper than a timer per call, and it keeps the event loop alive while the pool
+   * waits on shared memory, which alone would not).
+   */
+  #tick(): void {
+    if (this.#ticker) return;
+    this.#ticker = setInterval(() => {
+      const now = performance.now();
+      let busy = false;
+      for (const w of [...this.#workers]) {
+        const run = w.running;
+        if (!run) continue;
+        busy = true;
+        if (now < run.deadlineAt) continue;
+        const deadline = run.job.scope.permissions.limits.deadlineMs;
+        run.job.scope.logger.warn(
+          { event: 'deadline-exceeded', worker: w.id, deadline_ms: deadline },
+          'guest call passed its deadline; terminating its worker',
+        );
+        this.#replace(w, new NodeError('deadline-exceeded', `component "${run.job.scope.permissions.component}" did not finish within ${deadline} ms`, true));
+      }
+      if (!busy) {
+        clearInterval(this.#ticker);
+        this.#ticker = undefined;
+      }
+    }, DEADLINE_TICK_MS);
   }
 
   /** Queued tenants held back only by their rate: pump again when the first gets a token. */
@@ -262,11 +342,8 @@ export class WorkerPool {
   #dispatch(w: GuestWorker, job: Job): void {
     const callId = this.#nextCallId++;
     const deadline = job.scope.permissions.limits.deadlineMs;
-    const timer = setTimeout(() => {
-      job.scope.logger.warn({ event: 'deadline-exceeded', worker: w.id, deadline_ms: deadline }, 'guest call passed its deadline; terminating its worker');
-      this.#replace(w, new NodeError('deadline-exceeded', `component "${job.scope.permissions.component}" did not finish within ${deadline} ms`, true));
-    }, deadline);
-    w.running = { job, callId, timer, bound: undefined };
+    w.running = { job, callId, deadlineAt: performance.now() + deadline, bound: undefined };
+    this.#tick();
     const c = job.component;
     if (!w.loaded.has(c.key)) {
       this.#post(w, {
@@ -279,39 +356,137 @@ export class WorkerPool {
       });
       w.loaded.add(c.key);
     }
-    this.#post(w, {
-      type: 'invoke',
-      callId,
-      kind: job.kind ?? 'node',
-      moduleKey: c.key,
-      instanceKey: job.instanceKey,
-      ctx: copyCtx(job.scope.ctx),
-      input: job.input,
-      info: { flow: job.scope.flow, component: job.scope.permissions.component, deadlineAt: Date.now() + deadline },
-      raw: job.raw,
-      wasi: [...job.scope.permissions.wasi],
-      maxCapabilityCalls: job.scope.permissions.limits.maxCapabilityCalls,
-    });
+    const deadlineAt = Date.now() + deadline;
+    const scope = job.scope;
+    let call: CompactCall | CallJob;
+    if ((job.kind ?? 'node') === 'node') {
+      const { id, template } = this.#template(job);
+      call = {
+        callId,
+        templateId: id,
+        template: w.templates.has(id) ? undefined : template,
+        sessionId: scope.ctx.sessionId,
+        userId: scope.ctx.userId,
+        traceId: scope.ctx.traceId,
+        text: job.input.message.text,
+        resumed: job.input.resumed,
+        deadlineAt,
+        working: [...scope.turn.working],
+      };
+      w.templates.add(id);
+    } else {
+      call = {
+        callId,
+        kind: job.kind!,
+        moduleKey: c.key,
+        instanceKey: job.instanceKey,
+        ctx: copyCtx(scope.ctx),
+        input: job.input,
+        info: { flow: scope.flow, component: scope.permissions.component, deadlineAt },
+        raw: job.raw,
+        wasi: [...scope.permissions.wasi],
+        scope: snapshotOf(scope),
+      };
+    }
+    const len = writeCall(w.data, JOB_OFFSET, JOB_BYTES, call);
+    if (len < 0) {
+      this.#settle(w, new NodeError('limit-exceeded', `the call (with the session's state) is larger than ${JOB_BYTES} bytes`, false));
+      return;
+    }
+    Atomics.store(w.ctrl, JOB_LEN, len);
+    Atomics.store(w.ctrl, JOB_SEQ, callId);
+    Atomics.notify(w.ctrl, JOB_SEQ);
+  }
+
+  /**
+   * The template of a node call: everything but the per-call parts, numbered once per distinct
+   * (permissions, scope, node) and sent to each worker once. Keyed by the permissions object,
+   * which a tenant runtime computes once per environment and component.
+   */
+  #template(job: Job): { id: number; template: CallTemplate } {
+    const s = job.scope;
+    const key = [
+      s.ctx.tenantId,
+      s.ctx.envId,
+      s.ctx.teamId ?? '',
+      s.channel,
+      s.flow,
+      s.node,
+      job.component.key,
+      job.input.nodeId,
+      [...s.teamChannels].join(','),
+      job.input.config,
+    ].join('\n');
+    let byKey = this.#templates.get(s.permissions);
+    if (!byKey) {
+      byKey = new Map();
+      this.#templates.set(s.permissions, byKey);
+    }
+    let t = byKey.get(key);
+    if (!t) {
+      const { working: _w, session, ...snapshot } = snapshotOf(s);
+      t = {
+        id: this.#nextTemplateId++,
+        template: {
+          moduleKey: job.component.key,
+          instanceKey: job.instanceKey,
+          tenantId: s.ctx.tenantId,
+          envId: s.ctx.envId,
+          teamId: s.ctx.teamId,
+          nodeId: job.input.nodeId,
+          config: job.input.config,
+          info: { flow: s.flow, component: s.permissions.component },
+          wasi: [...s.permissions.wasi],
+          scope: { ...snapshot, sessionBase: { tenant: session.tenant, env: session.env, team: session.team } },
+        },
+      };
+      byKey.set(key, t);
+    }
+    return t;
   }
 
   #post(w: GuestWorker, msg: ToWorker): void {
     w.worker.postMessage(msg);
   }
 
-  #finish(w: GuestWorker, msg: Extract<FromWorker, { type: 'done' }>): void {
+  /** Take what the worker posted: a capability request to answer, and/or the running call's result. */
+  #service(w: GuestWorker): void {
+    const req = Atomics.load(w.ctrl, REQ_SEQ);
+    if (req !== w.seenReq && !w.answering) {
+      w.seenReq = req;
+      w.answering = true;
+      void this.#answer(w, req);
+    }
+    const done = Atomics.load(w.ctrl, DONE_SEQ);
+    if (done !== w.seenDone) {
+      w.seenDone = done;
+      const result = readResult(w.data, DONE_OFFSET, done);
+      this.#finish(w, result);
+    }
+  }
+
+  #finish(w: GuestWorker, result: CallResult): void {
     const run = w.running;
-    if (!run || run.callId !== msg.callId) return;
-    clearTimeout(run.timer);
+    if (!run || run.callId !== result.callId) return;
+    for (const key of result.evicted) w.warm.delete(key);
+    applyEffects(run.job.scope, result.effects);
+    if (result.ok) {
+      w.warm.add(run.job.instanceKey);
+      this.#settle(w, undefined, result.output);
+    } else {
+      if (result.failure.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
+      this.#settle(w, failureError(result.failure, run.job.scope.permissions.component, run.job.scope.permissions.limits.memoryMib));
+    }
+  }
+
+  /** End the running call of `w` with `error`, or with `output`, and start the next ones. */
+  #settle(w: GuestWorker, error: NodeError | undefined, output?: unknown): void {
+    const run = w.running;
+    if (!run) return;
     w.running = undefined;
     this.#queue.done(run.job);
-    for (const key of msg.evicted) w.warm.delete(key);
-    if (msg.ok) {
-      w.warm.add(run.job.instanceKey);
-      run.job.resolve(msg.output);
-    } else {
-      if (msg.failure.kind !== 'node-error') w.warm.delete(run.job.instanceKey);
-      run.job.reject(failureError(msg.failure, run.job.scope.permissions.component, run.job.scope.permissions.limits.memoryMib));
-    }
+    if (error) run.job.reject(error);
+    else run.job.resolve(output);
     this.#pump();
   }
 
@@ -337,36 +512,40 @@ export class WorkerPool {
     const run = w.running;
     w.running = undefined;
     if (run) {
-      clearTimeout(run.timer);
       this.#queue.done(run.job);
       run.job.reject(reason);
     }
-    // Wake our own bridge loop so it sees the worker is gone.
-    Atomics.add(w.ctrl, REQ_SEQ, 0);
-    Atomics.notify(w.ctrl, REQ_SEQ);
+    // Wake our own watcher so it sees the worker is gone.
+    Atomics.add(w.ctrl, DOORBELL, 1);
+    Atomics.notify(w.ctrl, DOORBELL);
     await w.worker.terminate();
   }
 
-  /** Answer the worker's capability calls for as long as it lives. */
-  async #serveBridge(w: GuestWorker): Promise<void> {
+  /** Watch the worker's doorbell for as long as it lives: capability requests and results. */
+  async #watch(w: GuestWorker): Promise<void> {
     while (w.alive) {
-      const waited = Atomics.waitAsync(w.ctrl, REQ_SEQ, w.seenReq);
+      const bell = Atomics.load(w.ctrl, DOORBELL);
+      this.#service(w);
+      const waited = Atomics.waitAsync(w.ctrl, DOORBELL, bell);
       if (waited.async) await waited.value;
-      if (!w.alive) return;
-      const seq = Atomics.load(w.ctrl, REQ_SEQ);
-      if (seq === w.seenReq) continue;
-      w.seenReq = seq;
-      const run = w.running;
-      const reply = await this.#broker(run, w.data.toString('utf8', 0, Atomics.load(w.ctrl, LEN)));
-      if (!w.alive || w.running !== run) return;
-      let text = JSON.stringify(reply);
-      if (Buffer.byteLength(text) > BRIDGE_BYTES) {
-        text = JSON.stringify({ err: { tag: 'limit-exceeded', val: `reply larger than the ${BRIDGE_BYTES}-byte bridge` } });
-      }
-      Atomics.store(w.ctrl, LEN, w.data.write(text, 0, 'utf8'));
-      Atomics.store(w.ctrl, RESP_SEQ, seq);
-      Atomics.notify(w.ctrl, RESP_SEQ);
     }
+  }
+
+  /** Answer capability request `seq` of `w` (the broker may have to await a store). */
+  async #answer(w: GuestWorker, seq: number): Promise<void> {
+    const run = w.running;
+    const reply = await this.#broker(run, w.data.toString('utf8', 0, Atomics.load(w.ctrl, LEN)));
+    w.answering = false;
+    if (!w.alive || w.running !== run) return;
+    let text = JSON.stringify(reply);
+    if (Buffer.byteLength(text) > BRIDGE_BYTES) {
+      text = JSON.stringify({ err: { tag: 'limit-exceeded', val: `reply larger than the ${BRIDGE_BYTES}-byte bridge` } });
+    }
+    Atomics.store(w.ctrl, LEN, w.data.write(text, 0, 'utf8'));
+    Atomics.store(w.ctrl, RESP_SEQ, seq);
+    Atomics.notify(w.ctrl, RESP_SEQ);
+    // A request that arrived while this one was answered.
+    this.#service(w);
   }
 
   /** Check and run one capability call against the scope its call is bound to. */

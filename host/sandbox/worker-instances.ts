@@ -1,0 +1,191 @@
+/**
+ * The instances a worker keeps: per (tenant, env, compiled component), created on first use,
+ * dropped after a trap, evicted least recently used past the count and memory budgets. A node
+ * of our own world is driven through the lean binding (node-abi.ts) when its core modules
+ * allow; everything else through jco's transpiled glue.
+ */
+import type { ComponentWorld } from '../components/registry.js';
+import { HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
+import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION, type GreenticNodeExport } from '../greentic/contract.js';
+import { GreenticNode } from '../greentic/node-adapter.js';
+import { LeanNode, leanMainModule, type NodeHostFunctions } from './node-abi.js';
+import type { GuestFailure } from './protocol.js';
+import { GuestExit, GuestOutput, wasiImports, type GuestLineSink } from './wasi-sandbox.js';
+
+type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
+
+interface Glue {
+  instantiate(
+    getCoreModule: (name: string) => WebAssembly.Module,
+    imports: Record<string, unknown>,
+    instantiateCore: CoreInstantiate,
+  ): Promise<Record<string, unknown>>;
+}
+
+export interface NodeExport {
+  invoke(ctx: unknown, input: unknown): unknown;
+}
+
+/** A live instance, where its stdout/stderr go, and the memories its core instances export (to measure and attribute OOM). */
+export interface Instance {
+  readonly node: NodeExport | undefined;
+  readonly greentic: GreenticNode | undefined;
+  readonly output: GuestOutput;
+  readonly memories: WebAssembly.Memory[];
+  readonly capBytes: number;
+}
+
+interface Compiled {
+  readonly glueUrl: string;
+  readonly world: ComponentWorld;
+  readonly memoryBytes: number;
+  readonly modules: Map<string, WebAssembly.Module>;
+  /** The core module the lean binding drives, if the component allows it. */
+  readonly lean: string | undefined;
+}
+
+/** What instances call back into: the capability functions of the call running at the time. */
+export interface CapabilityHooks {
+  /** jco-style import object slices for our capability interfaces. */
+  jcoImports(): Record<string, unknown>;
+  /** The same functions for the lean binding. */
+  leanHost(): NodeHostFunctions;
+}
+
+export class WorkerInstances {
+  readonly #glues = new Map<string, Promise<Glue>>();
+  readonly #compiled = new Map<string, Compiled>();
+  readonly #waiting = new Map<string, Array<() => void>>();
+  readonly #instances = new Map<string, Instance>();
+  #evicted: string[] = [];
+
+  constructor(
+    private readonly hooks: CapabilityHooks,
+    private readonly maxInstances: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** A 'load' message: the compiled modules of one (digest, cap). */
+  load(moduleKey: string, c: Omit<Compiled, 'lean'>): void {
+    const world = c.world;
+    this.#compiled.set(moduleKey, { ...c, lean: world === 'greentic-host-node' ? leanMainModule(c.modules) : undefined });
+    for (const wake of this.#waiting.get(moduleKey) ?? []) wake();
+    this.#waiting.delete(moduleKey);
+  }
+
+  /** Instances dropped since the last call; reported with its result so the main thread knows what is warm. */
+  takeEvicted(): string[] {
+    const out = this.#evicted;
+    this.#evicted = [];
+    return out;
+  }
+
+  drop(key: string): void {
+    this.#instances.delete(key);
+  }
+
+  /** The instance for `key`, created if needed; what it writes, from instantiation on, goes to `emit`. */
+  async get(moduleKey: string, key: string, wasi: readonly string[], emit: GuestLineSink): Promise<{ instance: Instance; created: boolean }> {
+    const have = this.#instances.get(key);
+    if (have) {
+      this.#instances.delete(key);
+      this.#instances.set(key, have);
+      return { instance: have, created: false };
+    }
+    // The 'load' message is posted before the call, but may not have been read yet.
+    if (!this.#compiled.has(moduleKey)) await new Promise<void>((r) => this.#waiting.set(moduleKey, [...(this.#waiting.get(moduleKey) ?? []), r]));
+    const loaded = this.#compiled.get(moduleKey)!;
+    const output = new GuestOutput();
+    output.begin(emit);
+    const instance = loaded.lean ? await this.#lean(loaded, output) : await this.#jco(loaded, output, wasi);
+    this.#instances.set(key, instance);
+    this.evictOverBudget();
+    return { instance, created: true };
+  }
+
+  async #lean(loaded: Compiled, output: GuestOutput): Promise<Instance> {
+    const node = await LeanNode.instantiate(loaded.modules.get(loaded.lean!)!, () => this.hooks.leanHost());
+    return { node, greentic: undefined, output, memories: [node.memory], capBytes: loaded.memoryBytes };
+  }
+
+  async #jco(loaded: Compiled, output: GuestOutput, wasi: readonly string[]): Promise<Instance> {
+    let glue = this.#glues.get(loaded.glueUrl);
+    if (!glue) {
+      glue = import(loaded.glueUrl) as Promise<Glue>;
+      this.#glues.set(loaded.glueUrl, glue);
+      glue.catch(() => this.#glues.delete(loaded.glueUrl));
+    }
+    const memories: WebAssembly.Memory[] = [];
+    // Instantiate the core modules ourselves, to see the memories they export.
+    const instantiateCore: CoreInstantiate = async (module, imports) => {
+      const inst = await WebAssembly.instantiate(module, imports);
+      for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
+      return inst;
+    };
+    const getCoreModule = (name: string) => {
+      const m = loaded.modules.get(name);
+      if (!m) throw new Error(`missing core module ${name}`);
+      return m;
+    };
+    const missing: string[] = [];
+    const imports = await wasiImports(wasi, output, missing);
+    Object.assign(imports, this.hooks.jcoImports());
+    let exports: Record<string, unknown>;
+    try {
+      exports = await (await glue).instantiate(getCoreModule, imports, instantiateCore);
+    } catch (e) {
+      // jco's glue names only the function; say which interface it belongs to.
+      if (missing.length > 0) throw new Error(`it imports ${missing.map((m) => m.replace('#', ' function ')).join(', ')}, which this host does not serve`);
+      throw e;
+    }
+    if (loaded.world === 'greentic-component-node') {
+      const node = (exports[`${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION}`] ?? exports.node) as GreenticNodeExport | undefined;
+      if (!node || typeof node.invoke !== 'function' || typeof node.describe !== 'function')
+        throw new Error(`component does not export ${GREENTIC_NODE_INTERFACE}`);
+      return { node: undefined, greentic: new GreenticNode(node), output, memories, capBytes: loaded.memoryBytes };
+    }
+    const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
+    if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
+    return { node, greentic: undefined, output, memories, capBytes: loaded.memoryBytes };
+  }
+
+  memoryOf(instance: Instance): number {
+    return instance.memories.reduce((n, m) => n + m.buffer.byteLength, 0);
+  }
+
+  /** Drop least recently used instances until the count and bytes budgets hold (the newest always stays). */
+  evictOverBudget(): void {
+    let bytes = 0;
+    for (const i of this.#instances.values()) bytes += this.memoryOf(i);
+    for (const [key, i] of this.#instances) {
+      if ((this.#instances.size <= this.maxInstances && bytes <= this.maxBytes) || this.#instances.size === 1) break;
+      bytes -= this.memoryOf(i);
+      this.#instances.delete(key);
+      this.#evicted.push(key);
+    }
+  }
+}
+
+/**
+ * A trap while a memory is within an eighth of its cap (at least 1 MiB) is taken for the guest
+ * running out of memory: its `memory.grow` failed against the maximum we wrote into the module,
+ * and allocators grow in chunks (SpiderMonkey's run out several MiB before the cap).
+ */
+function nearCap(instance: Instance): boolean {
+  const slack = Math.max(1024 * 1024, instance.capBytes / 8);
+  return instance.memories.some((m) => m.buffer.byteLength + slack > instance.capBytes);
+}
+
+/** What a thrown value from a call means: the guest's node-error, an exit, or a trap. */
+export function classify(e: unknown, instance: Instance): GuestFailure {
+  if (e instanceof GuestExit) return { kind: 'exit', status: e.status };
+  const payload = typeof e === 'object' && e !== null && Object.hasOwn(e, 'payload') ? (e as { payload: unknown }).payload : e;
+  if (typeof payload === 'object' && payload !== null && !(payload instanceof Error)) {
+    const p = payload as Record<string, unknown>;
+    if (typeof p.code === 'string' && typeof p.message === 'string') {
+      return { kind: 'node-error', code: p.code, message: p.message, retryable: p.retryable === true };
+    }
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return { kind: 'trap', message, outOfMemory: nearCap(instance) };
+}
