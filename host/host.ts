@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { ComponentLoadError, ComponentRegistry, type CompiledComponent, type LoadedComponent } from '../components/registry.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { InvocationScope, type OutgoingMessage, type ScopeServices, type TurnState } from '../capabilities/scope.js';
 import type { IngressMessage } from '../messaging/envelope.js';

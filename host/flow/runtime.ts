@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js';
 import type { ComponentManifest } from '../components/manifest.js';
 import { ComponentLoadError, type CompiledComponent, type ComponentRegistry, type LoadedComponent } from '../components/registry.js';

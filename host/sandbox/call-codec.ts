@@ -8,7 +8,7 @@
 import { decode, encode } from 'cbor-x';
 import type { GreenticCallInfo } from '../greentic/envelope.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
-import type { CallEffects, CallJob, CallResult, NextStep, NodeOutput, ScopeSnapshot } from './protocol.js';
+import type { CallEffects, CallJob, CallResult, FixedScope, NextStep, NodeOutput } from './protocol.js';
 
 const BINARY = 1;
 const CBOR = 2;
@@ -25,8 +25,9 @@ export interface CallTemplate {
   readonly config: string;
   readonly info: Omit<GreenticCallInfo, 'deadlineAt'>;
   readonly wasi: string[];
-  /** The scope snapshot without the per-call parts (session, working memory). */
-  readonly scope: Omit<ScopeSnapshot, 'working' | 'session'> & { readonly sessionBase: { tenant: string; env: string; team: string } };
+  /** The scope snapshot's fixed part, and the session key without its session id. */
+  readonly fixed: FixedScope;
+  readonly sessionBase: { readonly tenant: string; readonly env: string; readonly team: string };
 }
 
 /** A node call in its compact form: a template and what varies per call. */
@@ -169,18 +170,18 @@ export function readCall(buf: Buffer, at: number, callId: number, templates: Map
   const working: Array<[string, string]> = [];
   for (let n = r.u32(); n > 0; n--) working.push([r.str(), r.str()]);
   const ctx: TenantCtx = { tenantId: t.tenantId, envId: t.envId, teamId: t.teamId, sessionId, userId, traceId };
-  const { sessionBase, ...scope } = t.scope;
+  const base = t.sessionBase;
   return {
     callId,
     kind: 'node',
     moduleKey: t.moduleKey,
     instanceKey: t.instanceKey,
     ctx,
-    input: { nodeId: t.nodeId, message: { text, userId, channel: scope.channel }, config: t.config, resumed },
-    info: { ...t.info, deadlineAt },
+    input: { nodeId: t.nodeId, message: { text, userId, channel: t.fixed.channel }, config: t.config, resumed },
+    info: { flow: t.info.flow, component: t.info.component, deadlineAt },
     raw: undefined,
     wasi: t.wasi,
-    scope: { ...scope, session: { ...sessionBase, session: sessionId }, working },
+    scope: { session: { tenant: base.tenant, env: base.env, team: base.team, session: sessionId }, working, fixed: t.fixed },
   };
 }
 

@@ -6,9 +6,13 @@
  * scope. Secrets are not in the snapshot: they cross to the main thread's broker.
  */
 import { InvocationScope, type ScopeLogger } from '../capabilities/scope.js';
+import { logImports } from '../capabilities/log/host.js';
+import { messagingImports } from '../capabilities/messaging/host.js';
+import { stateImports } from '../capabilities/state/host.js';
+import type { Permissions } from '../tenancy/grants.js';
 import type { DenialEvent } from '../observability/metrics.js';
 import type { SecretStore } from '../stores/secret-store.js';
-import type { CallEffects, ScopeSnapshot } from './protocol.js';
+import type { CallEffects, FixedScope, ScopeSnapshot } from './protocol.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 
 /** Log lines kept for the main thread, which writes them with the call's full scope. */
@@ -17,11 +21,46 @@ class RecordingLogger implements ScopeLogger {
   child(): ScopeLogger {
     return this;
   }
-  trace = (f: Record<string, unknown>, m: string) => void this.lines.push(['trace', f, m]);
-  debug = (f: Record<string, unknown>, m: string) => void this.lines.push(['debug', f, m]);
-  info = (f: Record<string, unknown>, m: string) => void this.lines.push(['info', f, m]);
-  warn = (f: Record<string, unknown>, m: string) => void this.lines.push(['warn', f, m]);
-  error = (f: Record<string, unknown>, m: string) => void this.lines.push(['error', f, m]);
+  trace(f: Record<string, unknown>, m: string): void {
+    this.lines.push(['trace', f, m]);
+  }
+  debug(f: Record<string, unknown>, m: string): void {
+    this.lines.push(['debug', f, m]);
+  }
+  info(f: Record<string, unknown>, m: string): void {
+    this.lines.push(['info', f, m]);
+  }
+  warn(f: Record<string, unknown>, m: string): void {
+    this.lines.push(['warn', f, m]);
+  }
+  error(f: Record<string, unknown>, m: string): void {
+    this.lines.push(['error', f, m]);
+  }
+}
+
+/** The permissions and team channels of a fixed scope, built once per distinct FixedScope object. */
+const prepared = new WeakMap<FixedScope, { permissions: Permissions; teamChannels: ReadonlySet<string> }>();
+
+function prepare(fixed: FixedScope): { permissions: Permissions; teamChannels: ReadonlySet<string> } {
+  let p = prepared.get(fixed);
+  if (!p) {
+    p = {
+      permissions: {
+        component: fixed.component,
+        state: fixed.state,
+        messaging: fixed.messaging,
+        log: fixed.log,
+        // Checked on the main thread, where secrets are served.
+        secrets: new Set(),
+        globalSecrets: new Set(),
+        wasi: new Set(),
+        limits: fixed.limits,
+      },
+      teamChannels: new Set(fixed.teamChannels),
+    };
+    prepared.set(fixed, p);
+  }
+  return p;
 }
 
 const NO_SECRETS: SecretStore = {
@@ -37,30 +76,40 @@ export class WorkerCallScope {
   readonly #logger = new RecordingLogger();
   readonly #denials: DenialEvent[] = [];
   readonly #before: ReadonlyArray<[string, string]>;
+  #state: ReturnType<typeof stateImports> | undefined;
+  #messaging: ReturnType<typeof messagingImports> | undefined;
+  #log: ReturnType<typeof logImports> | undefined;
 
   constructor(ctx: TenantCtx, snap: ScopeSnapshot) {
     this.#before = snap.working;
+    const { permissions, teamChannels } = prepare(snap.fixed);
     this.scope = new InvocationScope({
       ctx,
       session: snap.session,
-      channel: snap.channel,
-      teamChannels: new Set(snap.teamChannels),
-      permissions: {
-        component: snap.component,
-        state: snap.state,
-        messaging: snap.messaging,
-        log: snap.log,
-        // Checked on the main thread, where secrets are served.
-        secrets: new Set(),
-        globalSecrets: new Set(),
-        wasi: new Set(),
-        limits: snap.limits,
-      },
-      flow: snap.flow,
-      node: snap.node,
+      channel: snap.fixed.channel,
+      teamChannels,
+      permissions,
+      flow: snap.fixed.flow,
+      node: snap.fixed.node,
       turn: { working: new Map(snap.working), outbox: [] },
-      services: { secrets: NO_SECRETS, logger: this.#logger, metrics: { recordDenial: (e) => void this.#denials.push(e) } },
+      services: { secrets: NO_SECRETS, logger: this.#logger, metrics: this },
     });
+  }
+
+  /** Where the scope's denials go: back to the main thread's metrics with the result. */
+  recordDenial(e: DenialEvent): void {
+    this.#denials.push(e);
+  }
+
+  /** The capability imports bound to this call's scope (made on first use). */
+  get state(): ReturnType<typeof stateImports> {
+    return (this.#state ??= stateImports(this.scope));
+  }
+  get messaging(): ReturnType<typeof messagingImports> {
+    return (this.#messaging ??= messagingImports(this.scope));
+  }
+  get log(): ReturnType<typeof logImports> {
+    return (this.#log ??= logImports(this.scope));
   }
 
   /** What the call did, to send back with its result. */
@@ -93,9 +142,13 @@ export function applyEffects(scope: InvocationScope, effects: CallEffects): void
 
 /** The snapshot of `scope` a call takes to its worker. */
 export function snapshotOf(scope: InvocationScope): ScopeSnapshot {
+  return { session: scope.session, working: [...scope.turn.working], fixed: fixedScopeOf(scope) };
+}
+
+/** The fixed part of `scope`'s snapshot. */
+export function fixedScopeOf(scope: InvocationScope): FixedScope {
   const p = scope.permissions;
   return {
-    session: scope.session,
     channel: scope.channel,
     teamChannels: [...scope.teamChannels],
     flow: scope.flow,
@@ -105,6 +158,5 @@ export function snapshotOf(scope: InvocationScope): ScopeSnapshot {
     messaging: p.messaging,
     log: p.log,
     limits: p.limits,
-    working: [...scope.turn.working],
   };
 }

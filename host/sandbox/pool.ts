@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { CompiledComponent } from '../components/registry.js';
@@ -34,7 +35,7 @@ import {
   type ToWorker,
   type WorkerInit,
 } from './protocol.js';
-import { applyEffects, snapshotOf } from './call-scope.js';
+import { applyEffects, fixedScopeOf, snapshotOf } from './call-scope.js';
 import { readResult, writeCall, type CallTemplate, type CompactCall } from './call-codec.js';
 
 /** One node call waiting for, or running in, a worker. */
@@ -78,6 +79,8 @@ interface GuestWorker {
   readonly templates: Set<number>;
   /** A capability request is being answered (asynchronously). */
   answering: boolean;
+  /** A doorbell waiter is pending for this worker. */
+  armed: boolean;
 }
 
 export interface WorkerPoolOptions {
@@ -100,6 +103,8 @@ export interface WorkerPoolOptions {
   /** Keep a warm spare worker to replace a terminated one at once (default true). */
   readonly spare?: boolean;
 }
+
+const isIdle = (w: GuestWorker): boolean => w.ready && w.alive && !w.running;
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How long the main thread waits, spinning, for the result of a lone call before going back to its event loop. */
@@ -166,7 +171,17 @@ export class WorkerPool {
       return Promise.reject(new NodeError('limit-exceeded', `tenant "${tenant}" has ${this.#maxQueued} calls waiting already; try again later`, true));
     }
     return new Promise<unknown>((resolve, reject) => {
-      this.#queue.push({ ...call, tenant, instanceKey: `${tenant}/${call.scope.ctx.envId}/${call.component.key}`, resolve, reject });
+      this.#queue.push({
+        component: call.component,
+        scope: call.scope,
+        input: call.input,
+        kind: call.kind,
+        raw: call.raw,
+        tenant,
+        instanceKey: `${tenant}/${call.scope.ctx.envId}/${call.component.key}`,
+        resolve,
+        reject,
+      });
       this.#pump();
     });
   }
@@ -219,13 +234,13 @@ export class WorkerPool {
       seenDone: 0,
       templates: new Set(),
       answering: false,
+      armed: false,
     };
     place(w);
     return new Promise<void>((resolve) => {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           w.ready = true;
-          void this.#watch(w);
           resolve();
           this.#pump();
         }
@@ -256,22 +271,38 @@ export class WorkerPool {
 
   #pump(): void {
     let last: GuestWorker | undefined;
+    const started: GuestWorker[] = [];
     for (;;) {
-      const idle = this.#workers.filter((w) => w.ready && w.alive && !w.running);
-      if (idle.length === 0) break;
+      if (!this.#workers.some(isIdle)) break;
       const job = this.#queue.next();
       if (!job) {
         this.#wakeForRate();
         break;
       }
       this.#bucket(job.tenant)?.take();
-      const w = idle.find((x) => x.warm.has(job.instanceKey)) ?? idle.find((x) => x.loaded.has(job.component.key)) ?? idle[0]!;
+      const w = this.#pick(job);
       this.#dispatch(w, job);
+      started.push(w);
       last = w;
     }
     // With one call in flight, wait for it right here for a moment: a quick call's result is
     // then taken at once, not on the next event-loop turn.
-    if (last && !this.#spinning && this.#workers.filter((w) => w.running).length === 1) this.#spin(last);
+    if (last && !this.#spinning && this.#workers.every((w) => w === last || !w.running)) this.#spin(last);
+    // Whatever is still running waits on its doorbell instead.
+    for (const w of started) if (w.running) void this.#arm(w);
+  }
+
+  /** The idle worker for `job`: one with its instance warm, else one with its modules loaded, else any. */
+  #pick(job: Job): GuestWorker {
+    let loaded: GuestWorker | undefined;
+    let any: GuestWorker | undefined;
+    for (const w of this.#workers) {
+      if (!isIdle(w)) continue;
+      if (w.warm.has(job.instanceKey)) return w;
+      if (!loaded && w.loaded.has(job.component.key)) loaded = w;
+      any ??= w;
+    }
+    return (loaded ?? any)!;
   }
 
   #spinning = false;
@@ -405,18 +436,9 @@ export class WorkerPool {
    */
   #template(job: Job): { id: number; template: CallTemplate } {
     const s = job.scope;
-    const key = [
-      s.ctx.tenantId,
-      s.ctx.envId,
-      s.ctx.teamId ?? '',
-      s.channel,
-      s.flow,
-      s.node,
-      job.component.key,
-      job.input.nodeId,
-      [...s.teamChannels].join(','),
-      job.input.config,
-    ].join('\n');
+    let channels = '';
+    for (const c of s.teamChannels) channels += `${c},`;
+    const key = `${s.ctx.tenantId}\n${s.ctx.envId}\n${s.ctx.teamId ?? ''}\n${s.channel}\n${s.flow}\n${s.node}\n${job.component.key}\n${job.input.nodeId}\n${channels}\n${job.input.config}`;
     let byKey = this.#templates.get(s.permissions);
     if (!byKey) {
       byKey = new Map();
@@ -424,7 +446,7 @@ export class WorkerPool {
     }
     let t = byKey.get(key);
     if (!t) {
-      const { working: _w, session, ...snapshot } = snapshotOf(s);
+      const session = s.session;
       t = {
         id: this.#nextTemplateId++,
         template: {
@@ -437,7 +459,8 @@ export class WorkerPool {
           config: job.input.config,
           info: { flow: s.flow, component: s.permissions.component },
           wasi: [...s.permissions.wasi],
-          scope: { ...snapshot, sessionBase: { tenant: session.tenant, env: session.env, team: session.team } },
+          fixed: fixedScopeOf(s),
+          sessionBase: { tenant: session.tenant, env: session.env, team: session.team },
         },
       };
       byKey.set(key, t);
@@ -515,19 +538,30 @@ export class WorkerPool {
       this.#queue.done(run.job);
       run.job.reject(reason);
     }
-    // Wake our own watcher so it sees the worker is gone.
+    // Wake the doorbell waiter so it sees the worker is gone.
     Atomics.add(w.ctrl, DOORBELL, 1);
     Atomics.notify(w.ctrl, DOORBELL);
     await w.worker.terminate();
   }
 
-  /** Watch the worker's doorbell for as long as it lives: capability requests and results. */
-  async #watch(w: GuestWorker): Promise<void> {
-    while (w.alive) {
-      const bell = Atomics.load(w.ctrl, DOORBELL);
-      this.#service(w);
-      const waited = Atomics.waitAsync(w.ctrl, DOORBELL, bell);
-      if (waited.async) await waited.value;
+  /**
+   * Wait on the worker's doorbell while it runs a call: its capability requests and its
+   * result ring it. Armed only for calls that outlast the spin in `#pump`, so a quick call
+   * costs no waiter at all; the loop ends when the worker goes idle or dies.
+   */
+  async #arm(w: GuestWorker): Promise<void> {
+    if (w.armed) return;
+    w.armed = true;
+    try {
+      while (w.alive && w.running) {
+        const bell = Atomics.load(w.ctrl, DOORBELL);
+        this.#service(w);
+        if (!w.alive || !w.running) break;
+        const waited = Atomics.waitAsync(w.ctrl, DOORBELL, bell);
+        if (waited.async) await waited.value;
+      }
+    } finally {
+      w.armed = false;
     }
   }
 

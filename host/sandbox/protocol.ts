@@ -80,6 +80,13 @@ export interface WorkerInit {
  */
 export interface ScopeSnapshot {
   readonly session: SessionKey;
+  readonly working: Array<[string, string]>;
+  /** The parts shared by every call of one node in one scope (the same object for all of them in a worker). */
+  readonly fixed: FixedScope;
+}
+
+/** What a call's scope has in common with every other call of its node in the same scope. */
+export interface FixedScope {
   readonly channel: string;
   readonly teamChannels: string[];
   readonly flow: string;
@@ -89,7 +96,6 @@ export interface ScopeSnapshot {
   readonly messaging: boolean;
   readonly log: boolean;
   readonly limits: Limits;
-  readonly working: Array<[string, string]>;
 }
 
 /** What a call did besides its output: applied to the main thread's scope when it returns. */

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** A token bucket: `ratePerSec` tokens a second, holding at most `burst`. */
 export class TokenBucket {
   #tokens: number;

@@ -6,11 +6,9 @@
  * with the main thread's capability code, from the call's snapshot (call-scope.ts); secrets
  * cross to the main thread's broker over the bridge, the guest blocking until it answers.
  */
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
-import { logImports } from '../capabilities/log/host.js';
-import { messagingImports } from '../capabilities/messaging/host.js';
-import { stateImports } from '../capabilities/state/host.js';
 import { GREENTIC_NODE_INTERFACE } from '../greentic/contract.js';
 import { GreenticNodeError } from '../greentic/output.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
@@ -93,12 +91,12 @@ const host: NodeHostFunctions = {
     running().scope.enter('secrets', 'get', ctx);
     return bridgeCall('secrets', 'get', [ctx, name]) as string;
   },
-  stateGet: (ctx, key) => stateImports(running().scope).get(ctx, key),
-  stateSet: (ctx, key, value) => stateImports(running().scope).set(ctx, key, value),
-  stateDelete: (ctx, key) => stateImports(running().scope).delete(ctx, key),
-  stateListKeys: (ctx) => stateImports(running().scope).listKeys(ctx),
-  messagingSend: (ctx, channel, text) => messagingImports(running().scope).send(ctx, channel, text),
-  logWrite: (ctx, level, message) => logImports(running().scope).write(ctx, level, message),
+  stateGet: (ctx, key) => running().state.get(ctx, key),
+  stateSet: (ctx, key, value) => running().state.set(ctx, key, value),
+  stateDelete: (ctx, key) => running().state.delete(ctx, key),
+  stateListKeys: (ctx) => running().state.listKeys(ctx),
+  messagingSend: (ctx, channel, text) => running().messaging.send(ctx, channel, text),
+  logWrite: (ctx, level, message) => running().log.write(ctx, level, message),
 };
 
 /** The same functions as jco-style imports, under both versioned and bare keys. */
