@@ -13,7 +13,7 @@ import { startNats } from './nats.mjs';
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 64);
 const USERS = Number(process.env.BENCH_USERS ?? 1000);
 
-async function hostThroughput(natsUrl) {
+export async function hostThroughput(natsUrl) {
   const { GreenticHost } = await dist('host.js');
   const { newMessageId } = await dist('messaging/conversation.js');
   const { encodeJson, decodeJson } = await dist('messaging/envelope.js');

@@ -181,7 +181,9 @@ export class GreenticHost {
       return;
     }
     const fields = { tenant_id: address.tenant, env_id: address.env, team_id: address.team, channel: address.channel };
-    const log = this.logger.child(fields);
+    // The child logger is made only if the turn logs at a level that is on.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= this.logger.child(fields));
     const decoded = decodeJson(m.data);
     const body = decoded.ok ? IngressSchema.safeParse(decoded.value) : undefined;
     const idGuess =
@@ -190,13 +192,13 @@ export class GreenticHost {
       decoded.ok && typeof (decoded.value as { user?: unknown })?.user === 'string' ? String((decoded.value as { user: string }).user).slice(0, 64) : 'unknown';
     const found = findChannel(this.workspace, address.tenant, address.env, address.team, address.channel);
     if (!found.ok) {
-      log.warn({ event: 'unknown-channel', reason: found.reason }, 'ingress for a channel that is not configured');
+      log().warn({ event: 'unknown-channel', reason: found.reason }, 'ingress for a channel that is not configured');
       await this.#publishError(address, idGuess, null, userGuess, 'unknown-channel', found.reason, false);
       return;
     }
     if (!body?.success) {
       const reason = !decoded.ok ? decoded.error : body!.error!.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-      log.warn({ event: 'bad-ingress', reason }, 'rejected a malformed ingress message');
+      log().warn({ event: 'bad-ingress', reason }, 'rejected a malformed ingress message');
       await this.#publishError(address, idGuess, null, userGuess, 'invalid-message', `ingress message rejected: ${reason}`, false);
       return;
     }
@@ -210,7 +212,7 @@ export class GreenticHost {
         // A redelivery after a crash between saving the session and publishing: publish again
         // (same ids, so the egress stream stores each reply once). Otherwise: answered already.
         if (m.redelivered && result.outbox.length > 0) await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
-        log.info(
+        log().info(
           { event: 'duplicate', message_id: msg.id, session_id: result.session, redelivered: m.redelivered ?? false },
           'message already handled; not answering twice',
         );
@@ -218,24 +220,24 @@ export class GreenticHost {
       }
       const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
-      log.info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
+      log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
       const { code, message, retryable } = describeFailure(e);
       if (code === 'internal' && this.bus.redelivers) {
         // A store or the bus failed (an outage?): let the bus deliver the message again rather
         // than answer it with an error; the session was not changed.
-        log.warn(
+        log().warn(
           { event: 'turn-retry', message_id: msg.id, err: e instanceof Error ? e.message : String(e) },
           'turn failed on a host fault; the message will be delivered again',
         );
         throw e;
       }
       if (code === 'internal')
-        log.error(
+        log().error(
           { event: 'turn-failed', message_id: msg.id, code, err: e instanceof Error ? e.stack : String(e) },
           'turn failed on a host fault; session left unchanged',
         );
-      else log.warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
+      else log().warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
       this.metrics.turnErrors.inc({ ...scopeLabels, code });
       await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable);
     }
@@ -251,13 +253,18 @@ export class GreenticHost {
   ): Promise<number> {
     let seq = 0;
     let replies = 0;
+    // Sent back to back and awaited together: one connection keeps them in order, and a turn
+    // costs one round trip to the bus, not one per message. If one fails the turn fails and the
+    // message is delivered again; the same ids make the stream store each one once.
+    const sent: Array<Promise<void>> = [];
     for (const out of outbox) {
       if (out.channel === address.channel) replies++;
       const s = seq++;
-      await this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s });
+      sent.push(this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s }));
       this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }
-    await this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies });
+    sent.push(this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
+    await Promise.all(sent);
     return replies;
   }
 

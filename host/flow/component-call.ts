@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random-hex.js';
 import { basename } from 'node:path';
 import { ComponentLoadError, ComponentRegistry, type CompiledComponent, type LoadedComponent } from '../components/registry.js';
 import type { ComponentManifest } from '../components/manifest.js';
@@ -157,7 +157,7 @@ function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string
   const turn: TurnState = { working: new Map(Object.entries(state)), outbox: [] };
   const metrics = new HostMetrics();
   const scope = new InvocationScope({
-    ctx: { tenantId: key.tenant, envId: key.env, teamId: opts.scope.team, sessionId: key.session, userId: opts.user, traceId: randomBytes(16).toString('hex') },
+    ctx: { tenantId: key.tenant, envId: key.env, teamId: opts.scope.team, sessionId: key.session, userId: opts.user, traceId: randomHex(16) },
     session: key,
     channel: opts.channel,
     teamChannels: new Set([opts.channel]),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random-hex.js';
 import { InvocationScope } from '../capabilities/scope.js';
 import type { CompiledComponent } from '../components/registry.js';
 import type { ComponentDescriptor } from '../greentic/contract.js';
@@ -36,7 +36,7 @@ export function describeInPool(
 ): Promise<ComponentDescriptor> {
   const session = sessionKey(scope, 'describe', 'describe');
   const invocation = new InvocationScope({
-    ctx: { tenantId: scope.tenant, envId: scope.env, teamId: scope.team, sessionId: session.session, userId: 'host', traceId: randomBytes(16).toString('hex') },
+    ctx: { tenantId: scope.tenant, envId: scope.env, teamId: scope.team, sessionId: session.session, userId: 'host', traceId: randomHex(16) },
     session,
     channel: 'describe',
     teamChannels: new Set(),

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomHex } from '../util/random-hex.js';
 import { InvocationScope, type OutgoingMessage, type ScopeServices, type TurnState } from '../capabilities/scope.js';
 import type { IngressMessage } from '../messaging/envelope.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
@@ -133,7 +134,7 @@ export class FlowExecutor {
       teamId: key.team,
       sessionId: key.session,
       userId: msg.user,
-      traceId: msg.trace ?? randomBytes(16).toString('hex'),
+      traceId: msg.trace ?? randomHex(16),
     };
 
     // Resume where the session waits, unless the flow changed under it.

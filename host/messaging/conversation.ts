@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random-hex.js';
 import type { MessageBus } from './bus.js';
 import { decodeJson, encodeJson, type EgressMessage, type IngressMessage } from './envelope.js';
 import { egressSubject, ingressSubject, type ChannelAddress } from './subjects.js';
@@ -15,7 +15,7 @@ export class ReplyTimeoutError extends Error {
 
 /** A fresh message id: 24 hex digits, valid in the id grammar. */
 export function newMessageId(): string {
-  return `m${randomBytes(12).toString('hex')}`;
+  return `m${randomHex(12)}`;
 }
 
 /**

@@ -20,7 +20,7 @@ interface Cached {
 }
 
 export interface FileSessionStoreOptions {
-  /** How often dirty sessions are written to their own files (ms). */
+  /** How often dirty sessions are written to their own files (ms; default 1000). */
   readonly checkpointMs?: number;
   /** Sessions kept in memory (clean ones are dropped first). */
   readonly cacheSize?: number;
@@ -51,7 +51,7 @@ export class FileSessionStore implements SessionStore {
   constructor(dataDir: string, opts: FileSessionStoreOptions = {}) {
     this.#root = dataDir;
     this.#journal = new SessionJournal(join(dataDir, 'sessions', '.journal'));
-    this.#checkpointMs = opts.checkpointMs ?? 200;
+    this.#checkpointMs = opts.checkpointMs ?? 1000;
     this.#cacheSize = opts.cacheSize ?? 50_000;
     this.#ready = this.#recover();
   }
@@ -216,15 +216,13 @@ export class FileSessionStore implements SessionStore {
     const worker = async () => {
       for (let c = work.shift(); c; c = work.shift()) {
         const file = this.fileOf(c.key);
-        if (c.record) await writeFileAtomic(file, encode({ rev: c.rev, record: c.record } satisfies FileEnvelope));
-        else {
-          await rm(file, { force: true });
-          dirs.add(dirname(file));
-        }
+        if (c.record) await writeFileAtomic(file, encode({ rev: c.rev, record: c.record } satisfies FileEnvelope), 0o600, false);
+        else await rm(file, { force: true });
+        dirs.add(dirname(file));
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
-    // Removals are durable once their directory is synced.
+    // Renames and removals are durable once their directory is synced: once per directory, not per file.
     await Promise.all(
       [...dirs].map(async (d) => {
         const dh = await open(d, 'r').catch(() => undefined);
