@@ -116,10 +116,14 @@ describe('writing a component, step by step as the README says', () => {
   });
 
   it('5. passes the scaffolded node:test test', async () => {
-    const step = readme('node --test ../greet_user/test/greet_user.test.mjs');
+    // The spec reporter prints the same summary on Node 20 and 26 (bare \`node --test\` picks TAP
+    // on Node 20 when stdout is not a terminal, spec on 23+), so the README names it.
+    const step = readme('node --test --test-reporter=spec ../greet_user/test/greet_user.test.mjs');
     const r = await sh(step.command);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    for (const l of step.output.filter((o) => o.startsWith('#'))) expect(r.stdout).toContain(`${l}\n`);
+    const summary = step.output.filter((o) => o.startsWith('ℹ'));
+    expect(summary).toEqual(['ℹ pass 3', 'ℹ fail 0']);
+    for (const l of summary) expect(r.stdout).toContain(`${l}\n`);
   });
 
   it('6. installs it as a tenant component, pinned, granted and used in a flow', async () => {
