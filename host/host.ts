@@ -118,6 +118,7 @@ export class GreenticHost {
     metrics.trackLiveInstances(() => pool.liveInstances());
     try {
       await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
+      await preloadComponents(pool, runtimes);
     } catch (e) {
       await pool.close();
       await nc?.close();
@@ -294,6 +295,22 @@ export class GreenticHost {
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
   }
+}
+
+/** Get the workers ready for every component (with its WASI grants) the served tenants' flows use. */
+async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string, TenantRuntime>): Promise<void> {
+  const ready: Array<Promise<void>> = [];
+  for (const runtime of runtimes.values()) {
+    for (const env of runtime.model.envs.keys()) {
+      for (const flow of runtime.flows.values()) {
+        for (const node of flow.nodes.values()) {
+          const c = runtime.componentFor(env, node.type);
+          if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi]));
+        }
+      }
+    }
+  }
+  await Promise.all(ready);
 }
 
 /** What a failed turn tells the sender. */

@@ -81,6 +81,8 @@ interface GuestWorker {
   answering: boolean;
   /** A doorbell waiter is pending for this worker. */
   armed: boolean;
+  /** 'prepare' requests not yet answered, by spare key. */
+  readonly preparing: Map<string, () => void>;
 }
 
 export interface WorkerPoolOptions {
@@ -104,11 +106,17 @@ export interface WorkerPoolOptions {
   readonly spare?: boolean;
 }
 
+const preloadKey = (moduleKey: string, wasi: readonly string[]): string => `${moduleKey}|${[...wasi].sort().join(',')}`;
+
 const isIdle = (w: GuestWorker): boolean => w.ready && w.alive && !w.running;
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 /** How long the main thread waits, spinning, for the result of a lone call before going back to its event loop. */
 const MAIN_SPIN_MS = 0.5;
+/** At most this many (component, WASI grants) pairs get a spare instance in every worker: spares cost memory (a JS guest's is ~10 MiB). */
+const MAX_PRELOADS = 8;
+/** How long a worker may take to make a spare instance before it is replaced (start-up code is guest code too). */
+const PREPARE_DEADLINE_MS = 5000;
 /** How often running calls' deadlines are checked: a deadline is kept to within this. */
 const DEADLINE_TICK_MS = 5;
 
@@ -137,6 +145,8 @@ export class WorkerPool {
   #nextTemplateId = 1;
   #nextCallId = 1;
   #closed = false;
+  /** What every worker keeps ready: modules loaded and one fresh instance each. */
+  readonly #preloads = new Map<string, { component: CompiledComponent; wasi: string[] }>();
 
   constructor(opts: WorkerPoolOptions) {
     this.#log = opts.logger;
@@ -235,14 +245,20 @@ export class WorkerPool {
       templates: new Set(),
       answering: false,
       armed: false,
+      preparing: new Map(),
     };
     place(w);
+    for (const p of this.#preloads.values()) void this.#prepare(w, p);
     return new Promise<void>((resolve) => {
       worker.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           w.ready = true;
           resolve();
           this.#pump();
+        } else if (msg.type === 'prepared') {
+          const key = preloadKey(msg.moduleKey, msg.wasi);
+          w.preparing.get(key)?.();
+          w.preparing.delete(key);
         }
       });
       worker.on('error', (err) => {
@@ -250,6 +266,8 @@ export class WorkerPool {
       });
       worker.on('exit', (code) => {
         resolve();
+        for (const done of w.preparing.values()) done();
+        w.preparing.clear();
         if (!w.alive) return;
         this.#log.error({ event: 'worker-exit', worker: w.id, code }, 'guest worker exited unexpectedly');
         this.#replace(w, new NodeError('worker-crashed', `the worker running this call stopped (exit code ${code})`, true));
@@ -376,17 +394,7 @@ export class WorkerPool {
     w.running = { job, callId, deadlineAt: performance.now() + deadline, bound: undefined };
     this.#tick();
     const c = job.component;
-    if (!w.loaded.has(c.key)) {
-      this.#post(w, {
-        type: 'load',
-        moduleKey: c.key,
-        glueUrl: c.component.glueUrl,
-        world: c.component.world,
-        memoryBytes: c.memoryBytes,
-        modules: [...c.modules],
-      });
-      w.loaded.add(c.key);
-    }
+    this.#load(w, c);
     const deadlineAt = Date.now() + deadline;
     const scope = job.scope;
     let call: CompactCall | CallJob;
@@ -466,6 +474,76 @@ export class WorkerPool {
       byKey.set(key, t);
     }
     return t;
+  }
+
+  /** Send `c`'s compiled modules to `w` unless it has them. */
+  #load(w: GuestWorker, c: CompiledComponent): void {
+    if (w.loaded.has(c.key)) return;
+    this.#post(w, {
+      type: 'load',
+      moduleKey: c.key,
+      glueUrl: c.component.glueUrl,
+      world: c.component.world,
+      memoryBytes: c.memoryBytes,
+      modules: [...c.modules],
+    });
+    w.loaded.add(c.key);
+  }
+
+  /**
+   * Get every worker (the spare and later replacements too) ready for `component` with these
+   * WASI grants: its modules loaded and a fresh instance made, so the first call of a tenant
+   * that uses it does not wait for instantiation.
+   */
+  async preload(component: CompiledComponent, wasi: readonly string[]): Promise<void> {
+    const key = preloadKey(component.key, wasi);
+    if (this.#preloads.has(key) || this.#preloads.size >= MAX_PRELOADS || this.#closed) return;
+    const p = { component, wasi: [...wasi] };
+    this.#preloads.set(key, p);
+    await Promise.all(this.#everyWorker().map((w) => this.#prepare(w, p)));
+  }
+
+  /**
+   * Ask `w` for a spare of `p`; resolves when it has one (or gave up, or died). A component
+   * whose start-up does not finish in PREPARE_DEADLINE_MS is never prepared again, and the
+   * worker stuck in it is replaced: no tenant's start-up code can wedge the pool.
+   */
+  #prepare(w: GuestWorker, p: { component: CompiledComponent; wasi: string[] }): Promise<void> {
+    this.#load(w, p.component);
+    const key = preloadKey(p.component.key, p.wasi);
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (!w.preparing.has(key)) return;
+        w.preparing.delete(key);
+        resolve();
+        this.#preloads.delete(key);
+        this.#log.warn(
+          { event: 'prepare-timeout', worker: w.id, digest: p.component.component.digest, ms: PREPARE_DEADLINE_MS },
+          'a component did not start within the preparation deadline; its instances are made on demand only',
+        );
+        const reason = new NodeError('worker-crashed', 'the worker running this call was stopped: it was stuck starting another component', true);
+        if (w === this.#spare) this.#replaceSpare(w, reason);
+        else this.#replace(w, reason);
+      }, PREPARE_DEADLINE_MS);
+      timer.unref();
+      w.preparing.set(key, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.#post(w, { type: 'prepare', moduleKey: p.component.key, wasi: p.wasi });
+    return done;
+  }
+
+  /** Terminate the spare and start another. */
+  #replaceSpare(w: GuestWorker, reason: NodeError): void {
+    this.#spare = undefined;
+    void this.#retire(w, reason);
+    if (!this.#closed) void this.#spawn((n) => (this.#spare = n));
+  }
+
+  #everyWorker(): GuestWorker[] {
+    return this.#spare ? [...this.#workers, this.#spare] : [...this.#workers];
   }
 
   #post(w: GuestWorker, msg: ToWorker): void {

@@ -110,14 +110,17 @@ export interface CallEffects {
   readonly outputBytes: number;
 }
 
-export type ToWorker = {
-  type: 'load';
-  moduleKey: string;
-  glueUrl: string;
-  world: ComponentWorld;
-  memoryBytes: number;
-  modules: Array<[string, WebAssembly.Module]>;
-};
+export type ToWorker =
+  | {
+      type: 'load';
+      moduleKey: string;
+      glueUrl: string;
+      world: ComponentWorld;
+      memoryBytes: number;
+      modules: Array<[string, WebAssembly.Module]>;
+    }
+  /** Keep one fresh, never-called instance of these modules with these WASI grants ready for the next tenant that needs one. */
+  | { type: 'prepare'; moduleKey: string; wasi: string[] };
 
 /** A call, written into the JOB area. */
 export type CallJob = {
@@ -145,7 +148,10 @@ export type GuestFailure =
   | { kind: 'instantiate'; message: string };
 
 /** The worker's only message: it is ready for calls. (Guest stdout/stderr lines come back with each call's effects.) */
-export type FromWorker = { type: 'ready' };
+export type FromWorker =
+  | { type: 'ready' }
+  /** A 'prepare' is done: its spare instance is ready (or could not be made; a call will say why). */
+  | { type: 'prepared'; moduleKey: string; wasi: string[] };
 
 /** A call's result, written into the DONE area. */
 export type CallResult = (

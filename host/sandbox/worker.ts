@@ -192,6 +192,8 @@ async function serve(): Promise<void> {
       const until = performance.now() + SPIN_MS;
       while ((seq = Atomics.load(ctrl, JOB_SEQ)) === last && performance.now() < until);
     }
+    // Idle: make again the spare instances calls took.
+    if (seq === last) instances.refill();
     while (seq === last) {
       const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last);
       if (waited.async) await waited.value;
@@ -206,6 +208,10 @@ async function serve(): Promise<void> {
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
     instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
+  else if (msg.type === 'prepare')
+    void instances
+      .prepare(msg.moduleKey, msg.wasi)
+      .then(() => port.postMessage({ type: 'prepared', moduleKey: msg.moduleKey, wasi: msg.wasi } satisfies FromWorker));
 });
 
 port.postMessage({ type: 'ready' } satisfies FromWorker);

@@ -53,7 +53,7 @@ export class FileSessionStore implements SessionStore {
     this.#journal = new SessionJournal(join(dataDir, 'sessions', '.journal'));
     this.#checkpointMs = opts.checkpointMs ?? 1000;
     this.#cacheSize = opts.cacheSize ?? 50_000;
-    this.#ready = this.#recover();
+    this.#ready = this.#recover().then(() => this.#journal.prepare());
   }
 
   /** The file of a session, from checked ids only. */

@@ -21,6 +21,11 @@ interface Pending {
 
 const HEADER = 8;
 
+interface Segment {
+  readonly fh: FileHandle;
+  readonly path: string;
+}
+
 /** Frame an entry: length, CRC-32 of the body, CBOR body. */
 function frame(entry: JournalEntry): Buffer {
   const body = encode(entry);
@@ -62,6 +67,12 @@ export class SessionJournal {
   #n = 0;
   #fh: FileHandle | undefined;
   #path = '';
+  /** Bytes written to the current segment. */
+  #size = 0;
+  /** The next segment, created ahead of need: a file's creation costs a directory sync (~15 ms here), which no turn should wait for. */
+  #spare: Promise<Segment> | undefined;
+  /** Once closed, no segment is made ahead any more (a late prepare() would leak its file). */
+  #closed = false;
   #pending: Pending[] = [];
   #flushing: Promise<void> | undefined;
 
@@ -82,8 +93,15 @@ export class SessionJournal {
       const batch = this.#pending;
       this.#pending = [];
       try {
-        if (!this.#fh) await this.#openSegment();
-        await this.#fh!.write(Buffer.concat(batch.map((p) => p.bytes)));
+        if (!this.#fh) {
+          const seg = await this.#takeSpare();
+          this.#fh = seg.fh;
+          this.#path = seg.path;
+          this.#size = 0;
+        }
+        const bytes = Buffer.concat(batch.map((p) => p.bytes));
+        await this.#fh!.write(bytes);
+        this.#size += bytes.length;
         await this.#fh!.datasync();
         for (const p of batch) p.resolve();
       } catch (e) {
@@ -92,10 +110,40 @@ export class SessionJournal {
     }
   }
 
-  async #openSegment(): Promise<void> {
+  /** Create the next segment now, so that the first write after a start or a rotation does not wait for it. */
+  prepare(): void {
+    if (this.#spare || this.#closed) return;
+    const spare = this.#create();
+    // A failure shows on the write that needs the segment, where it can be reported.
+    spare.catch(() => {
+      if (this.#spare === spare) this.#spare = undefined;
+    });
+    this.#spare = spare;
+  }
+
+  #takeSpare(): Promise<Segment> {
+    const seg = this.#spare ?? this.#create();
+    this.#spare = undefined;
+    return seg;
+  }
+
+  /** A new, empty segment file whose directory entry is durable. */
+  async #create(): Promise<Segment> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    this.#path = join(this.#dir, `${this.#prefix}-${String(this.#n++).padStart(6, '0')}.log`);
-    this.#fh = await open(this.#path, 'a', 0o600);
+    const path = join(this.#dir, `${this.#prefix}-${String(this.#n++).padStart(6, '0')}.log`);
+    const fh = await open(path, 'a', 0o600);
+    try {
+      const dh = await open(this.#dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return { fh, path };
   }
 
   /**
@@ -103,10 +151,15 @@ export class SessionJournal {
    * call it once everything the closed segment holds is in the session files.
    */
   async rotate(): Promise<() => Promise<void>> {
-    await this.#flushing;
+    const next = await this.#takeSpare();
+    // No batch may be mid-write on the segment being closed: swap only between batches.
+    while (this.#flushing) await this.#flushing;
     const fh = this.#fh;
     const path = this.#path;
-    this.#fh = undefined;
+    this.#fh = next.fh;
+    this.#path = next.path;
+    this.#size = 0;
+    this.prepare();
     await fh?.close();
     return async () => {
       if (path) await rm(path, { force: true });
@@ -114,9 +167,19 @@ export class SessionJournal {
   }
 
   async close(): Promise<void> {
-    await this.#flushing;
+    this.#closed = true;
+    while (this.#flushing) await this.#flushing;
     await this.#fh?.close();
+    // A segment nothing was written to holds nothing to replay.
+    if (this.#fh && this.#size === 0) await rm(this.#path, { force: true });
     this.#fh = undefined;
+    // A segment made ahead and never written goes too.
+    const spare = await this.#spare?.catch(() => undefined);
+    this.#spare = undefined;
+    if (spare) {
+      await spare.fh.close();
+      await rm(spare.path, { force: true });
+    }
   }
 
   /** Segments left by processes that are gone, oldest first, with their entries. */

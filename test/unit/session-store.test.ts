@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, copyFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
 import { crc32 } from 'node:zlib';
@@ -10,11 +10,21 @@ import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '
 import { tempDir } from '../support/bundle.js';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).forEach((c) => c()));
+const opened: FileSessionStore[] = [];
+afterEach(async () => {
+  // A store holds its journal segment open (and one made ahead): close each before its folder goes.
+  await Promise.allSettled(opened.splice(0).map((s) => s.close()));
+  cleanups.splice(0).forEach((c) => c());
+});
+function open(dir: string): FileSessionStore {
+  const s = new FileSessionStore(dir);
+  opened.push(s);
+  return s;
+}
 function store(): { dir: string; store: FileSessionStore } {
   const t = tempDir();
   cleanups.push(t.cleanup);
-  return { dir: t.dir, store: new FileSessionStore(t.dir) };
+  return { dir: t.dir, store: open(t.dir) };
 }
 const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 's1');
 function record(over: Partial<SessionRecord> = {}): SessionRecord {
@@ -61,11 +71,16 @@ describe('the file session store', () => {
     const onDisk = decode(readFileSync(file)) as { rev: number; record: SessionRecord };
     expect(onDisk.rev).toBe(1);
     expect(onDisk.record.state).toEqual({ name: 'Ann' });
-    // No temp files are left behind by the atomic write, and the journal segment is gone.
+    // No temp files are left behind by the atomic write, and the segment that held the update
+    // is gone: what is left are segments made ahead for the next writes, empty.
     expect(readdirSync(join(dir, 'sessions', 'acme', 'prod', 'support'))).toEqual(['s1.cbor']);
-    expect(readdirSync(join(dir, 'sessions', '.journal'))).toEqual([]);
+    const journal = join(dir, 'sessions', '.journal');
+    expect(readdirSync(journal).map((f) => statSync(join(journal, f)).size)).toEqual(readdirSync(journal).map(() => 0));
+    expect(readdirSync(journal).flatMap((f) => parseSegment(readFileSync(join(journal, f))))).toEqual([]);
+    await s.close();
+    expect(readdirSync(journal)).toEqual([]);
     // Another store (another process) reads it from the file.
-    expect((await new FileSessionStore(dir).get(key))!.record.state).toEqual({ name: 'Ann' });
+    expect((await open(dir).get(key))!.record.state).toEqual({ name: 'Ann' });
   });
 
   it('makes an update durable in the journal before it resolves', async () => {
@@ -87,7 +102,7 @@ describe('the file session store', () => {
       ],
       Buffer.from([40, 0, 0, 0, 1, 2, 3]),
     );
-    const s = new FileSessionStore(dir);
+    const s = open(dir);
     const got = await s.get(key);
     expect(got).toMatchObject({ revision: 2, record: { turns: 2 } });
     expect(existsSync(file)).toBe(false);
@@ -138,11 +153,9 @@ describe('the file session store', () => {
     const other = join(dir, 'sessions', 'bigcorp', 'prod', 'support');
     mkdirSync(other, { recursive: true });
     copyFileSync(join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor'), join(other, 's1.cbor'));
-    await expect(new FileSessionStore(dir).get(sessionKey({ tenant: 'bigcorp', env: 'prod', team: 'support' }, 's1'))).rejects.toThrowError(
-      CorruptSessionError,
-    );
+    await expect(open(dir).get(sessionKey({ tenant: 'bigcorp', env: 'prod', team: 'support' }, 's1'))).rejects.toThrowError(CorruptSessionError);
     writeFileSync(join(dir, 'sessions', 'acme', 'prod', 'support', 's1.cbor'), Buffer.from([0xff, 0x00, 0x12]));
-    await expect(new FileSessionStore(dir).get(key)).rejects.toThrowError(CorruptSessionError);
+    await expect(open(dir).get(key)).rejects.toThrowError(CorruptSessionError);
   });
 
   it('refuses a record that does not match its key', async () => {
