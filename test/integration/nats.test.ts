@@ -167,7 +167,9 @@ describe('NATS: faults', () => {
     const h = await natsHost({ ackWaitMs: 2000 });
     const client = await natsClient(nats.url);
     const ids = Array.from({ length: 30 }, () => newMessageId());
-    const answers = ids.map((id, i) => converse(client, i % 2 ? ACME_SLACK : BIGCORP_WEBCHAT, { id, user: `r${i}`, text: 'hello' }, 60_000));
+    // A core subscriber can miss an answer published during the outage, so each wait is bounded
+    // well inside the test's own timeout; the egress stream below is the record that counts.
+    const answers = ids.map((id, i) => converse(client, i % 2 ? ACME_SLACK : BIGCORP_WEBCHAT, { id, user: `r${i}`, text: 'hello' }, 20_000));
     await new Promise((r) => setTimeout(r, 150));
     await nats.restart();
     const results = await Promise.allSettled(answers);
@@ -178,5 +180,5 @@ describe('NATS: faults', () => {
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.ok).length).toBeGreaterThan(0);
     expect(turnsIn(h)).toBeGreaterThanOrEqual(30);
     await client.close();
-  });
+  }, 90_000);
 });
