@@ -40,12 +40,15 @@ import {
 } from './protocol.js';
 import { classify, WorkerInstances, type Instance } from './worker-instances.js';
 import type { GuestLineSink } from './wasi-sandbox.js';
+import { collectGarbage } from '../util/collect-garbage.js';
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
 const data = Buffer.from(init.data);
 const port = parentPort!;
 
+/** How long a worker must have been idle before it makes again the spare instances calls took. */
+const REFILL_IDLE_MS = 50;
 /** How long to spin for a bridge reply or the next call before sleeping: a hand-off caught spinning costs ~0.5 us, a futex wake ~25 us. */
 const SPIN_MS = 1;
 
@@ -192,8 +195,15 @@ async function serve(): Promise<void> {
       const until = performance.now() + SPIN_MS;
       while ((seq = Atomics.load(ctrl, JOB_SEQ)) === last && performance.now() < until);
     }
-    // Idle: make again the spare instances calls took.
-    if (seq === last) instances.refill();
+    // Idle for a while: make again the spare instances calls took. Not at once: right after a
+    // call the main thread is finishing its turn, and an instantiation now would take a core
+    // from it (a conversation's next message would wait too).
+    if (seq === last && instances.needsRefill) {
+      const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last, REFILL_IDLE_MS);
+      if (waited.async) await waited.value;
+      seq = Atomics.load(ctrl, JOB_SEQ);
+      if (seq === last) instances.refill();
+    }
     while (seq === last) {
       const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last);
       if (waited.async) await waited.value;
@@ -209,9 +219,11 @@ port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
     instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
   else if (msg.type === 'prepare')
-    void instances
-      .prepare(msg.moduleKey, msg.wasi)
-      .then(() => port.postMessage({ type: 'prepared', moduleKey: msg.moduleKey, wasi: msg.wasi } satisfies FromWorker));
+    void instances.prepare(msg.moduleKey, msg.wasi).then(() => {
+      // Instantiation's garbage goes now, before this worker takes calls, not during its first one.
+      collectGarbage();
+      port.postMessage({ type: 'prepared', moduleKey: msg.moduleKey, wasi: msg.wasi } satisfies FromWorker);
+    });
 });
 
 port.postMessage({ type: 'ready' } satisfies FromWorker);
