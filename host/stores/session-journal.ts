@@ -84,12 +84,22 @@ export class SessionJournal {
   append(entry: JournalEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ bytes: frame(entry), resolve, reject });
-      this.#flushing ??= this.#flush().finally(() => (this.#flushing = undefined));
+      this.#flushing ??= this.#flush();
     });
   }
 
+  /**
+   * Write and sync batches until none is pending. `#flushing` is cleared in the same
+   * synchronous step that finds nothing pending: cleared later (in a `.finally`), an append
+   * made by a continuation of the last batch's writers would see a flush still running and
+   * wait for one that never comes.
+   */
   async #flush(): Promise<void> {
-    while (this.#pending.length > 0) {
+    for (;;) {
+      if (this.#pending.length === 0) {
+        this.#flushing = undefined;
+        return;
+      }
       const batch = this.#pending;
       this.#pending = [];
       try {

@@ -5,7 +5,7 @@ import { crc32 } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sessionKey } from '../../dist/stores/keys.js';
 import { FileSessionStore } from '../../dist/stores/file-session-store.js';
-import { parseSegment } from '../../dist/stores/session-journal.js';
+import { parseSegment, SessionJournal } from '../../dist/stores/session-journal.js';
 import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
 import { tempDir } from '../support/bundle.js';
 
@@ -90,6 +90,22 @@ describe('the file session store', () => {
     expect(segments).toHaveLength(1);
     const entries = parseSegment(readFileSync(join(dir, 'sessions', '.journal', segments[0]!)));
     expect(entries).toMatchObject([{ key: { tenant: 'acme', session: 's1' }, rev: 1, record: { turns: 7 } }]);
+  });
+
+  it('journal: an append made the moment the previous one is durable is written too', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const journal = new SessionJournal(join(t.dir, 'journal'));
+    const entry = (n: number) => ({ key: sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, `s${n}`), rev: 1, record: null });
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} still waiting after 5 s`)), 5000))]);
+    // Each append is made in the reaction to the previous one's resolution (as a turn's next
+    // update can be), with no step between; none may wait for a flush that has finished.
+    const chain = (n: number): Promise<void> => journal.append(entry(n)).then(() => (n < 5 ? chain(n + 1) : undefined));
+    await within(chain(1), 'the chain of appends');
+    await journal.close();
+    const [segment] = readdirSync(join(t.dir, 'journal'));
+    expect(parseSegment(readFileSync(join(t.dir, 'journal', segment!))).map((e) => e.key.session)).toEqual(['s1', 's2', 's3', 's4', 's5']);
   });
 
   it('replays what a dead process left in its journal, ignoring a torn tail', async () => {
