@@ -27,7 +27,6 @@ import type { SessionStore } from './stores/session-store.js';
 import { loadWorkspace } from './tenancy/config/load.js';
 import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
-import { collectGarbage } from './util/collect-garbage.js';
 
 export interface HostOptions {
   readonly bundleDir: string;
@@ -146,8 +145,6 @@ export class GreenticHost {
       !opts.bus,
       masterKey,
     );
-    // Start-up's garbage goes now, not as a pause in the first turns.
-    collectGarbage();
     host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     return host;
   }

@@ -125,13 +125,7 @@ export class WorkerInstances {
     return spare.catch(() => undefined);
   }
 
-  /** Whether calls took spares that refill() would make again. */
-  get needsRefill(): boolean {
-    return this.#refill.size > 0;
-  }
-
   /** Make again the spares calls have taken (called when the worker is idle). */
-
   refill(): void {
     for (const k of this.#refill) {
       const w = this.#wanted.get(k);

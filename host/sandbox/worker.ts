@@ -47,8 +47,6 @@ const ctrl = new Int32Array(init.ctrl);
 const data = Buffer.from(init.data);
 const port = parentPort!;
 
-/** How long a worker must have been idle before it makes again the spare instances calls took. */
-const REFILL_IDLE_MS = 50;
 /** How long to spin for a bridge reply or the next call before sleeping: a hand-off caught spinning costs ~0.5 us, a futex wake ~25 us. */
 const SPIN_MS = 1;
 
@@ -195,15 +193,8 @@ async function serve(): Promise<void> {
       const until = performance.now() + SPIN_MS;
       while ((seq = Atomics.load(ctrl, JOB_SEQ)) === last && performance.now() < until);
     }
-    // Idle for a while: make again the spare instances calls took. Not at once: right after a
-    // call the main thread is finishing its turn, and an instantiation now would take a core
-    // from it (a conversation's next message would wait too).
-    if (seq === last && instances.needsRefill) {
-      const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last, REFILL_IDLE_MS);
-      if (waited.async) await waited.value;
-      seq = Atomics.load(ctrl, JOB_SEQ);
-      if (seq === last) instances.refill();
-    }
+    // Idle: make again the spare instances calls took.
+    if (seq === last) instances.refill();
     while (seq === last) {
       const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last);
       if (waited.async) await waited.value;

@@ -19,6 +19,8 @@ beforeAll(async () => {
     'tenants/acme/tenant.yaml': {
       tenant: 'acme',
       environments: { prod: {}, staging: {} },
+      // Room for faults-js's 3 s deadline (the default cap is 1 s).
+      settings: { limits: { deadline_ms: 3000 } },
       grants: { components: { reply: null, ask: null, branch: null, faults: null, 'faults-js': null } },
     },
     'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] },
@@ -58,7 +60,7 @@ describe('a misbehaving guest fails its call with a clear error, and the host ke
   });
 
   const js: Array<[string, string, RegExp]> = [
-    ['loop', 'deadline-exceeded', /^component "faults-js" did not finish within 1000 ms$/],
+    ['loop', 'deadline-exceeded', /^component "faults-js" did not finish within 3000 ms$/],
     ['bomb', 'out-of-memory', /^component "faults-js" ran out of memory \(limit 64 MiB\)/],
     ['throw', 'trap', /^component "faults-js" trapped: .*unreachable.*uncaught exception/],
     ['recurse', 'trap', /^component "faults-js" trapped: /],
