@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchBundle } from './bundle.mjs';
+import { stats } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_STARTS ?? 5);
 
@@ -19,8 +20,6 @@ function start(bundle, cache) {
   });
   return JSON.parse(out);
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 export async function run() {
   const rows = [];
@@ -42,8 +41,8 @@ export async function run() {
       {
         bench: label,
         measure: `first message to a ready host, glue on the disk cache (median of ${RUNS} processes)`,
-        ours: median(warm.map((r) => r.first)),
-        baseline: median(cold.map((r) => r.first)),
+        ours: stats(warm.map((r) => r.first)).p50,
+        baseline: stats(cold.map((r) => r.first)).p50,
         baselineLabel: 'the same, glue transpiled at start',
         target,
         unit: 'ms',
@@ -51,8 +50,8 @@ export async function run() {
       {
         bench: label,
         measure: 'host start + first message, glue on the disk cache',
-        ours: median(warm.map((r) => r.total)),
-        baseline: median(cold.map((r) => r.total)),
+        ours: stats(warm.map((r) => r.total)).p50,
+        baseline: stats(cold.map((r) => r.total)).p50,
         baselineLabel: 'the same, glue transpiled at start',
         unit: 'ms',
       },
