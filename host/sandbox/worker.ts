@@ -206,15 +206,21 @@ async function serve(): Promise<void> {
   }
 }
 
+/** 'prepare' requests whose spare is still being made. */
+let preparing = 0;
+
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
     instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
-  else if (msg.type === 'prepare')
+  else if (msg.type === 'prepare') {
+    preparing++;
     void instances.prepare(msg.moduleKey, msg.wasi).then(() => {
-      // Instantiation's garbage goes now, before this worker takes calls, not during its first one.
-      collectGarbage();
+      // Instantiation's garbage goes before this worker takes calls, not during its first one:
+      // once, when the last spare asked for is made (a worker is asked for one per component).
+      if (--preparing === 0) collectGarbage();
       port.postMessage({ type: 'prepared', moduleKey: msg.moduleKey, wasi: msg.wasi } satisfies FromWorker);
     });
+  }
 });
 
 port.postMessage({ type: 'ready' } satisfies FromWorker);
