@@ -45,6 +45,8 @@ export const InstanceConfigSchema = z.strictObject({
     .optional(),
   stores: z.enum(['embedded', 'nats']).optional(),
   ack_wait_ms: z.number().int().min(100).max(3_600_000).optional(),
+  /** How long a stop waits for in-flight work (ms). */
+  drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
 });
 
 /** Everything `serve` needs, after the file and the flags are merged. */
@@ -59,6 +61,7 @@ export interface InstanceSettings {
   nats: NatsOptions | undefined;
   stores: 'embedded' | 'nats' | undefined;
   ackWaitMs: number | undefined;
+  drainTimeoutMs: number | undefined;
 }
 
 /** Read `serve --config FILE`; problems are a ConfigError naming file and path. */
@@ -92,6 +95,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     },
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,
+    drainTimeoutMs: c.drain_timeout_ms,
   };
 }
 

@@ -4,8 +4,11 @@ import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
 import { webchatPath } from '../messaging/providers/webchat-cookie.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, tenantCapFromEnv, tenantLogCapOf } from '../observability/logger.js';
+import { MasterKeyError } from '../stores/master-key.js';
+import { DataDirError } from '../stores/storage-problem.js';
 import { ConfigError } from '../tenancy/config/problems.js';
+import { HttpDrain, stopGracefully } from './graceful-stop.js';
 import { natsUrlFlag, readInstanceConfig, tenantListFlag, type InstanceSettings } from './instance-config.js';
 import { CommandFailed, HELP_FLAG, intFlag, parsingFlags, UsageError, type CommandIo } from './usage.js';
 
@@ -28,14 +31,19 @@ Options:
                       serving the same tenants share the work, each message handled once
   --stores KIND       embedded (files under --data) or nats (JetStream KV); default: nats with --nats
   --ack-wait MS       NATS: redeliver an ingress message unacknowledged this long (default 30000)
+  --drain-timeout MS  on stop, how long in-flight turns may take to finish (default 10000)
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
-                      stores, ack_wait_ms); flags win over the file
+                      stores, ack_wait_ms, drain_timeout_ms); flags win over the file
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
-Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default info); progress and the ready
-line go to stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first.`;
+With embedded stores, one instance at a time uses a data directory (its lock file,
+greentic.lock, names the holder). Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default
+info; each tenant at most GREENTIC_LOG_TENANT_LINES lines, default 1000, and
+GREENTIC_LOG_TENANT_BYTES bytes, default 524288, per 10 s); progress and the ready line go to
+stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first, for at most the
+drain timeout (a second signal stops at once), then the process exits.`;
 
 export async function serveCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
   const { values } = parsingFlags(() =>
@@ -53,6 +61,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         nats: { type: 'string' },
         stores: { type: 'string' },
         'ack-wait': { type: 'string' },
+        'drain-timeout': { type: 'string' },
         config: { type: 'string' },
       },
       allowPositionals: false,
@@ -77,6 +86,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     nats: values.nats === undefined ? undefined : { url: natsUrlFlag(values.nats) },
     stores: values.stores as InstanceSettings['stores'],
     ackWaitMs: intFlag(values['ack-wait'], 'ack-wait', 100, 3_600_000),
+    drainTimeoutMs: intFlag(values['drain-timeout'], 'drain-timeout', 0, 600_000),
   };
   let fromFile: Partial<InstanceSettings> = {};
   if (values.config !== undefined) {
@@ -100,11 +110,18 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     nats: fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats,
     stores: pick('stores'),
     ackWaitMs: pick('ackWaitMs'),
+    drainTimeoutMs: pick('drainTimeoutMs') ?? 10_000,
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
   if (settings.stores === 'nats' && !settings.nats) throw new UsageError('--stores nats needs --nats URL');
 
-  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' });
+  let tenantCap;
+  try {
+    tenantCap = tenantCapFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info', tenantCap });
   io.out(`greentic-host: loading ${settings.bundle}`);
   let host: GreenticHost;
   try {
@@ -117,11 +134,12 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       nats: settings.nats,
       stores: settings.stores,
       ackWaitMs: settings.ackWaitMs,
+      lockDataDir: true,
       logger,
       onProgress: (line) => io.out(`  ${line}`),
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof NatsConnectError) throw new CommandFailed(e.message);
+    if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof DataDirError || e instanceof MasterKeyError) throw new CommandFailed(e.message);
     throw e;
   }
   for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
@@ -132,6 +150,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   }
 
   const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined });
+  const drain = new HttpDrain(app.server);
   let url: string;
   try {
     url = await app.listen({ port: settings.port, host: settings.host });
@@ -158,14 +177,30 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
 
+  // The first signal starts a graceful stop; a second one cuts the drain short.
+  let hurry!: () => void;
+  const hurried = new Promise<void>((r) => (hurry = r));
   await new Promise<void>((done) => {
-    const stop = () => done();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    signal?.addEventListener('abort', stop, { once: true });
+    const onSignal = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', hurry);
+      process.once('SIGTERM', hurry);
+      done();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    signal?.addEventListener('abort', onSignal, { once: true });
   });
-  io.out('greentic-host: stopping');
-  await app.close();
-  await host.close();
+  const drainMs = settings.drainTimeoutMs ?? 10_000;
+  io.out(`greentic-host: stopping (in-flight turns get up to ${drainMs} ms)`);
+  try {
+    await stopGracefully({ app, host, drain, drainMs, hurry: hurried, logger });
+  } finally {
+    process.off('SIGINT', hurry);
+    process.off('SIGTERM', hurry);
+  }
+  tenantLogCapOf(logger)?.flushReports();
+  io.out('greentic-host: stopped');
   return 0;
 }
