@@ -3,9 +3,12 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** True when this process may mount a tmpfs (root, as here and in CI): the fault tests then use real small disks. */
+/**
+ * True when this process may mount a tmpfs (root, as here and in CI): the fault tests then use
+ * real small disks. GREENTIC_TEST_NO_MOUNT=1 makes them take their fallback (the fake layer) instead.
+ */
 export const CAN_MOUNT: boolean = (() => {
-  if (process.getuid?.() !== 0) return false;
+  if (process.getuid?.() !== 0 || process.env.GREENTIC_TEST_NO_MOUNT === '1') return false;
   const dir = mkdtempSync(join(tmpdir(), 'greentic-mount-probe-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir], { stdio: 'ignore' });
