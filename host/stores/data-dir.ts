@@ -52,15 +52,17 @@ async function sweepDataDir(dir: string, logger: Logger): Promise<void> {
  * (the host starts and recovers by itself when space returns).
  */
 export async function checkDataDir(dir: string, fs: StoreFs = nodeFs): Promise<DataDirCheck> {
+  const notADirectory = new DataDirError(`data directory ${dir} is not a directory; choose another with --data`);
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
+    if (errnoOf(e) === 'EEXIST') throw notADirectory;
     throw unusable(dir, e, 'cannot be created');
   }
   const st = await fs.stat(dir).catch((e: unknown) => {
     throw unusable(dir, e, 'cannot be read');
   });
-  if (!st.isDirectory()) throw new DataDirError(`data directory ${dir} is not a directory; choose another with --data`);
+  if (!st.isDirectory()) throw notADirectory;
   let diskFull = false;
   for (const sub of ['', 'sessions', join('sessions', '.journal'), 'secrets']) {
     const where = join(dir, sub);

@@ -75,9 +75,12 @@ describe(`a full disk while serving (${FULL_DISK})`, () => {
   it('turns are refused with a clear retryable error, readiness drops, and it all comes back by itself when space returns', async () => {
     const disk = fullableDisk();
     const { t, base } = await serveOn(disk.dataDir, disk.fs);
-    // Every node of the flow once (its first call is the slowest), so that the turns below only differ by the disk.
+    // Every node of the flow once, so that the turns below only differ by the disk: a first call
+    // on a busy machine can miss its deadline, and then the same message is tried again.
     const warm = await chat(base, 'hello');
-    expect((await chat(base, 'vpn', warm.cookie)).status).toBe(200);
+    let warmed = await chat(base, 'vpn', warm.cookie);
+    for (let i = 0; warmed.status !== 200 && warmed.body.error.code === 'deadline-exceeded' && i < 5; i++) warmed = await chat(base, 'vpn', warm.cookie);
+    expect(warmed.status).toBe(200);
     const first = await chat(base, 'hello');
     expect(first.status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
