@@ -38,8 +38,8 @@ Options:
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
-With embedded stores, one instance at a time uses a data directory (its lock file,
-greentic.lock, names the holder). Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default
+With embedded stores, one instance at a time uses a data directory (its lock,
+greentic.lock/, names the holder). Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default
 info; each tenant at most GREENTIC_LOG_TENANT_LINES lines, default 1000, and
 GREENTIC_LOG_TENANT_BYTES bytes, default 524288, per 10 s); progress and the ready line go to
 stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first, for at most the

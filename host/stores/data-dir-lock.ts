@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { writeTempFile } from './atomic-file.js';
 import { DataDirError, PROBLEM_TEXT, problemOf } from './storage-problem.js';
 import { errnoOf, nodeFs, syncDirectory, type StoreFs } from './store-fs.js';
-import { processIsAlive } from './temp-sweep.js';
+import { processIsAlive, sweepTempFiles } from './temp-sweep.js';
 
-/** The lock file's name inside the data directory. */
-export const LOCK_FILE = 'greentic.lock';
+/** The lock's folder inside the data directory: the lock is the highest-numbered file in it. */
+export const LOCK_DIR = 'greentic.lock';
 
 /** What a lock file says about its holder. */
 interface Holder {
@@ -19,12 +19,16 @@ interface Holder {
   readonly nonce: string;
 }
 
+const GENERATION = /^\d{9}$/;
+
 /**
- * One instance per data directory: `serve` holds `<data>/greentic.lock` (pid, host, process start
- * time) while it runs. A second instance is refused with the holder's pid; a lock whose process
- * is gone (a kill -9, a crash, a reboot) is taken over. The file is created whole (temp file,
- * then link, which fails if one exists), and a takeover moves the stale file aside under a name
- * of its own and checks it moved the stale one, so two instances racing for it cannot both win.
+ * One instance per data directory: `serve` holds the lock (pid, host, process start time) while it
+ * runs; a second instance is refused with the holder's pid, and a lock whose process is gone (a
+ * kill -9, a crash, a reboot) is taken over. The lock is the highest-numbered file in
+ * `<data>/greentic.lock/`: a start with none there creates 000000001, a takeover of a stale N
+ * creates N+1. Each is created whole and exclusively (a temp file, then link(), which fails if
+ * the name exists), so of any number of instances racing for one generation exactly one wins,
+ * and no taker ever moves or deletes a lock that is not stale.
  */
 export class DataDirLock {
   private constructor(
@@ -36,7 +40,7 @@ export class DataDirLock {
   ) {}
 
   static async acquire(dataDir: string, fs: StoreFs = nodeFs): Promise<DataDirLock> {
-    const file = join(dataDir, LOCK_FILE);
+    const dir = join(dataDir, LOCK_DIR);
     const me: Holder = {
       pid: process.pid,
       host: hostname(),
@@ -44,21 +48,41 @@ export class DataDirLock {
       since: new Date().toISOString(),
       nonce: randomBytes(8).toString('hex'),
     };
-    let tookOverFrom: number | undefined;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      if (await tryCreate(fs, file, me)) return new DataDirLock(file, me, fs, tookOverFrom);
-      const held = await readHolder(fs, file);
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new DataDirError(`cannot create the lock folder ${dir}: ${PROBLEM_TEXT[problemOf(e)]} (${errnoOf(e) ?? (e as Error).message})`);
+    }
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const generations = (await fs.readdir(dir)).filter((n) => GENERATION.test(n)).sort();
+      const top = generations.at(-1);
+      if (top === undefined) {
+        const file = await tryCreate(fs, dir, 1, me);
+        if (file) return DataDirLock.#held(dir, file, me, fs, undefined);
+        continue;
+      }
+      const held = await readHolder(fs, join(dir, top));
       if (held === 'absent') continue;
       if (held !== 'unreadable' && (await isRunning(fs, held))) {
         const where = held.host === me.host ? '' : ` on host ${held.host}`;
         throw new DataDirError(
           `data directory ${dataDir} is in use by another greentic-host (pid ${held.pid}${where}, since ${held.since}); stop it first, or use another --data` +
-            (held.host === me.host ? '' : ` (if that host is gone, delete ${file})`),
+            (held.host === me.host ? '' : ` (if that host is gone, delete ${join(dir, top)})`),
         );
       }
-      if (await moveStaleAside(fs, file, held)) tookOverFrom = held === 'unreadable' ? undefined : held.pid;
+      const file = await tryCreate(fs, dir, Number(top) + 1, me);
+      if (!file) continue; // another instance took this generation first
+      // The stale generations below ours are nobody's now.
+      for (const g of generations) await fs.unlink(join(dir, g)).catch(() => undefined);
+      return DataDirLock.#held(dir, file, me, fs, held === 'unreadable' ? undefined : held.pid);
     }
-    throw new DataDirError(`data directory ${dataDir}: could not take its lock ${file} (other instances are starting at the same time?)`);
+    throw new DataDirError(`data directory ${dataDir}: could not take its lock in ${dir} (other instances are starting at the same time?)`);
+  }
+
+  static async #held(dir: string, file: string, me: Holder, fs: StoreFs, tookOverFrom: number | undefined): Promise<DataDirLock> {
+    // A taker killed between its temp file and its link left the temp file: ours to remove now.
+    await sweepTempFiles(fs, dir, 0).catch(() => undefined);
+    return new DataDirLock(file, me, fs, tookOverFrom);
   }
 
   /** Remove the lock if it is still this instance's. */
@@ -69,42 +93,25 @@ export class DataDirLock {
   }
 }
 
-async function tryCreate(fs: StoreFs, file: string, me: Holder): Promise<boolean> {
+/** Create generation `n` whole, or return null if it exists already. */
+async function tryCreate(fs: StoreFs, dir: string, n: number, me: Holder): Promise<string | null> {
+  const file = join(dir, String(n).padStart(9, '0'));
   let tmp: string;
   try {
-    tmp = await writeTempFile(fs, file, Buffer.from(`${JSON.stringify(me)}\n`), 0o644);
+    tmp = await writeTempFile(fs, join(dir, 'holder'), Buffer.from(`${JSON.stringify(me)}\n`), 0o644);
   } catch (e) {
     throw new DataDirError(`cannot create the lock file ${file}: ${PROBLEM_TEXT[problemOf(e)]} (${errnoOf(e) ?? (e as Error).message})`);
   }
   try {
     await fs.link(tmp, file);
   } catch (e) {
-    if (errnoOf(e) === 'EEXIST') return false;
+    if (errnoOf(e) === 'EEXIST') return null;
     throw new DataDirError(`cannot create the lock file ${file}: ${PROBLEM_TEXT[problemOf(e)]} (${errnoOf(e) ?? (e as Error).message})`);
   } finally {
     await fs.unlink(tmp).catch(() => undefined);
   }
-  await syncDirectory(fs, join(file, '..'));
-  return true;
-}
-
-/** Move a stale lock aside; true if what was moved is the stale lock (false: someone else's fresh one, put back). */
-async function moveStaleAside(fs: StoreFs, file: string, stale: Holder | 'unreadable'): Promise<boolean> {
-  const aside = `${file}.stale-${randomBytes(6).toString('hex')}`;
-  try {
-    await fs.rename(file, aside);
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') return false;
-    throw new DataDirError(`cannot take over the stale lock ${file}: ${PROBLEM_TEXT[problemOf(e)]} (${errnoOf(e) ?? (e as Error).message})`);
-  }
-  const moved = await readHolder(fs, aside);
-  const same = stale === 'unreadable' ? moved === 'unreadable' : typeof moved === 'object' && moved.nonce === stale.nonce;
-  if (!same) {
-    // Another instance took the lock between our look and our move: give it back.
-    await fs.link(aside, file).catch(() => undefined);
-  }
-  await fs.unlink(aside).catch(() => undefined);
-  return same;
+  await syncDirectory(fs, dir);
+  return file;
 }
 
 async function readHolder(fs: StoreFs, file: string): Promise<Holder | 'absent' | 'unreadable'> {

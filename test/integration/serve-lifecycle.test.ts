@@ -133,7 +133,7 @@ describe('one instance per data directory', () => {
     const second = spawnServe(['--bundle', EXAMPLES, '--data', data], { GREENTIC_MASTER_KEY: 'ab'.repeat(32) });
     running.push(second);
     expect(await second.exited).toEqual({ code: 1, signal: null });
-    const lock = JSON.parse(readFileSync(join(data, 'greentic.lock'), 'utf8')) as { pid: number; since: string };
+    const lock = JSON.parse(readFileSync(join(data, 'greentic.lock', '000000001'), 'utf8')) as { pid: number; since: string };
     expect(lock.pid).toBe(first.pid);
     expect(second.stderr()).toContain(
       `greentic-host serve: data directory ${data} is in use by another greentic-host (pid ${first.pid}, since ${lock.since}); stop it first, or use another --data\n`,
@@ -142,10 +142,11 @@ describe('one instance per data directory', () => {
     await first.exited;
     const third = await serve(['--bundle', EXAMPLES, '--data', data]);
     expect(third.logs().find((l) => l.event === 'lock-taken-over')).toMatchObject({ pid: first.pid, msg: 'took over the data directory lock of a process that is gone' });
-    expect(JSON.parse(readFileSync(join(data, 'greentic.lock'), 'utf8')).pid).toBe(third.pid);
+    expect(readdirSync(join(data, 'greentic.lock'))).toEqual(['000000002']);
+    expect(JSON.parse(readFileSync(join(data, 'greentic.lock', '000000002'), 'utf8')).pid).toBe(third.pid);
     third.proc.kill('SIGTERM');
     expect(await third.exited).toEqual({ code: 0, signal: null });
-    expect(existsSync(join(data, 'greentic.lock'))).toBe(false);
+    expect(readdirSync(join(data, 'greentic.lock'))).toEqual([]);
   });
 
   it('temp files a killed writer left (sessions, secrets, key) are removed at the next start; those of a live process are not', async () => {
