@@ -21,9 +21,9 @@ export interface FileSessionStoreOptions {
   readonly checkpointMs?: number;
   /** Journal bytes that start a checkpoint at once (default 16 MiB). */
   readonly checkpointBytes?: number;
-  /** Sessions kept in memory (least recently used dropped first; default 20000). */
+  /** Sessions kept in memory (least recently used dropped first; default 10000). */
   readonly cacheSize?: number;
-  /** Bytes of sessions kept in memory (default 32 MiB). */
+  /** Bytes of sessions kept in memory (default 8 MiB): enough for every conversation active in the last minutes. */
   readonly cacheBytes?: number;
   /** Bytes of changes waiting for a checkpoint past which writes are refused until it catches up (default 64 MiB). */
   readonly maxBacklogBytes?: number;

@@ -23,9 +23,9 @@ const ENTRY_OVERHEAD = 256;
 const DECODED_FACTOR = 3;
 
 export interface SessionCacheLimits {
-  /** Sessions kept (default 20000). */
+  /** Sessions kept (default 10000). */
   readonly maxEntries?: number;
-  /** Bytes kept, counting each entry's CBOR and, while it is kept, its decoded record (default 32 MiB). */
+  /** Bytes kept, counting each entry's CBOR and, while it is kept, its decoded record (default 8 MiB). */
   readonly maxBytes?: number;
 }
 
@@ -42,8 +42,8 @@ export class SessionCache {
   #bytes = 0;
 
   constructor(limits: SessionCacheLimits, pinned: (id: string) => boolean) {
-    this.#maxEntries = limits.maxEntries ?? 20_000;
-    this.#maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
+    this.#maxEntries = limits.maxEntries ?? 10_000;
+    this.#maxBytes = limits.maxBytes ?? 8 * 1024 * 1024;
     this.#pinned = pinned;
   }
 
