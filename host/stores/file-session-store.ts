@@ -6,13 +6,12 @@ import { changeBody } from './journal-frame.js';
 import { replayJournal, sessionIdOf } from './journal-recovery.js';
 import { sessionKey, type SessionKey } from './keys.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
-import { decodeSessionFile, encodeRecord } from './session-codec.js';
-import { MAX_SESSION_FILE_BYTES, SessionFiles } from './session-files.js';
+import { encodeRecord } from './session-codec.js';
+import { SessionFiles } from './session-files.js';
 import { SessionJournal } from './session-journal.js';
-import { quarantineSessionFile } from './session-quarantine.js';
-import { checkBelongs, CorruptSessionError, RevisionConflictError, type SessionRecord, type SessionStore, type StoredSession } from './session-store.js';
+import { checkBelongs, RevisionConflictError, type SessionRecord, type SessionStore, type StoredSession } from './session-store.js';
 import { PROBLEM_TEXT, StoreUnavailableError } from './storage-problem.js';
-import { errnoOf, nodeFs, readRegularFile, type StoreFs } from './store-fs.js';
+import { nodeFs, type StoreFs } from './store-fs.js';
 import { StoreHealth, type StoreHealthReport, type StoreMetricsSink } from './store-health.js';
 import { sweepTempFiles } from './temp-sweep.js';
 
@@ -71,7 +70,7 @@ export class FileSessionStore implements SessionStore {
     this.#opts = opts;
     this.#fs = opts.fs ?? nodeFs;
     this.#logger = opts.logger;
-    this.#files = new SessionFiles(dataDir, this.#fs, opts.logger);
+    this.#files = new SessionFiles(dataDir, this.#fs, opts.logger, opts.metrics);
     this.#journal = new SessionJournal(join(dataDir, 'sessions', '.journal'), this.#fs);
     this.#cache = new SessionCache(
       { maxEntries: opts.cacheSize, maxBytes: opts.cacheBytes },
@@ -217,44 +216,12 @@ export class FileSessionStore implements SessionStore {
   async #current(key: SessionKey, id: string): Promise<CachedSession | null | 'quarantined'> {
     const hit = this.#cache.get(id);
     if (hit) return hit;
-    const file = this.fileOf(key);
-    let read: Awaited<ReturnType<typeof readRegularFile>>;
-    try {
-      read = await readRegularFile(this.#fs, file, MAX_SESSION_FILE_BYTES);
-    } catch (e) {
-      const code = errnoOf(e);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-      throw StoreUnavailableError.from(e, `session ${key.session}`);
-    }
-    if (!read.ok) return this.#quarantine(key, file, `session file ${file} ${read.problem}`);
-    let decoded: { rev: number; record: SessionRecord };
-    try {
-      decoded = decodeSessionFile(read.bytes, key, file);
-    } catch (e) {
-      if (e instanceof CorruptSessionError) return this.#quarantine(key, file, e.message);
-      throw e;
-    }
-    const entry: CachedSession = { key, rev: decoded.rev, bytes: read.bytes, form: 'file', record: undefined };
+    const found = await this.#files.read(key);
+    if (found.kind !== 'session') return found.kind === 'none' ? null : 'quarantined';
+    const entry: CachedSession = { key, rev: found.rev, bytes: found.bytes, form: 'file', record: undefined };
     this.#cache.set(id, entry);
     // Handed out decoded this once; the cache keeps only the bytes.
-    return { ...entry, record: decoded.record };
-  }
-
-  async #quarantine(key: SessionKey, file: string, reason: string): Promise<'quarantined'> {
-    let movedTo: string;
-    try {
-      movedTo = await quarantineSessionFile(this.#fs, this.#files.root, key, file);
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return 'quarantined';
-      this.#logger?.error({ ...scopeFields(key), event: 'session-quarantine-failed', reason, err: (e as Error).message }, 'could not move a damaged session file aside');
-      throw StoreUnavailableError.from(e, `session ${key.session}`);
-    }
-    this.#opts.metrics?.sessionQuarantined(key, reason);
-    this.#logger?.warn(
-      { ...scopeFields(key), event: 'session-quarantined', reason, moved_to: movedTo },
-      'damaged session file moved aside; the conversation starts anew',
-    );
-    return 'quarantined';
+    return { ...entry, record: found.record };
   }
 
   /** Run a checkpoint now, after any under way; throws if it fails (and reports it, as the background runs do). */
@@ -335,8 +302,4 @@ export class FileSessionStore implements SessionStore {
 function stored(c: CachedSession | null | 'quarantined'): StoredSession | null {
   if (!c || c === 'quarantined' || c.bytes === null) return null;
   return { record: SessionCache.recordOf(c)!, revision: c.rev };
-}
-
-function scopeFields(key: SessionKey) {
-  return { tenant_id: key.tenant, env_id: key.env, team_id: key.team, session_id: key.session };
 }

@@ -5,7 +5,10 @@ import { sessionPathSegments, type SessionKey } from './keys.js';
 import type { CachedSession } from './session-cache.js';
 import { decodeSessionFile, MAX_SESSION_BYTES, sessionFileBytes } from './session-codec.js';
 import { quarantineSessionFile } from './session-quarantine.js';
+import { CorruptSessionError, type SessionRecord } from './session-store.js';
+import { StoreUnavailableError } from './storage-problem.js';
 import { errnoOf, readRegularFile, syncDirectory, type StoreFs } from './store-fs.js';
+import type { StoreMetricsSink } from './store-health.js';
 
 /** Largest session file read: the record plus its envelope. */
 export const MAX_SESSION_FILE_BYTES = MAX_SESSION_BYTES + 64;
@@ -13,19 +16,67 @@ export const MAX_SESSION_FILE_BYTES = MAX_SESSION_BYTES + 64;
 /** Writes at once during a checkpoint: enough to keep a disk busy, few enough not to hog file descriptors. */
 const PARALLEL_WRITES = 8;
 
+/** What a session's path holds: nothing, a session, or something damaged that has just been moved aside. */
+export type SessionFileRead =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'session'; readonly rev: number; readonly record: SessionRecord; readonly bytes: Buffer }
+  | { readonly kind: 'quarantined' };
+
 /** The session files under one data directory, from checked ids only. */
 export class SessionFiles {
   constructor(
     readonly root: string,
     private readonly fs: StoreFs,
     private readonly logger: Logger | undefined,
+    private readonly metrics: StoreMetricsSink | undefined,
   ) {}
+
+  /**
+   * Read a session's file. Whatever is there that cannot be this session (garbage, empty, the
+   * wrong shape, another session's record, not a regular file, too large) is moved to the
+   * quarantine, counted and logged, and reads as 'quarantined'. A read that fails is a
+   * StoreUnavailableError (retryable), never a damaged session.
+   */
+  async read(key: SessionKey): Promise<SessionFileRead> {
+    const file = this.fileOf(key);
+    let read: Awaited<ReturnType<typeof readRegularFile>>;
+    try {
+      read = await readRegularFile(this.fs, file, MAX_SESSION_FILE_BYTES);
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'none' };
+      throw StoreUnavailableError.from(e, `session ${key.session}`);
+    }
+    if (!read.ok) return this.#quarantine(key, file, `session file ${file} ${read.problem}`);
+    try {
+      const { rev, record } = decodeSessionFile(read.bytes, key, file);
+      return { kind: 'session', rev, record, bytes: read.bytes };
+    } catch (e) {
+      if (e instanceof CorruptSessionError) return this.#quarantine(key, file, e.message);
+      throw e;
+    }
+  }
+
+  async #quarantine(key: SessionKey, file: string, reason: string): Promise<SessionFileRead> {
+    const fields = { tenant_id: key.tenant, env_id: key.env, team_id: key.team, session_id: key.session };
+    let movedTo: string;
+    try {
+      movedTo = await quarantineSessionFile(this.fs, this.root, key, file);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return { kind: 'quarantined' };
+      this.logger?.error({ ...fields, event: 'session-quarantine-failed', reason, err: (e as Error).message }, 'could not move a damaged session file aside');
+      throw StoreUnavailableError.from(e, `session ${key.session}`);
+    }
+    this.metrics?.sessionQuarantined(key, reason);
+    this.logger?.warn({ ...fields, event: 'session-quarantined', reason, moved_to: movedTo }, 'damaged session file moved aside; the conversation starts anew');
+    return { kind: 'quarantined' };
+  }
 
   fileOf(key: SessionKey): string {
     return join(this.root, ...sessionPathSegments(key));
   }
 
-  /** The revision in a session's file: 0 if there is none or it cannot be read as one (a checkpoint will replace it). */
+  /** The revision in a session's file, without moving anything: 0 if there is none or it cannot be read as one (a checkpoint will replace it). */
   async revisionOf(key: SessionKey): Promise<number> {
     const file = this.fileOf(key);
     try {
