@@ -30,12 +30,19 @@ for (const [k, v] of Object.entries({ minutes, tenants, concurrency, target })) 
 
 const bundle = benchBundle({ tenants, component: 'bench-wat', nodes: 3 });
 const data = mkdtempSync(join(tmpdir(), 'greentic-soak-data-'));
-const serve = spawn(process.execPath, [join(ROOT, 'bin', 'greentic-host.mjs'), 'serve', '--bundle', bundle, '--data', data, '--port', '0'], {
+// SOAK_NODE_ARGS (e.g. --trace-gc) and SOAK_STDERR (a file for serve's stderr) are for looking into a result.
+const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const serve = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'greentic-host.mjs'), 'serve', '--bundle', bundle, '--data', data, '--port', '0'], {
   env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: '5a'.repeat(32) },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let stderrBytes = 0;
 serve.stderr.on('data', (d) => (stderrBytes += d.length));
+if (process.env.SOAK_STDERR) {
+  const out = (await import('node:fs')).createWriteStream(process.env.SOAK_STDERR);
+  serve.stderr.pipe(out);
+  serve.stdout.pipe(out);
+}
 const base = await new Promise((resolve, reject) => {
   let out = '';
   serve.stdout.on('data', (d) => {
@@ -123,6 +130,11 @@ function countSessions(dir) {
 // The first fifth (at least 30 s) is warm-up: caches and heaps filling to their bounds.
 const warmMin = Math.max(0.5, minutes / 5);
 const steady = samples.filter((s) => s.min >= warmMin);
+// RSS follows V8's heap, which grows between major collections and shrinks at them (a sawtooth
+// of tens of MB): the lowest RSS of each minute is a figure the phase of that sawtooth does not move.
+const byMinute = new Map();
+for (const p of steady) byMinute.set(Math.floor(p.min), [...(byMinute.get(Math.floor(p.min)) ?? []), p]);
+const troughs = [...byMinute.values()].map((g) => g.reduce((a, b) => (b.mb < a.mb ? b : a)));
 const result = {
   minutes,
   tenants,
@@ -134,7 +146,9 @@ const result = {
   sessions_on_disk: sessionFiles,
   log_bytes: stderrBytes,
   rss_mb: { start: round(samples[0].mb), after_warmup: round(steady[0]?.mb ?? NaN), end: round(samples.at(-1).mb), max: round(Math.max(...samples.map((s) => s.mb))) },
-  rss_slope_mb_per_min: { steady: round(slope(steady)), whole_run: round(slope(samples)) },
+  rss_slope_mb_per_min: { steady: round(slope(steady)), minute_troughs: troughs.length >= 3 ? round(slope(troughs)) : null, whole_run: round(slope(samples)) },
+  // RSS at every half minute, to see the shape (a sawtooth of garbage collections, or a climb).
+  rss_mb_every_30s: samples.filter((s, i) => i === 0 || Math.floor(s.min * 2) !== Math.floor(samples[i - 1].min * 2)).map((s) => Math.round(s.mb)),
   target_mb_per_min: target,
 };
 console.log(JSON.stringify(result, null, 2));

@@ -116,7 +116,7 @@ export class FileSessionStore implements SessionStore {
 
   async put(key: SessionKey, record: SessionRecord, expected: number): Promise<number> {
     await this.#ready;
-    checkBelongs(key, record, this.fileOf(key));
+    checkBelongs(key, record, () => this.fileOf(key));
     const bytes = encodeRecord(record);
     const id = sessionIdOf(key);
     return this.#serialise(id, async () => {
