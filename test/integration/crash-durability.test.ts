@@ -120,13 +120,14 @@ describe('kill -9 under load', () => {
       expect(await after.exited).toEqual({ code: 0, signal: null });
     }
     expect(total).toBeGreaterThanOrEqual(210);
-  });
+    // Four serve starts and two loads: minutes on a busy 2-core machine.
+  }, 300_000);
 
   const NEAR_FULL = CAN_MOUNT ? 'a real tmpfs' : 'the fake file-system layer, the kill simulated by copying the files as they are';
   it(`on a nearly full disk (${NEAR_FULL}): turns are refused, none acknowledged is lost`, async () => {
     if (CAN_MOUNT) await nearlyFullTmpfs();
     else await nearlyFullFake();
-  });
+  }, 300_000);
 });
 
 async function nearlyFullTmpfs(): Promise<void> {

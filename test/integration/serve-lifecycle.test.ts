@@ -93,6 +93,7 @@ describe('graceful stop', () => {
     expect(answer).toEqual({
       status: 503,
       connection: 'close',
+      cookie: expect.stringMatching(/^greentic_webchat=/),
       body: { error: { code: 'deadline-exceeded', message: 'component "faults" did not finish within 2500 ms', retryable: true } },
     });
     expect(await s.exited).toEqual({ code: 0, signal: null });
