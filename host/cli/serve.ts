@@ -169,18 +169,11 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       }
     }
   }
-  const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
-  const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
-  io.out(
-    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
-      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
-  );
-  for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
-
-  // The first signal starts a graceful stop; a second one cuts the drain short.
+  // The first signal starts a graceful stop; a second one cuts the drain short. Listening
+  // before the ready line: a supervisor may signal the moment it reads it.
   let hurry!: () => void;
   const hurried = new Promise<void>((r) => (hurry = r));
-  await new Promise<void>((done) => {
+  const stopAsked = new Promise<void>((done) => {
     const onSignal = () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -192,6 +185,15 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     process.on('SIGTERM', onSignal);
     signal?.addEventListener('abort', onSignal, { once: true });
   });
+  const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
+  const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
+  io.out(
+    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
+      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
+  );
+  for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
+
+  await stopAsked;
   const drainMs = settings.drainTimeoutMs ?? 10_000;
   io.out(`greentic-host: stopping (in-flight turns get up to ${drainMs} ms)`);
   try {
