@@ -103,7 +103,7 @@ export type GrantsConfig = z.infer<typeof GrantsSchema>;
 
 /** A tenant component kept outside tenants/<tenant>/components/: a folder with manifest.yaml and the pinned .wasm. */
 export const ComponentSourceSchema = z.strictObject({
-  /** The component's folder, relative to the bundle root. */
+  /** The component's folder, relative to the bundle root; inside the tenant's folder or the shared components folder. */
   path: z.string().min(1),
 });
 
@@ -118,7 +118,7 @@ export const ApiKeySchema = z.discriminatedUnion('alg', [
   z.strictObject({
     alg: z.enum(['EdDSA', 'RS256', 'ES256']),
     kid: z.string().min(1).max(100).optional(),
-    /** PEM (SPKI) public key file, relative to the bundle root. */
+    /** PEM (SPKI) public key file, relative to the bundle root; inside the tenant's folder. */
     public_key_file: z.string().min(1),
   }),
 ]);
@@ -160,6 +160,11 @@ export type TenantBody = z.infer<typeof InlineTenantSchema>;
 /** Bundle form: bundle.yaml at the root of a bundle directory. */
 export const BundleFileSchema = z.strictObject({
   workspace: idSchema('workspace'),
+  /**
+   * A folder of components the operator shares (relative to the bundle root): a tenant's
+   * `components.<name>.path` may point into it as well as into the tenant's own folder.
+   */
+  shared_components: z.string().min(1).optional(),
   /** Tenants defined inline; others come from tenants/<id>/tenant.yaml. */
   tenants: z.record(idSchema('tenant'), InlineTenantSchema).optional(),
 });
