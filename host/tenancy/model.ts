@@ -1,4 +1,4 @@
-import type { ApiKeyConfig, ChannelConfig, LimitsConfig, Provider, SettingsConfig } from './config/schema.js';
+import type { ApiKeyConfig, ChannelConfig, LimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
 import type { ConfigProblem } from './config/problems.js';
 
@@ -22,8 +22,32 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxOutputBytes: 1024 * 1024,
 });
 
+/** Bounds on anonymous webchat traffic of one tenant environment. */
+export interface WebchatLimits {
+  readonly ratePerSec: number;
+  readonly burst: number;
+  readonly addressRatePerSec: number;
+  readonly addressBurst: number;
+  readonly maxTrackedAddresses: number;
+  readonly maxLiveSessions: number;
+  readonly sessionIdleSeconds: number;
+  readonly maxStoredBytes: number;
+}
+
+export const DEFAULT_WEBCHAT_LIMITS: WebchatLimits = Object.freeze({
+  ratePerSec: 50,
+  burst: 100,
+  addressRatePerSec: 5,
+  addressBurst: 20,
+  maxTrackedAddresses: 10_000,
+  maxLiveSessions: 1000,
+  sessionIdleSeconds: 1800,
+  maxStoredBytes: 16 * 1024 * 1024,
+});
+
 export interface Settings {
   readonly limits: Limits;
+  readonly webchat: WebchatLimits;
   readonly concurrency: number;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -31,6 +55,7 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   limits: DEFAULT_LIMITS,
+  webchat: DEFAULT_WEBCHAT_LIMITS,
   concurrency: 2,
   ratePerSec: undefined,
   logLevel: 'info',
@@ -41,9 +66,24 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
   if (!over) return base;
   return {
     limits: resolveLimits(base.limits, over.limits),
+    webchat: resolveWebchat(base.webchat, over.webchat),
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,
+  };
+}
+
+function resolveWebchat(base: WebchatLimits, over: WebchatSettingsConfig | undefined): WebchatLimits {
+  if (!over) return base;
+  return {
+    ratePerSec: over.rate_per_sec ?? base.ratePerSec,
+    burst: over.burst ?? base.burst,
+    addressRatePerSec: over.address_rate_per_sec ?? base.addressRatePerSec,
+    addressBurst: over.address_burst ?? base.addressBurst,
+    maxTrackedAddresses: over.max_tracked_addresses ?? base.maxTrackedAddresses,
+    maxLiveSessions: over.max_live_sessions ?? base.maxLiveSessions,
+    sessionIdleSeconds: over.session_idle_seconds ?? base.sessionIdleSeconds,
+    maxStoredBytes: over.max_stored_bytes ?? base.maxStoredBytes,
   };
 }
 

@@ -42,6 +42,24 @@ export const LimitsSchema = z.strictObject({
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
+/** Bounds on a tenant's anonymous webchat traffic (per environment). */
+export const WebchatSettingsSchema = z.strictObject({
+  /** Messages a second one webchat channel accepts (token bucket). */
+  rate_per_sec: positiveInt(1_000_000).optional(),
+  burst: positiveInt(1_000_000).optional(),
+  /** Messages a second one client address (IPv4, or IPv6 /64) may send to this tenant's channels. */
+  address_rate_per_sec: positiveInt(1_000_000).optional(),
+  address_burst: positiveInt(1_000_000).optional(),
+  /** Client addresses remembered at once; the least recently seen is forgotten first. */
+  max_tracked_addresses: positiveInt(1_000_000).optional(),
+  /** Webchat sessions with a message in the last session_idle_seconds. */
+  max_live_sessions: positiveInt(1_000_000).optional(),
+  session_idle_seconds: positiveInt(30 * 86400).optional(),
+  /** Bytes the webchat sessions this instance has seen may store (their records, as written). */
+  max_stored_bytes: z.number().int().positive().max(2 ** 40).optional(),
+});
+export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
+
 export const SettingsSchema = z.strictObject({
   limits: LimitsSchema.optional(),
   /** Calls of this tenant that may run at once across the worker pool. */
@@ -49,6 +67,7 @@ export const SettingsSchema = z.strictObject({
   /** Sustained component calls per second for this tenant (token bucket, burst = 2x). */
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+  webchat: WebchatSettingsSchema.optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
