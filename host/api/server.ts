@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { GreenticHost } from '../host.js';
@@ -6,7 +7,7 @@ import { WebchatGuard } from '../messaging/providers/webchat-limits.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { findChannel } from '../tenancy/model.js';
-import { answerClientError, describeFrameworkError, sendError } from './error-reply.js';
+import { answerClientError, describeFrameworkError, errorBody, sendError } from './error-reply.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { registerFlowRoutes } from './routes/flows.js';
@@ -45,6 +46,11 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
       return sendError(reply, d.status, d.code, d.message);
     },
     clientErrorHandler: answerClientError,
+  });
+  // Node answers an unknown Expect header itself (417, no body) unless someone listens.
+  app.server.on('checkExpectation', (_req, res: ServerResponse) => {
+    const body = errorBody('expectation-failed', 'the Expect header is not supported');
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
   });
   const keyring = new TenantKeyring(host.workspace.tenants, host.secrets);
 
