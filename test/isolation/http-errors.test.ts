@@ -37,7 +37,10 @@ function expectDocumentedError(r: RawResponse): void {
   expect(typeof error.code, r.raw).toBe('string');
   expect(error.code, r.raw).toMatch(/^[a-z][a-z-]*$/);
   expect(typeof error.message, r.raw).toBe('string');
-  expect(Object.keys(error).filter((k) => !['code', 'message', 'retryable'].includes(k)), r.raw).toEqual([]);
+  expect(
+    Object.keys(error).filter((k) => !['code', 'message', 'retryable'].includes(k)),
+    r.raw,
+  ).toEqual([]);
   if (r.status === 429) expect(r.headers.get('retry-after'), r.raw).toMatch(/^[1-9]\d*$/);
 }
 
@@ -47,7 +50,13 @@ describe("the framework's own refusals, in the documented shape", () => {
     ['a URL segment over the limit', request('GET', `/api/v1/sessions/${'a'.repeat(300)}`), 414, 'url-too-long', 'a segment of the URL is too long'],
     ['headers over the limit', request('GET', '/healthz', [`X-Big: ${'b'.repeat(20_000)}`]), 431, 'headers-too-large', 'the request headers are too large'],
     ['a malformed request line', Buffer.from('GET /healthz HTTP/9.9 junk\r\n\r\n'), 400, 'bad-request', 'the request is not valid HTTP'],
-    ['a control character in a header', Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n', 'latin1'), 400, 'bad-request', 'the request is not valid HTTP'],
+    [
+      'a control character in a header',
+      Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n', 'latin1'),
+      400,
+      'bad-request',
+      'the request is not valid HTTP',
+    ],
     ['an unknown route', request('GET', '/nope'), 404, 'not-found', 'no such route'],
     ['an unknown /api/v1 route, without credentials', request('GET', '/api/v1/tenants'), 404, 'not-found', 'no such route'],
     ['an unknown /api/v1 route, with a tenant header', request('DELETE', '/api/v1/flows/x', ['X-Tenant-ID: acme']), 404, 'not-found', 'no such route'],
@@ -113,10 +122,21 @@ const nasty = fc.oneof(
   fc.integer({ min: 150, max: 400 }).map((n) => 'a'.repeat(n)),
 );
 const path = fc
-  .tuple(route, fc.array(nasty, { maxLength: 3 }), fc.option(fc.string({ maxLength: 60 }).map((q) => encodeURI(q)), { nil: undefined }))
+  .tuple(
+    route,
+    fc.array(nasty, { maxLength: 3 }),
+    fc.option(
+      fc.string({ maxLength: 60 }).map((q) => encodeURI(q)),
+      { nil: undefined },
+    ),
+  )
   .map(([r, extra, q]) => `${r}${extra.map((e) => `/${e}`).join('')}${q === undefined ? '' : `?${q}`}`)
   .filter((p) => !/[\s]/.test(p));
-const headerValue = fc.oneof(fc.stringMatching(/^[\x20-\x7e]{0,80}$/), fc.string({ maxLength: 40 }), fc.integer({ min: 9000, max: 20_000 }).map((n) => 'v'.repeat(n)));
+const headerValue = fc.oneof(
+  fc.stringMatching(/^[\x20-\x7e]{0,80}$/),
+  fc.string({ maxLength: 40 }),
+  fc.integer({ min: 9000, max: 20_000 }).map((n) => 'v'.repeat(n)),
+);
 const header = fc.oneof(
   fc.tuple(
     fc.constantFrom('Content-Type', 'X-Tenant-ID', 'X-Team-ID', 'Authorization', 'Cookie', 'Accept', 'Transfer-Encoding', 'Content-Encoding', 'Expect'),
@@ -140,7 +160,10 @@ describe('fuzzed raw HTTP requests', () => {
     await fc.assert(
       fc.asyncProperty(method, path, fc.array(header, { maxLength: 5 }), body, async (m, p, hs, b) => {
         const lines = hs.map(([k, v]) => `${k}: ${v}`);
-        const raw = Buffer.concat([Buffer.from(`${m} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}`, 'latin1'), Buffer.from(`Content-Length: ${Buffer.byteLength(b)}\r\nConnection: close\r\n\r\n${b}`)]);
+        const raw = Buffer.concat([
+          Buffer.from(`${m} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}`, 'latin1'),
+          Buffer.from(`Content-Length: ${Buffer.byteLength(b)}\r\nConnection: close\r\n\r\n${b}`),
+        ]);
         const r = await rawRequest(port, raw);
         expect(r.status, r.raw).not.toBe(500);
         if (r.status >= 400) expectDocumentedError(r);

@@ -29,7 +29,10 @@ export function rawRequest(port: number, request: Buffer, timeoutMs = 10_000): P
       if (parsed) resolve(parsed);
       else reject(err);
     };
-    const timer = setTimeout(() => finish(new Error(`no complete response within ${timeoutMs} ms to ${JSON.stringify(request.subarray(0, 200).toString('latin1'))}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`no complete response within ${timeoutMs} ms to ${JSON.stringify(request.subarray(0, 200).toString('latin1'))}`)),
+      timeoutMs,
+    );
     socket.on('data', (d) => {
       chunks.push(d);
       finish();
