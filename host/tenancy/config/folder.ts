@@ -1,14 +1,14 @@
 import { readdir } from 'node:fs/promises';
 
 /**
- * Names in `dir` ending with `ext` that are files or symbolic links, sorted; a missing folder
- * is empty. Links are listed, not skipped: reading one goes through the tenant's confinement,
- * so a link inside the tenant's folder works and one leading out is reported, never silently ignored.
+ * Names in `dir` ending with `ext`, sorted; a missing folder is empty. Nothing is skipped for
+ * its type: reading goes through the tenant's confinement and bounded reader, so a link inside
+ * the tenant's folder works, and a link leading out, a folder or a pipe is reported, never silently ignored.
  */
 export async function listEntries(dir: string, ext: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && e.name.endsWith(ext))
+    .filter((e) => e.name.endsWith(ext))
     .map((e) => e.name)
     .sort();
 }
