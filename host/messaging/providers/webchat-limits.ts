@@ -36,6 +36,10 @@ export function clientKey(address: string): string {
 class BoundedBuckets {
   readonly #buckets = new Map<string, TokenBucket>();
 
+  get size(): number {
+    return this.#buckets.size;
+  }
+
   /** Take a token for `key`; 0 when taken, else milliseconds until one is available. */
   take(key: string, ratePerSec: number, burst: number, max: number, now: number): number {
     let bucket = this.#buckets.get(key);
@@ -147,10 +151,11 @@ export class WebchatGuard {
     this.#ledgers.get(`${address.tenant}/${address.env}`)?.forget(session);
   }
 
-  /** Live sessions and stored bytes of one tenant environment, as counted here. */
-  usage(address: Pick<ChannelAddress, 'tenant' | 'env'>): { liveSessions: number; storedBytes: number } {
-    const l = this.#ledgers.get(`${address.tenant}/${address.env}`);
-    return { liveSessions: l?.liveSessions ?? 0, storedBytes: l?.storedBytes ?? 0 };
+  /** Live sessions, stored bytes and client addresses remembered for one tenant environment. */
+  usage(address: Pick<ChannelAddress, 'tenant' | 'env'>): { liveSessions: number; storedBytes: number; trackedAddresses: number } {
+    const scope = `${address.tenant}/${address.env}`;
+    const l = this.#ledgers.get(scope);
+    return { liveSessions: l?.liveSessions ?? 0, storedBytes: l?.storedBytes ?? 0, trackedAddresses: this.#addresses.get(scope)?.size ?? 0 };
   }
 
   #ledger(scope: string): SessionLedger {
