@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../dist/api/server.js';
 import { clientKey, MIN_SESSION_BYTES, WebchatGuard } from '../../dist/messaging/providers/webchat-limits.js';
+import { RecencyList } from '../../dist/messaging/providers/recency-list.js';
 import { loadWorkspace } from '../../dist/tenancy/config/load.js';
 import { formatProblem } from '../../dist/tenancy/config/problems.js';
 import { DEFAULT_WEBCHAT_LIMITS, type WebchatLimits } from '../../dist/tenancy/model.js';
@@ -17,6 +18,35 @@ function guard() {
   let now = 1_000_000;
   return { g: new WebchatGuard(() => now), tick: (ms: number) => (now += ms) };
 }
+
+describe('the recency list the guard keeps its addresses and sessions in', () => {
+  it('behaves as a list in order of last use, for any sequence of operations', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom('touch', 'delete', 'evict'), fc.integer({ min: 0, max: 9 }), fc.integer()), { maxLength: 200 }), (ops) => {
+        const list = new RecencyList<number>();
+        let model: Array<[string, number]> = [];
+        for (const [op, k, v] of ops) {
+          const key = `k${k}`;
+          if (op === 'touch') {
+            list.touch(key, v);
+            model = [...model.filter(([m]) => m !== key), [key, v]];
+          } else if (op === 'delete') {
+            expect(list.delete(key)).toBe(model.some(([m]) => m === key));
+            model = model.filter(([m]) => m !== key);
+          } else {
+            const o = list.oldest();
+            expect(o && [o.key, o.value]).toEqual(model[0]);
+            if (o) list.delete(o.key);
+            model = model.slice(1);
+          }
+          expect(list.size).toBe(model.length);
+          for (const [m, mv] of model) expect(list.get(m)).toBe(mv);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('the webchat guard', () => {
   it('limits one client address to its burst, then says when to retry; another address is not affected', () => {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { TokenBucket } from '../../sandbox/rate-limit.js';
 import type { WebchatLimits } from '../../tenancy/model.js';
 import type { ChannelAddress } from '../subjects.js';
+import { RecencyList } from './recency-list.js';
 
 /** The least a session is charged in stored bytes, so a ledger entry always costs its share of the cap. */
 export const MIN_SESSION_BYTES = 256;
@@ -34,7 +35,7 @@ export function clientKey(address: string): string {
 
 /** Token buckets by key, at most `max`: the least recently used is forgotten first, so an attacker's address count bounds nothing but itself. */
 class BoundedBuckets {
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets = new RecencyList<TokenBucket>();
 
   get size(): number {
     return this.#buckets.size;
@@ -43,30 +44,27 @@ class BoundedBuckets {
   /** Take a token for `key`; 0 when taken, else milliseconds until one is available. */
   take(key: string, ratePerSec: number, burst: number, max: number, now: number): number {
     let bucket = this.#buckets.get(key);
-    if (bucket) this.#buckets.delete(key);
-    else {
+    if (!bucket) {
       bucket = new TokenBucket(ratePerSec, burst, now);
-      while (this.#buckets.size >= max) this.#buckets.delete(this.#buckets.keys().next().value!);
+      for (let old = this.#buckets.oldest(); old && this.#buckets.size >= max; old = this.#buckets.oldest()) this.#buckets.delete(old.key);
     }
-    this.#buckets.set(key, bucket);
+    this.#buckets.touch(key, bucket);
     return bucket.take(now) ? 0 : bucket.waitMs(now);
   }
 }
 
 /** One tenant environment's webchat sessions: the live ones (least recently active first) and the bytes each stores. */
 class SessionLedger {
-  readonly #live = new Map<string, number>();
+  /** Session -> time of its last message, least recently active first. */
+  readonly #live = new RecencyList<number>();
   readonly #stored = new Map<string, number>();
   #storedTotal = 0;
 
   /** Let `session` send a message, or say why not; `fresh`: it has no cookie yet. */
   admit(session: string, fresh: boolean, limits: WebchatLimits, now: number): WebchatRefusal | null {
     const idleMs = limits.sessionIdleSeconds * 1000;
-    // Sessions idle past the window are no longer live; the map is in order of last activity.
-    for (const [s, at] of this.#live) {
-      if (now - at < idleMs) break;
-      this.#live.delete(s);
-    }
+    // Sessions idle past the window are no longer live; the list is in order of last activity.
+    for (let old = this.#live.oldest(); old && now - old.value >= idleMs; old = this.#live.oldest()) this.#live.delete(old.key);
     if (fresh && this.#storedTotal + MIN_SESSION_BYTES > limits.maxStoredBytes) {
       return {
         code: 'storage-full',
@@ -75,15 +73,14 @@ class SessionLedger {
       };
     }
     if (!this.#live.has(session) && this.#live.size >= limits.maxLiveSessions) {
-      const oldest = this.#live.values().next().value!;
+      const oldest = this.#live.oldest()!.value;
       return {
         code: 'too-many-sessions',
         message: `this chat has ${limits.maxLiveSessions} conversations going on; try again later`,
         retryAfterSeconds: Math.max(1, Math.ceil((oldest + idleMs - now) / 1000)),
       };
     }
-    this.#live.delete(session);
-    this.#live.set(session, now);
+    this.#live.touch(session, now);
     if (fresh) this.stored(session, MIN_SESSION_BYTES);
     return null;
   }
