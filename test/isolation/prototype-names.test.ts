@@ -67,7 +67,7 @@ describe('config: a prototype name is only ever a name the tenant wrote', () => 
     }
   });
 
-  it.each(PROTOTYPE_NAMES)('%j as an env, team, channel, component grant and secret name of a tenant', async (name) => {
+  it.each(PROTOTYPE_NAMES)('%j as an env, team, channel, flow, component grant and secret name of a tenant', async (name) => {
     const n = q(name);
     const dir = await bundleWith({
       'tenants/acme/teams/support.yaml': 'team: support\nchannels: { slack: { provider: slack, flow: acme_support_flow } }\n',
@@ -75,7 +75,7 @@ describe('config: a prototype name is only ever a name the tenant wrote', () => 
       'tenants/acme/tenant.yaml': [
         'tenant: acme',
         `environments: { prod: {}, ${n}: {} }`,
-        `teams: { ${n}: { channels: { web: { provider: webchat, flow: acme_support_flow } } }, extra: { channels: { ${n}: { provider: webchat, flow: acme_support_flow } } } }`,
+        `teams: { ${n}: { channels: { web: { provider: webchat, flow: acme_support_flow } } }, extra: { channels: { ${n}: { provider: webchat, flow: acme_support_flow }, byflow: { provider: slack, flow: ${n} } } } }`,
         `grants: { components: { reply: {}, ask: {}, branch: {}, ${n}: {} }, secrets: { reply: { names: [${n}] } } }`,
         '',
       ].join('\n'),
@@ -92,19 +92,23 @@ describe('config: a prototype name is only ever a name the tenant wrote', () => 
       expect([...acme!.grants.secrets.get('reply')!.names]).toEqual([name]);
       // Granting one prototype name grants no other.
       for (const other of PROTOTYPE_NAMES) if (other !== name) expect(tenantDenial(acme!, other)).not.toBeNull();
+      // A channel naming a flow that does not exist is unavailable, whatever the flow's name.
+      const flows = await loadTenantFlows(acme!, await ComponentCatalog.load(builtins, ws));
+      expect(flows.unavailable.get('extra/byflow')).toMatch(new RegExp(`^tenant "acme" has no flow "${name}" \\(expected .*flows/${name}\\.yaml\\)$`));
     } else {
       expect(acme).toBeUndefined();
       if (name === '__proto__') expect(messages).toEqual([expect.stringMatching(/tenant\.yaml: [a-z.]+\.__proto__: the key "__proto__" is not allowed$/)]);
-      else for (const kind of ['env', 'team', 'channel', 'component', 'secret']) expect(messages).toContainEqual(refusal(kind, name));
+      else for (const kind of ['env', 'team', 'channel', 'flow', 'component', 'secret']) expect(messages).toContainEqual(refusal(kind, name));
     }
   });
 
-  it.each(PROTOTYPE_NAMES)('%j as a tenant (folder and inline), a component folder and a flow node type', async (name) => {
+  it.each(PROTOTYPE_NAMES)('%j as a tenant (folder and inline), a component folder, a flow file and a flow node type', async (name) => {
     const shaped = ID_SHAPED_PROTOTYPE_NAMES.includes(name);
     const dir = await bundleWith({
       [`tenants/${name}/tenant.yaml`]: `tenant: ${q(name)}\nenvironments: { prod: {} }\n`,
       [`tenants/acme/components/${name}/manifest.yaml`]: `name: ${q(name)}\nversion: 1.0.0\nwasm: x.wasm\nsha256: ${'a'.repeat(64)}\n`,
       'tenants/acme/flows/probe.yaml': `name: probe\nversion: "1"\nstart: a\nnodes: [{ id: a, type: ${q(name)} }]\n`,
+      [`tenants/acme/flows/${name}.yaml`]: `name: ${q(name)}\nversion: "1"\nstart: a\nnodes: [{ id: a, type: reply, config: { message: hi } }]\n`,
     });
     const ws = await loadWorkspace(dir);
     const catalog = await ComponentCatalog.load(builtins, ws);
@@ -116,11 +120,13 @@ describe('config: a prototype name is only ever a name the tenant wrote', () => 
       expect(catalog.resolve('acme', name)?.origin).toBe('tenant');
       expect(catalog.resolve('bigcorp', name)).toBeUndefined();
       expect(flowProblems).toEqual([`component "${name}" is not granted to tenant "acme" (grants.components)`]);
+      expect(flows.flows.get(name)?.name).toBe(name);
     } else {
       expect(ws.tenants.get(name)).toBeUndefined();
       expect(messages).toContainEqual(expect.stringContaining(`invalid tenant id ${q(name)} (directory name)`));
       expect(messages).toContainEqual(expect.stringContaining(`invalid component id ${q(name)} (directory name)`));
       expect(flowProblems).toEqual([refusal('component', name, false)]);
+      expect(flows.problems.map(formatProblem)).toContainEqual(expect.stringContaining(`: name: invalid flow id ${q(name)}`));
     }
     const inline = await bundleWith({ 'bundle.yaml': `workspace: w\ntenants: { ${q(name)}: { environments: { prod: {} } } }\n` });
     if (name === '__proto__') await expect(loadWorkspace(inline)).rejects.toThrowError(/bundle\.yaml: tenants\.__proto__: the key "__proto__" is not allowed$/);
