@@ -67,6 +67,9 @@ describe(`a generated corpus of ${corpus.length} broken files (seed ${SEED}), on
   it('covers every kind of file and every way of breaking it', () => {
     const kinds = new Set(corpus.map((b) => b.kind));
     expect(kinds.size).toBe(8);
+    expect(corpus.map((b) => `${b.kind}: ${b.how}`)).toEqual(
+      expect.arrayContaining(['tenant.yaml: alias bomb of 10 levels', 'flow: alias bomb of 10 levels', 'wasm: import names that are not UTF-8']),
+    );
   });
 
   it('validate reports a problem of each broken tenant, with its file, and never crashes', async () => {

@@ -94,12 +94,22 @@ export function brokenFile(kind: FileKind): fc.Arbitrary<BrokenFile> {
   return pick.map((b) => ({ kind, ...b }));
 }
 
-/** `count` broken files covering every kind, the same for the same seed. */
+/** The cases issue 11 reproduced against main, always in the corpus: alias bombs and a component whose import names are not UTF-8. */
+function reproduced(): BrokenFile[] {
+  return [
+    { kind: 'tenant.yaml', how: 'alias bomb of 10 levels', content: text(aliasBomb(10)) },
+    { kind: 'flow', how: 'alias bomb of 10 levels', content: text(aliasBomb(10)) },
+    { kind: 'wasm', how: 'import names that are not UTF-8', content: componentWithBadImportName() },
+  ];
+}
+
+/** `count` broken files covering every kind (and the reproduced cases), the same for the same seed. */
 export function brokenCorpus(count: number, seed: number): BrokenFile[] {
   return fc
     .sample(
       fc.constantFrom(...FILE_KINDS).chain((k) => brokenFile(k)),
       { numRuns: count, seed },
     )
-    .concat(FILE_KINDS.map((k) => fc.sample(brokenFile(k), { numRuns: 1, seed: seed + 1 })[0]!));
+    .concat(FILE_KINDS.map((k) => fc.sample(brokenFile(k), { numRuns: 1, seed: seed + 1 })[0]!))
+    .concat(reproduced());
 }
