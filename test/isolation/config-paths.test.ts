@@ -139,6 +139,18 @@ describe("a tenant's config reaches only its own folder", () => {
     );
   });
 
+  it("a tenant folder that is a link into another tenant's, or around every tenant, is refused; the tenants it points at load", async () => {
+    const v = victimBundle();
+    symlinkSync(v.acme, join(v.dir, 'tenants', 'twin'));
+    symlinkSync('/', join(v.dir, 'tenants', 'everything'));
+    const ws = await loadWorkspace(v.dir);
+    expect(ws.problems.map(formatProblem).sort()).toEqual([
+      expect.stringMatching(/tenants\/everything\/tenant\.yaml: tenants\/everything\/ is a link into \(or around\) tenants\/(acme|bigcorp|twin)\/; each tenant needs a folder of its own$/),
+      expect.stringMatching(/tenants\/twin\/tenant\.yaml: tenants\/twin\/ is a link into \(or around\) tenants\/acme\/; each tenant needs a folder of its own$/),
+    ]);
+    expect([...ws.tenants.keys()].sort()).toEqual(['acme', 'bigcorp']);
+  });
+
   it('a loop of links is refused after 40 hops', async () => {
     const v = victimBundle();
     symlinkSync('loop-b', join(v.acme, 'loop-a'));

@@ -39,13 +39,14 @@ export async function loadWorkspace(bundleDir: string): Promise<Workspace> {
   const tenantsDir = join(root, 'tenants');
   const dirs = await listFolders(tenantsDir);
   const shared = await sharedFolder(root, envelope.data.shared_components, tenantsDir, shown);
+  const tenantsReal = await realpath(tenantsDir).catch(() => tenantsDir);
   const realDirs = new Map<string, string>();
   for (const id of new Set([...inline.keys(), ...dirs])) realDirs.set(id, await realpath(join(tenantsDir, id)).catch(() => join(tenantsDir, id)));
 
   /** Load one tenant; any failure at all becomes a problem of that tenant, never an exception. */
   const load = async (id: string, origin: Origin, readBody: () => Promise<unknown>) => {
     try {
-      const overlap = overlapOf(id, realDirs, shared);
+      const overlap = overlapOf(id, tenantsReal, realDirs, shared);
       if (overlap) {
         problems.push({ file: origin.file, path: joinPath(origin.path), message: overlap, tenant: id });
         return;
@@ -140,14 +141,19 @@ async function sharedFolder(root: string, declared: string | undefined, tenantsD
   return { real, confinement: await Confinement.of([{ path: real, label: `the shared components folder (${displayPath(real)}/)` }]) };
 }
 
-/** Why a tenant's real folder overlaps another tenant's (or the shared folder), or null. */
-function overlapOf(id: string, realDirs: ReadonlyMap<string, string>, shared: SharedFolder | undefined): string | null {
+/**
+ * Why a tenant's folder, a link, leads into another tenant's folder (or the shared folder, or
+ * around them), or null. Real folders side by side never overlap, so only a linked folder is
+ * refused: one operator's wrong link never takes the tenants it points at down with it.
+ */
+function overlapOf(id: string, tenantsDir: string, realDirs: ReadonlyMap<string, string>, shared: SharedFolder | undefined): string | null {
   const mine = realDirs.get(id)!;
+  if (mine === join(tenantsDir, id)) return null; // tenantsDir is real here: a plain folder of its own
   for (const [other, theirs] of realDirs) {
     if (other !== id && (isInside(mine, theirs) || isInside(theirs, mine)))
-      return `tenants/${id}/ and tenants/${other}/ are the same folder, or one is inside the other; each tenant needs a folder of its own`;
+      return `tenants/${id}/ is a link into (or around) tenants/${other}/; each tenant needs a folder of its own`;
   }
-  if (shared && (isInside(mine, shared.real) || isInside(shared.real, mine))) return `tenants/${id}/ overlaps the shared components folder`;
+  if (shared && (isInside(mine, shared.real) || isInside(shared.real, mine))) return `tenants/${id}/ is a link into (or around) the shared components folder`;
   return null;
 }
 
