@@ -27,17 +27,23 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 export function registerHealthRoutes(app: FastifyInstance, opts: HealthOptions): void {
   const want = opts.metricsToken === undefined ? undefined : digest(`Bearer ${opts.metricsToken}`);
   app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'The host serves its tenants (ready or not, and why not)', tags: ['health'], security: [] } }, async (_req, reply) => {
-    for (const check of opts.checks) {
-      const r = check();
-      if (!r.ready) return reply.code(503).send({ status: 'not-ready', reason: r.reason ?? 'not-ready' });
-    }
-    return { status: 'ready' };
-  });
+  app.get(
+    '/readyz',
+    { schema: { summary: 'The host serves its tenants (ready or not, and why not)', tags: ['health'], security: [] } },
+    async (_req, reply) => {
+      for (const check of opts.checks) {
+        const r = check();
+        if (!r.ready) return reply.code(503).send({ status: 'not-ready', reason: r.reason ?? 'not-ready' });
+      }
+      return { status: 'ready' };
+    },
+  );
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    if (!want) return sendError(reply, 403, 'metrics-disabled', 'metrics are served only with a token: set GREENTIC_METRICS_TOKEN and send it as a Bearer token');
+    if (!want)
+      return sendError(reply, 403, 'metrics-disabled', 'metrics are served only with a token: set GREENTIC_METRICS_TOKEN and send it as a Bearer token');
     const got = req.headers.authorization;
-    if (typeof got !== 'string' || !timingSafeEqual(digest(got), want)) return sendError(reply, 401, 'missing-token', 'the metrics endpoint needs its Bearer token');
+    if (typeof got !== 'string' || !timingSafeEqual(digest(got), want))
+      return sendError(reply, 401, 'missing-token', 'the metrics endpoint needs its Bearer token');
     return reply.type(opts.metrics.contentType).send(await opts.metrics.metrics());
   });
 }

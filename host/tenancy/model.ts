@@ -147,9 +147,7 @@ export interface TenantModel {
 }
 
 /** A key verifying a tenant's API tokens; an asymmetric one carries its PEM, read when the tenant loaded. */
-export type ApiKeyModel =
-  | Extract<ApiKeyConfig, { alg: 'HS256' }>
-  | (Exclude<ApiKeyConfig, { alg: 'HS256' }> & { readonly public_key_pem: string });
+export type ApiKeyModel = Extract<ApiKeyConfig, { alg: 'HS256' }> | (Exclude<ApiKeyConfig, { alg: 'HS256' }> & { readonly public_key_pem: string });
 
 export interface ApiModel {
   readonly issuer: string;

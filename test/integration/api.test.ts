@@ -90,7 +90,7 @@ describe('the REST API', () => {
     expect(r.text).not.toContain('bigcorp');
   });
 
-  it('exposes per-tenant Prometheus metrics to the operator\'s token only', async () => {
+  it("exposes per-tenant Prometheus metrics to the operator's token only", async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: METRICS_TOKEN }, { authorization: `Bearer ${METRICS_TOKEN}x` }]) {
       const refused = await call(api.base, 'GET', '/metrics', { tenant: null, team: null, headers });
       expect(refused.status).toBe(401);

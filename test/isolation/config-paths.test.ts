@@ -145,8 +145,12 @@ describe("a tenant's config reaches only its own folder", () => {
     symlinkSync('/', join(v.dir, 'tenants', 'everything'));
     const ws = await loadWorkspace(v.dir);
     expect(ws.problems.map(formatProblem).sort()).toEqual([
-      expect.stringMatching(/tenants\/everything\/tenant\.yaml: tenants\/everything\/ is a link into \(or around\) tenants\/(acme|bigcorp|twin)\/; each tenant needs a folder of its own$/),
-      expect.stringMatching(/tenants\/twin\/tenant\.yaml: tenants\/twin\/ is a link into \(or around\) tenants\/acme\/; each tenant needs a folder of its own$/),
+      expect.stringMatching(
+        /tenants\/everything\/tenant\.yaml: tenants\/everything\/ is a link into \(or around\) tenants\/(acme|bigcorp|twin)\/; each tenant needs a folder of its own$/,
+      ),
+      expect.stringMatching(
+        /tenants\/twin\/tenant\.yaml: tenants\/twin\/ is a link into \(or around\) tenants\/acme\/; each tenant needs a folder of its own$/,
+      ),
     ]);
     expect([...ws.tenants.keys()].sort()).toEqual(['acme', 'bigcorp']);
   });

@@ -56,7 +56,12 @@ export const WebchatSettingsSchema = z.strictObject({
   max_live_sessions: positiveInt(1_000_000).optional(),
   session_idle_seconds: positiveInt(30 * 86400).optional(),
   /** Bytes the webchat sessions this instance has seen may store (their records, as written). */
-  max_stored_bytes: z.number().int().positive().max(2 ** 40).optional(),
+  max_stored_bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 40)
+    .optional(),
 });
 export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
 
