@@ -44,7 +44,8 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     io.out(MAIN_HELP);
     return command === undefined ? 2 : 0;
   }
-  const cmd = COMMANDS[command];
+  // Own keys only: "constructor" or "__proto__" is an unknown command, not Object.prototype's.
+  const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!cmd) {
     io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return 2;

@@ -75,7 +75,12 @@ class Reader {
   name(): string {
     const len = this.u32();
     if (this.pos + len > this.bytes.length) throw new ComponentImportsError(`name at byte ${this.pos} runs past the end of the file`);
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(this.bytes.subarray(this.pos, this.pos + len));
+    } catch {
+      throw new ComponentImportsError(`name at byte ${this.pos} is not valid UTF-8`);
+    }
     this.pos += len;
     return text;
   }

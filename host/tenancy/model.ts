@@ -1,4 +1,5 @@
-import type { ApiConfig, ChannelConfig, GrantsConfig, LimitsConfig, Provider, SettingsConfig } from './config/schema.js';
+import type { ApiKeyConfig, ChannelConfig, LimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
+import type { Confinement } from './config/confinement.js';
 import type { ConfigProblem } from './config/problems.js';
 
 /** Effective limits of a component call once manifest values are capped by tenant policy. */
@@ -21,8 +22,32 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxOutputBytes: 1024 * 1024,
 });
 
+/** Bounds on anonymous webchat traffic of one tenant environment. */
+export interface WebchatLimits {
+  readonly ratePerSec: number;
+  readonly burst: number;
+  readonly addressRatePerSec: number;
+  readonly addressBurst: number;
+  readonly maxTrackedAddresses: number;
+  readonly maxLiveSessions: number;
+  readonly sessionIdleSeconds: number;
+  readonly maxStoredBytes: number;
+}
+
+export const DEFAULT_WEBCHAT_LIMITS: WebchatLimits = Object.freeze({
+  ratePerSec: 50,
+  burst: 100,
+  addressRatePerSec: 5,
+  addressBurst: 20,
+  maxTrackedAddresses: 10_000,
+  maxLiveSessions: 1000,
+  sessionIdleSeconds: 1800,
+  maxStoredBytes: 16 * 1024 * 1024,
+});
+
 export interface Settings {
   readonly limits: Limits;
+  readonly webchat: WebchatLimits;
   readonly concurrency: number;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -30,6 +55,7 @@ export interface Settings {
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   limits: DEFAULT_LIMITS,
+  webchat: DEFAULT_WEBCHAT_LIMITS,
   concurrency: 2,
   ratePerSec: undefined,
   logLevel: 'info',
@@ -40,9 +66,24 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
   if (!over) return base;
   return {
     limits: resolveLimits(base.limits, over.limits),
+    webchat: resolveWebchat(base.webchat, over.webchat),
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,
+  };
+}
+
+function resolveWebchat(base: WebchatLimits, over: WebchatSettingsConfig | undefined): WebchatLimits {
+  if (!over) return base;
+  return {
+    ratePerSec: over.rate_per_sec ?? base.ratePerSec,
+    burst: over.burst ?? base.burst,
+    addressRatePerSec: over.address_rate_per_sec ?? base.addressRatePerSec,
+    addressBurst: over.address_burst ?? base.addressBurst,
+    maxTrackedAddresses: over.max_tracked_addresses ?? base.maxTrackedAddresses,
+    maxLiveSessions: over.max_live_sessions ?? base.maxLiveSessions,
+    sessionIdleSeconds: over.session_idle_seconds ?? base.sessionIdleSeconds,
+    maxStoredBytes: over.max_stored_bytes ?? base.maxStoredBytes,
   };
 }
 
@@ -91,20 +132,58 @@ export interface TenantModel {
   readonly path: string;
   /** tenants/<id>/, where its flows and components live. */
   readonly dir: string;
+  /** Its folder: every file of its config is read through this (links included). */
+  readonly folder: Confinement;
+  /** Its folder and the workspace's shared components folder: where its components may be. */
+  readonly componentFolders: Confinement;
   readonly settings: Settings;
   readonly envs: ReadonlyMap<string, EnvModel>;
   readonly teams: ReadonlyMap<string, TeamModel>;
-  readonly grants: GrantsConfig;
-  /** Component name -> absolute folder, for components declared by path in the tenant's config. */
+  readonly grants: TenantGrants;
+  /** Component name -> real folder (confined), for components declared by path in the tenant's config. */
   readonly componentPaths: ReadonlyMap<string, string>;
-  /** REST API key configuration (public key files resolved against the bundle root). */
-  readonly api: ApiConfig | undefined;
+  /** REST API key configuration (public key files read, from inside the tenant's folder, at load). */
+  readonly api: ApiModel | undefined;
+}
+
+/** A key verifying a tenant's API tokens; an asymmetric one carries its PEM, read when the tenant loaded. */
+export type ApiKeyModel = Extract<ApiKeyConfig, { alg: 'HS256' }> | (Exclude<ApiKeyConfig, { alg: 'HS256' }> & { readonly public_key_pem: string });
+
+export interface ApiModel {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly keys: readonly ApiKeyModel[];
+}
+
+/** One component granted to a tenant: to every team, or to the teams listed. */
+export interface ComponentGrant {
+  /** Teams that may use it; undefined: every team. */
+  readonly teams: ReadonlySet<string> | undefined;
+  /** WASI interfaces (or whole packages, "wasi:cli/*") it may import. */
+  readonly wasi: readonly string[];
+}
+
+/** Secrets one component may read: from the team's and tenant's namespaces, and which also from `global/`. */
+export interface SecretGrant {
+  readonly names: ReadonlySet<string>;
+  readonly global: ReadonlySet<string>;
+}
+
+/**
+ * A tenant's grants, keyed by component name. Maps, never plain objects: a name from config
+ * ("constructor", "__proto__") can only match an entry the tenant wrote, never Object.prototype.
+ */
+export interface TenantGrants {
+  readonly components: ReadonlyMap<string, ComponentGrant>;
+  readonly secrets: ReadonlyMap<string, SecretGrant>;
 }
 
 /** The top of the hierarchy: one bundle directory. */
 export interface Workspace {
   readonly name: string;
   readonly root: string;
+  /** The shared components folder bundle.yaml declares (shared_components), if any. */
+  readonly sharedComponents: string | undefined;
   /** Tenants whose configuration loaded; a broken tenant is absent and has problems below. */
   readonly tenants: ReadonlyMap<string, TenantModel>;
   readonly problems: readonly ConfigProblem[];

@@ -42,6 +42,29 @@ export const LimitsSchema = z.strictObject({
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
+/** Bounds on a tenant's anonymous webchat traffic (per environment). */
+export const WebchatSettingsSchema = z.strictObject({
+  /** Messages a second one webchat channel accepts (token bucket). */
+  rate_per_sec: positiveInt(1_000_000).optional(),
+  burst: positiveInt(1_000_000).optional(),
+  /** Messages a second one client address (IPv4, or IPv6 /64) may send to this tenant's channels. */
+  address_rate_per_sec: positiveInt(1_000_000).optional(),
+  address_burst: positiveInt(1_000_000).optional(),
+  /** Client addresses remembered at once; the least recently seen is forgotten first. */
+  max_tracked_addresses: positiveInt(1_000_000).optional(),
+  /** Webchat sessions with a message in the last session_idle_seconds. */
+  max_live_sessions: positiveInt(1_000_000).optional(),
+  session_idle_seconds: positiveInt(30 * 86400).optional(),
+  /** Bytes the webchat sessions this instance has seen may store (their records, as written). */
+  max_stored_bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 40)
+    .optional(),
+});
+export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
+
 export const SettingsSchema = z.strictObject({
   limits: LimitsSchema.optional(),
   /** Calls of this tenant that may run at once across the worker pool. */
@@ -49,6 +72,7 @@ export const SettingsSchema = z.strictObject({
   /** Sustained component calls per second for this tenant (token bucket, burst = 2x). */
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+  webchat: WebchatSettingsSchema.optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
@@ -103,7 +127,7 @@ export type GrantsConfig = z.infer<typeof GrantsSchema>;
 
 /** A tenant component kept outside tenants/<tenant>/components/: a folder with manifest.yaml and the pinned .wasm. */
 export const ComponentSourceSchema = z.strictObject({
-  /** The component's folder, relative to the bundle root. */
+  /** The component's folder, relative to the bundle root; inside the tenant's folder or the shared components folder. */
   path: z.string().min(1),
 });
 
@@ -118,7 +142,7 @@ export const ApiKeySchema = z.discriminatedUnion('alg', [
   z.strictObject({
     alg: z.enum(['EdDSA', 'RS256', 'ES256']),
     kid: z.string().min(1).max(100).optional(),
-    /** PEM (SPKI) public key file, relative to the bundle root. */
+    /** PEM (SPKI) public key file, relative to the bundle root; inside the tenant's folder. */
     public_key_file: z.string().min(1),
   }),
 ]);
@@ -160,6 +184,11 @@ export type TenantBody = z.infer<typeof InlineTenantSchema>;
 /** Bundle form: bundle.yaml at the root of a bundle directory. */
 export const BundleFileSchema = z.strictObject({
   workspace: idSchema('workspace'),
+  /**
+   * A folder of components the operator shares (relative to the bundle root): a tenant's
+   * `components.<name>.path` may point into it as well as into the tenant's own folder.
+   */
+  shared_components: z.string().min(1).optional(),
   /** Tenants defined inline; others come from tenants/<id>/tenant.yaml. */
   tenants: z.record(idSchema('tenant'), InlineTenantSchema).optional(),
 });
