@@ -87,13 +87,15 @@ export async function loadTenantRuntime(
     const entry = catalog.resolve(tenant.id, type)!;
     const t0 = performance.now();
     try {
-      const component = await registry.loadFile(entry.wasmPath, entry.pinnedDigest);
+      const envLimits = [...tenant.envs.keys()].map((env) => [env, effectivePermissions(tenant, env, entry.manifest).limits] as const);
+      // The file is refused unread past the largest size any environment allows; compile checks each environment's limits.
+      const maxBytes = envLimits.length > 0 ? Math.max(...envLimits.map(([, l]) => l.module.bytes)) : undefined;
+      const component = await registry.loadFile(entry.wasmPath, entry.pinnedDigest, maxBytes);
       const refusal = importRefusal(entry.name, entry.manifest, tenant.grants.components?.[entry.name]?.wasi ?? [], component, `tenant "${tenant.id}"`);
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
-      // One compile per memory cap: environments may cap differently.
-      for (const env of tenant.envs.keys()) {
-        const limits = effectivePermissions(tenant, env, entry.manifest).limits;
-        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile));
+      // One compile per memory and table cap: environments may cap differently.
+      for (const [env, limits] of envLimits) {
+        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile, { name: entry.name, limits: limits.module }));
       }
       let ops: string[] | undefined;
       if (describe && component.world === 'greentic-component-node') {
