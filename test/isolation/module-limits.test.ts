@@ -158,6 +158,6 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
     }
     // The next call works (a fresh instance if the old one failed), and so does every other tenant.
     expect(replies(await t.say(channel, 'w1', 'fine'))).toEqual(['ok']);
-    expect(replies(await t.say(BIGCORP_WEBCHAT, `after-${input.charCodeAt(0)}`, 'hi'))).toEqual([BIGCORP_HELLO]);
+    expect(replies(await t.say(BIGCORP_WEBCHAT, `after-${channel.team}-${input.charCodeAt(0)}`, 'hi'))).toEqual([BIGCORP_HELLO]);
   });
 });
