@@ -52,11 +52,9 @@ const SECTION = { custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 
 const SIMPLE_VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69, 0x6e, 0x6d, 0x6c, 0x6b, 0x6a, 0x71, 0x72, 0x73, 0x74]);
 const REF_TYPED = new Set([0x63, 0x64]);
 
-/** Parse `bytes` (a core module), cap its memories and tables at `caps`, and count what it declares. */
-export function readCoreModule(bytes: Uint8Array, caps: GrowthCaps): ReadModule {
-  const r = new WasmReader(bytes);
-  r.preamble('module');
-  const fp: ModuleFootprint = {
+/** A footprint of nothing declared. */
+export function emptyModuleFootprint(): ModuleFootprint {
+  return {
     types: 0,
     imports: 0,
     exports: 0,
@@ -72,6 +70,13 @@ export function readCoreModule(bytes: Uint8Array, caps: GrowthCaps): ReadModule 
     elements: 0,
     codeBytes: 0,
   };
+}
+
+/** Parse `bytes` (a core module), cap its memories and tables at `caps`, and count what it declares. */
+export function readCoreModule(bytes: Uint8Array, caps: GrowthCaps): ReadModule {
+  const r = new WasmReader(bytes);
+  r.preamble('module');
+  const fp = emptyModuleFootprint();
   const parts: Uint8Array[] = [bytes.subarray(0, 8)];
   while (!r.done()) {
     const span = r.section();

@@ -5,7 +5,7 @@
  * so the sums bound what one instance makes V8 allocate.
  */
 import type { ModuleLimits } from '../tenancy/model.js';
-import type { ModuleFootprint } from './core-module.js';
+import { emptyModuleFootprint, type ModuleFootprint } from './core-module.js';
 
 /** What all the core modules of one component declare together, and the component's own size. */
 export interface ComponentFootprint extends ModuleFootprint {
@@ -37,24 +37,7 @@ const CHECKS: ReadonlyArray<readonly [Counted, string, (n: number) => string]> =
 
 /** An empty footprint for a component of `bytes` bytes with `coreModules` core modules. */
 export function emptyFootprint(bytes: number, coreModules: number): ComponentFootprint {
-  return {
-    bytes,
-    coreModules,
-    types: 0,
-    imports: 0,
-    exports: 0,
-    functions: 0,
-    memories: 0,
-    tables: 0,
-    tableSlots: 0,
-    globals: 0,
-    tags: 0,
-    dataSegments: 0,
-    dataBytes: 0,
-    elementSegments: 0,
-    elements: 0,
-    codeBytes: 0,
-  };
+  return { bytes, coreModules, ...emptyModuleFootprint() };
 }
 
 /** Add one core module's counts to a component's. */

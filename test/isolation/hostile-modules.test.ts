@@ -16,9 +16,9 @@ import { testScope } from '../support/scope.js';
  * with another tenant's call after each. The invariant: this process never exits (a V8 fatal
  * error would end the test run), each module is refused at load with a clear problem or runs
  * and fails only its own call, as `expectedOutcome` predicts, and the other tenant is answered.
- * GREENTIC_HOSTILE_RUNS=N runs N modules (default 40, a few seconds each on a busy machine).
+ * GREENTIC_HOSTILE_RUNS=N runs N modules (default 100: about 15 s).
  */
-const RUNS = Number(process.env.GREENTIC_HOSTILE_RUNS ?? 40);
+const RUNS = Number(process.env.GREENTIC_HOSTILE_RUNS ?? 100);
 const SEED = Number(process.env.GREENTIC_HOSTILE_SEED ?? 20261201);
 
 const input = (text: string) => ({ nodeId: 'n', message: { text, userId: 'u1', channel: 'slack' }, config: '{}', resumed: false });
@@ -84,5 +84,5 @@ describe('hostile-module generator', () => {
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
     console.log(`hostile modules (seed ${SEED}): ${n} run, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
-  });
+  }, Math.max(60_000, RUNS * 2000));
 });
