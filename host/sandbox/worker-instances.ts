@@ -223,7 +223,7 @@ export class WorkerInstances {
       const node = (exports[`${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION}`] ?? exports.node) as GreenticNodeExport | undefined;
       if (!node || typeof node.invoke !== 'function' || typeof node.describe !== 'function')
         throw new Error(`component does not export ${GREENTIC_NODE_INTERFACE}`);
-      return { node: undefined, greentic: new GreenticNode(node), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
+      return { node: undefined, greentic: new GreenticNode(node, () => this.hooks.valueBudget()), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
     }
     const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
     if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');

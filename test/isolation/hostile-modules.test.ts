@@ -85,4 +85,23 @@ describe('hostile-module generator', () => {
     );
     console.log(`hostile modules (seed ${SEED}): ${n} run, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
   }, Math.max(60_000, RUNS * 2000));
+
+  it('a component that instantiates one core module twice (doubling what it declares) fails to instantiate', async () => {
+    const jco = await import('@bytecodealliance/jco');
+    const bytes = await jco.parse(`(component
+      (core module $m (memory (export "memory") 1) (func (export "f")))
+      (core instance $a (instantiate $m))
+      (core instance $b (instantiate $m))
+      (core func $fa (alias core export $a "f"))
+      (core func $fb (alias core export $b "f"))
+      (func (export "a") (canon lift (core func $fa)))
+      (func (export "b") (canon lift (core func $fb))))`);
+    const compiled = await registry.compile(await registry.loadBytes(bytes, 'twice.wasm'), 64, 'twice.wasm', { name: 'twice' });
+    expect(compiled.footprint.memories).toBe(1);
+    const { scope } = testScope({ perms: { component: 'twice' } });
+    await expect(pool.invoke({ component: compiled, scope, input: input('go') })).rejects.toMatchObject({
+      code: 'instantiate-failed',
+      message: 'cannot instantiate component: it instantiates one of its core modules more than once; this host instantiates each once per instance',
+    });
+  });
 });

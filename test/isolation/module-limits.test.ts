@@ -113,12 +113,20 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
   beforeAll(async () => {
     installTenantComponent(bundle.dir, 'acme', 'hog-run');
     installTenantComponent(bundle.dir, 'acme', 'hog-glue');
+    installTenantComponent(bundle.dir, 'acme', 'hog-cbor');
     writeFiles(bundle.dir, {
+      'tenants/acme/teams/support.yaml': {
+        team: 'support',
+        environments: ['prod', 'staging'],
+        channels: { slack: { provider: 'slack', flow: 'acme_support_flow' }, telegram: { provider: 'telegram', flow: 'acme_cbor_flow' } },
+      },
+      'tenants/acme/flows/acme_cbor_flow.yaml': { name: 'acme_cbor_flow', version: '1', start: 'h', nodes: [{ id: 'h', type: 'hog-cbor' }] },
       'tenants/acme/tenant.yaml': {
         tenant: 'acme',
         environments: { prod: {}, staging: {} },
-        settings: { limits: { deadline_ms: 3000 } },
-        grants: { components: { reply: null, ask: null, branch: null, 'hog-run': null, 'hog-glue': { wasi: ['wasi:clocks/monotonic-clock', 'wasi:io/poll'] } } },
+        // Room for a slow machine: what is tested is how a call fails, not how fast.
+        settings: { limits: { deadline_ms: 10000 } },
+        grants: { components: { reply: null, ask: null, branch: null, 'hog-run': null, 'hog-cbor': null, 'hog-glue': { wasi: ['wasi:clocks/monotonic-clock', 'wasi:io/poll'] } } },
       },
       'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'h', nodes: [{ id: 'h', type: 'hog-run' }] },
       'tenants/acme/flows/acme_sales_flow.yaml': { name: 'acme_sales_flow', version: '1', start: 'h', nodes: [{ id: 'h', type: 'hog-glue' }] },
@@ -145,7 +153,7 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
     ["a million empty replies (jco's glue)", ACME_SALES, 'e', { code: 'limit-exceeded', message: items('hog-glue') }],
     ["1000 replies over the same 1 MiB (jco's glue)", ACME_SALES, 'o', { code: 'limit-exceeded', message: bytes('hog-glue') }],
     ['2000 live resource handles', ACME_SALES, 'h', { code: 'limit-exceeded', message: 'component "hog-glue" holds more than 1000 live resource handles of one type' }],
-    ['2000 resource handles, each dropped', ACME_SALES, 'H', { replies: ['handles dropped'] }],
+    ['1100 resource handles, each dropped', ACME_SALES, 'H', { replies: ['handles dropped'] }],
   ];
   it.each(cases)('%s', async (_name, channel, input, expected) => {
     expect(replies(await t.say(channel, 'w1', 'fine'))).toEqual(['ok']);
@@ -159,5 +167,15 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
     // The next call works (a fresh instance if the old one failed), and so does every other tenant.
     expect(replies(await t.say(channel, 'w1', 'fine'))).toEqual(['ok']);
     expect(replies(await t.say(BIGCORP_WEBCHAT, `after-${channel.team}-${input.charCodeAt(0)}`, 'hi'))).toEqual([BIGCORP_HELLO]);
+  });
+
+  it("a Greentic component's output of a million CBOR items is refused before it is decoded", async () => {
+    const telegram = { ...ACME_SUPPORT, channel: 'telegram' };
+    for (const user of ['c1', 'c2']) {
+      const r = await t.say(telegram, user, 'go');
+      expect(r).toMatchObject({ ok: false, code: 'limit-exceeded', retryable: false });
+      if (!r.ok) expect(r.message).toBe(items('hog-cbor'));
+      expect(replies(await t.say(BIGCORP_WEBCHAT, `after-cbor-${user}`, 'hi'))).toEqual([BIGCORP_HELLO]);
+    }
   });
 });
