@@ -68,7 +68,8 @@ export async function prepareCall(target: CallTarget, inspect = false): Promise<
       ...target.limits,
     },
   };
-  return { component, compiled: await registry.compile(component, permissions.limits.memoryMib, target.wasmPath), permissions };
+  const compiled = await registry.compile(component, permissions.limits.memoryMib, target.wasmPath, { name, limits: permissions.limits.module });
+  return { component, compiled, permissions };
 }
 
 /** Who the one call is for. */

@@ -88,13 +88,15 @@ export async function loadTenantRuntime(
     const entry = catalog.resolve(tenant.id, type)!;
     const t0 = performance.now();
     try {
-      const component = await loadComponentBytes(registry, entry);
+      const envLimits = [...tenant.envs.keys()].map((env) => [env, effectivePermissions(tenant, env, entry.manifest).limits] as const);
+      // The file is refused unread past the largest size any environment allows; compile checks each environment's limits.
+      const maxBytes = envLimits.length > 0 ? Math.max(...envLimits.map(([, l]) => l.module.bytes)) : MAX_COMPONENT_FILE_BYTES;
+      const component = await loadComponentBytes(registry, entry, maxBytes);
       const refusal = importRefusal(entry.name, entry.manifest, grantedWasiOf(tenant, entry.name), component, `tenant "${tenant.id}"`);
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
-      // One compile per memory cap: environments may cap differently.
-      for (const env of tenant.envs.keys()) {
-        const limits = effectivePermissions(tenant, env, entry.manifest).limits;
-        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile));
+      // One compile per memory and table cap: environments may cap differently.
+      for (const [env, limits] of envLimits) {
+        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile, { name: entry.name, limits: limits.module }));
       }
       let ops: string[] | undefined;
       if (describe && component.world === 'greentic-component-node') {
@@ -155,9 +157,16 @@ export async function loadTenantRuntimeSafely(
 }
 
 /** A component's bytes, bounded in size; a tenant's are read only from inside its folders. */
-async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentEntry): Promise<LoadedComponent> {
-  const read = await readFileBounded(entry.wasmPath, { maxBytes: MAX_COMPONENT_FILE_BYTES, confinement: entry.confinement });
-  if (!read.ok) throw new ComponentLoadError(entry.wasmPath, read.problems[0]!.message);
+async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentEntry, moduleBytes: number): Promise<LoadedComponent> {
+  const maxBytes = Math.min(MAX_COMPONENT_FILE_BYTES, moduleBytes);
+  const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
+  if (!read.ok) {
+    const why = read.problems[0]!.message;
+    // Over the tenant's own limit: say which setting it is.
+    if (why.startsWith('is more than') && maxBytes === moduleBytes)
+      throw new ComponentLoadError(entry.wasmPath, `the component is more than the ${maxBytes} bytes allowed (settings.limits.module.bytes)`);
+    throw new ComponentLoadError(entry.wasmPath, why);
+  }
   return registry.loadBytes(read.bytes, entry.wasmPath, entry.pinnedDigest);
 }
 

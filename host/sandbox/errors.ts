@@ -38,6 +38,8 @@ export function failureError(f: GuestFailure, component: string, memoryMib: numb
       return new NodeError(f.code, f.message, f.retryable, true);
     case 'instantiate':
       return new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false);
+    case 'limit':
+      return new NodeError('limit-exceeded', f.message, false);
     case 'exit':
       return new NodeError('guest-exit', `component "${component}" called exit (${f.status}); the call ends here`, false);
     case 'trap':

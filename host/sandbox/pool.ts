@@ -485,6 +485,7 @@ export class WorkerPool {
       glueUrl: c.component.glueUrl,
       world: c.component.world,
       memoryBytes: c.memoryBytes,
+      heapBytes: c.heapBytes,
       modules: [...c.modules],
     });
     w.loaded.add(c.key);

@@ -117,6 +117,8 @@ export type ToWorker =
       glueUrl: string;
       world: ComponentWorld;
       memoryBytes: number;
+      /** The heap one instance can take for what its modules declare (CompiledComponent.heapBytes). */
+      heapBytes: number;
       modules: Array<[string, WebAssembly.Module]>;
     }
   /** Keep one fresh, never-called instance of these modules with these WASI grants ready for the next tenant that needs one. */
@@ -145,7 +147,9 @@ export type GuestFailure =
   | { kind: 'trap'; message: string; outOfMemory: boolean }
   /** The guest called wasi:cli/exit; `status` says how ("status err", "code 3"). */
   | { kind: 'exit'; status: string }
-  | { kind: 'instantiate'; message: string };
+  | { kind: 'instantiate'; message: string }
+  /** The guest handed the host more than its value budget allows (value-budget.ts); the message says which. */
+  | { kind: 'limit'; message: string };
 
 /** The worker's only message: it is ready for calls. (Guest stdout/stderr lines come back with each call's effects.) */
 export type FromWorker =

@@ -41,6 +41,7 @@ import {
 import { classify, WorkerInstances, type Instance } from './worker-instances.js';
 import type { GuestLineSink } from './wasi-sandbox.js';
 import { collectGarbage } from '../util/collect-garbage.js';
+import { ValueBudget, ValueLimitError } from './value-budget.js';
 
 const init = workerData as WorkerInit;
 const ctrl = new Int32Array(init.ctrl);
@@ -52,6 +53,8 @@ const SPIN_MS = 1;
 
 /** The call running now: its scope in this worker (null between calls). */
 let current: WorkerCallScope | null = null;
+/** What the running call may still hand the host in strings and lists (between calls: instantiation's). */
+let budget = ValueBudget.startup();
 
 function running(): WorkerCallScope {
   if (!current) throw new Error('capability call outside a node call');
@@ -116,7 +119,7 @@ function jcoImports(): Record<string, unknown> {
   return imports;
 }
 
-const instances = new WorkerInstances({ jcoImports, leanHost: () => host }, init.maxInstances, init.maxInstanceBytes);
+const instances = new WorkerInstances({ jcoImports, leanHost: () => host, valueBudget: () => budget }, init.maxInstances, init.maxInstanceBytes);
 
 /** Run what `job` asks of `instance`: a flow node (either world), or describe/raw on a Greentic one. */
 function run(instance: Instance, job: CallJob): unknown {
@@ -132,6 +135,7 @@ function run(instance: Instance, job: CallJob): unknown {
 
 async function call(job: CallJob): Promise<CallResult> {
   const ws = new WorkerCallScope(job.ctx as TenantCtx, job.scope);
+  budget = ValueBudget.of(ws.scope.permissions.component, ws.scope.permissions.limits);
   // The guest's stdout/stderr lines become the call's log lines, under its scope.
   const emit: GuestLineSink = (stream, line) => ws.scope.logger.info({ event: `guest-${stream}` }, line);
   let got: { instance: Instance; created: boolean };
@@ -139,7 +143,8 @@ async function call(job: CallJob): Promise<CallResult> {
     got = await instances.get(job.moduleKey, job.instanceKey, job.wasi, emit);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    return { callId: job.callId, ok: false, failure: { kind: 'instantiate', message }, evicted: instances.takeEvicted(), effects: ws.effects() };
+    budget = ValueBudget.startup();
+    return { callId: job.callId, ok: false, failure: e instanceof ValueLimitError ? { kind: 'limit', message } : { kind: 'instantiate', message }, evicted: instances.takeEvicted(), effects: ws.effects() };
   }
   const { instance } = got;
   instance.output.begin(emit);
@@ -163,6 +168,7 @@ async function call(job: CallJob): Promise<CallResult> {
     return { callId: job.callId, ok: false, failure, evicted: instances.takeEvicted(), effects: ws.effects() };
   } finally {
     current = null;
+    budget = ValueBudget.startup();
     instance.output.end();
   }
 }
@@ -211,7 +217,7 @@ let preparing = 0;
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
-    instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
+    instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, heapBytes: msg.heapBytes, modules: new Map(msg.modules) });
   else if (msg.type === 'prepare') {
     preparing++;
     void instances.prepare(msg.moduleKey, msg.wasi).then(() => {

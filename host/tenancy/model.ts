@@ -1,6 +1,32 @@
-import type { ApiKeyConfig, ChannelConfig, LimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
+import type { ApiKeyConfig, ChannelConfig, LimitsConfig, ModuleLimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
 import type { ConfigProblem } from './config/problems.js';
+
+/**
+ * What a component's core modules may declare, summed over them (settings.limits.module); a
+ * component over any of these is refused at load. `tableElements` caps each table instead: it
+ * is written into every table as its maximum.
+ */
+export interface ModuleLimits {
+  readonly bytes: number;
+  readonly coreModules: number;
+  readonly memories: number;
+  readonly tables: number;
+  readonly tableElements: number;
+  readonly globals: number;
+  readonly tags: number;
+  readonly functions: number;
+  readonly codeBytes: number;
+  readonly dataSegments: number;
+  readonly dataBytes: number;
+  readonly elementSegments: number;
+  readonly elements: number;
+  readonly types: number;
+  readonly imports: number;
+  readonly exports: number;
+  /** V8 heap one instance may take for what its modules declare, estimated (module-limits.ts). */
+  readonly heapMib: number;
+}
 
 /** Effective limits of a component call once manifest values are capped by tenant policy. */
 export interface Limits {
@@ -10,7 +36,35 @@ export interface Limits {
   readonly maxCapabilityCalls: number;
   readonly maxStateValueBytes: number;
   readonly maxOutputBytes: number;
+  /** Bytes of the strings and lists a guest hands the host in one call (its result and its capability calls' arguments). */
+  readonly maxValueBytes: number;
+  /** Elements of the lists a guest hands the host in one call. */
+  readonly maxValueItems: number;
+  readonly module: ModuleLimits;
 }
+
+const MiB = 1024 * 1024;
+
+/** The defaults of settings.limits.module: several times what the largest first-party and fixture components declare. */
+export const DEFAULT_MODULE_LIMITS: ModuleLimits = Object.freeze({
+  bytes: 64 * MiB,
+  coreModules: 16,
+  memories: 4,
+  tables: 8,
+  tableElements: 100_000,
+  globals: 10_000,
+  tags: 1000,
+  functions: 100_000,
+  codeBytes: 64 * MiB,
+  dataSegments: 100_000,
+  dataBytes: 64 * MiB,
+  elementSegments: 10_000,
+  elements: 100_000,
+  types: 10_000,
+  imports: 10_000,
+  exports: 10_000,
+  heapMib: 64,
+});
 
 /** The defaults a tenant gets when its config names no limits. */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -20,6 +74,9 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxCapabilityCalls: 1000,
   maxStateValueBytes: 64 * 1024,
   maxOutputBytes: 1024 * 1024,
+  maxValueBytes: 16 * MiB,
+  maxValueItems: 100_000,
+  module: DEFAULT_MODULE_LIMITS,
 });
 
 /** Bounds on anonymous webchat traffic of one tenant environment. */
@@ -96,6 +153,32 @@ function resolveLimits(base: Limits, over: LimitsConfig | undefined): Limits {
     maxCapabilityCalls: over.max_capability_calls ?? base.maxCapabilityCalls,
     maxStateValueBytes: over.max_state_value_bytes ?? base.maxStateValueBytes,
     maxOutputBytes: over.max_output_bytes ?? base.maxOutputBytes,
+    maxValueBytes: over.max_value_bytes ?? base.maxValueBytes,
+    maxValueItems: over.max_value_items ?? base.maxValueItems,
+    module: resolveModuleLimits(base.module, over.module),
+  };
+}
+
+function resolveModuleLimits(base: ModuleLimits, over: ModuleLimitsConfig | undefined): ModuleLimits {
+  if (!over) return base;
+  return {
+    bytes: over.bytes ?? base.bytes,
+    coreModules: over.core_modules ?? base.coreModules,
+    memories: over.memories ?? base.memories,
+    tables: over.tables ?? base.tables,
+    tableElements: over.table_elements ?? base.tableElements,
+    globals: over.globals ?? base.globals,
+    tags: over.tags ?? base.tags,
+    functions: over.functions ?? base.functions,
+    codeBytes: over.code_bytes ?? base.codeBytes,
+    dataSegments: over.data_segments ?? base.dataSegments,
+    dataBytes: over.data_bytes ?? base.dataBytes,
+    elementSegments: over.element_segments ?? base.elementSegments,
+    elements: over.elements ?? base.elements,
+    types: over.types ?? base.types,
+    imports: over.imports ?? base.imports,
+    exports: over.exports ?? base.exports,
+    heapMib: over.heap_mib ?? base.heapMib,
   };
 }
 

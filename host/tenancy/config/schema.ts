@@ -25,6 +25,44 @@ export type Provider = (typeof PROVIDERS)[number];
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
+const MiB = 1024 * 1024;
+
+/**
+ * What a component's core modules may declare, summed over them. The maximums are what V8
+ * itself accepts (or, for byte sizes, 1 GiB): a tenant may loosen a default, never past the engine.
+ */
+export const ModuleLimitsSchema = z.strictObject({
+  /** Size of the component file. */
+  bytes: positiveInt(1024 * MiB).optional(),
+  core_modules: positiveInt(1000).optional(),
+  /** Defined memories (each capped by memory_mib). */
+  memories: positiveInt(100).optional(),
+  /** Defined tables. */
+  tables: positiveInt(100_000).optional(),
+  /** Elements per table: written into each table as its maximum. */
+  table_elements: positiveInt(10_000_000).optional(),
+  globals: positiveInt(1_000_000).optional(),
+  /** Exception tags. */
+  tags: positiveInt(1_000_000).optional(),
+  /** Imported and defined functions. */
+  functions: positiveInt(1_000_000).optional(),
+  code_bytes: positiveInt(1024 * MiB).optional(),
+  data_segments: positiveInt(100_000).optional(),
+  data_bytes: positiveInt(1024 * MiB).optional(),
+  element_segments: positiveInt(10_000_000).optional(),
+  /** Elements in element segments. */
+  elements: positiveInt(10_000_000).optional(),
+  types: positiveInt(1_000_000).optional(),
+  imports: positiveInt(1_000_000).optional(),
+  exports: positiveInt(1_000_000).optional(),
+  /**
+   * V8 heap one instance may take for what its modules declare (estimated). Workers hold up to
+   * 32 instances in a 512 MiB heap and budget them by this, so 64 is also the most it may be.
+   */
+  heap_mib: positiveInt(64).optional(),
+});
+export type ModuleLimitsConfig = z.infer<typeof ModuleLimitsSchema>;
+
 /** Hard limits a tenant (or one of its environments) places on every component call. */
 export const LimitsSchema = z.strictObject({
   /** Wall-clock deadline per component call. */
@@ -39,6 +77,12 @@ export const LimitsSchema = z.strictObject({
   max_state_value_bytes: positiveInt(16 * 1024 * 1024).optional(),
   /** Bytes of replies and sent messages per component call. */
   max_output_bytes: positiveInt(64 * 1024 * 1024).optional(),
+  /** Bytes of the strings and lists a guest hands the host in one call. */
+  max_value_bytes: positiveInt(32 * MiB).optional(),
+  /** Elements of the lists a guest hands the host in one call. */
+  max_value_items: positiveInt(1_000_000).optional(),
+  /** What a component's core modules may declare. */
+  module: ModuleLimitsSchema.optional(),
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
