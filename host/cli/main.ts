@@ -1,3 +1,4 @@
+import { redactCredentials } from '../observability/redact.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
@@ -49,18 +50,20 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return 2;
   }
+  // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
+  const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(rest, io);
+    return await cmd.run(rest, safe);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InvalidIdError) {
-      io.err(`greentic-host ${command}: ${e.message} (see --help)`);
+      safe.err(`greentic-host ${command}: ${e.message} (see --help)`);
       return 2;
     }
     if (e instanceof CommandFailed) {
-      io.err(`greentic-host ${command}: ${e.message}`);
+      safe.err(`greentic-host ${command}: ${e.message}`);
       return 1;
     }
-    io.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    safe.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;
   }
 }

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { GreenticHost } from '../host.js';
 import { converse, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
-import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsLinks } from '../messaging/nats/links.js';
 import { NatsBus } from '../messaging/nats/nats-bus.js';
 import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
@@ -81,7 +82,8 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   if (values.nats !== undefined) {
     let bus: NatsBus;
     try {
-      bus = await NatsBus.open(await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host send' }, logger), logger, { setup: false });
+      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host send', connectWaitMs: 1 }, logger);
+      bus = await NatsBus.open(links, logger, { setup: false });
     } catch (e) {
       if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
       throw e;
