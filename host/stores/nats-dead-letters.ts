@@ -72,7 +72,8 @@ export class NatsDeadLetterStore implements DeadLetterStore {
   async delete(tenant: string, id: string): Promise<boolean> {
     const t = checkId('tenant', tenant, 'dead-letter store');
     const seq = fromId(id);
-    if (seq === null) return false;
+    // Only a letter of this tenant's stream (a missing sequence is "store EOF" to the server, not "not found").
+    if (seq === null || !(await this.#at(t, { seq }))) return false;
     try {
       return await this.links.forTenant(t).jsm.streams.deleteMessage(deadLetterStream(t), seq, false);
     } catch (e) {
