@@ -1,5 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { redactCredentials, redactRecord } from './redact.js';
+import { redactCredentials } from './redact.js';
 
 export type { Logger };
 
@@ -34,14 +34,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? 'info',
       base: { service: 'greentic-host' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      // Credentials inside text (a NATS URL with a password, a token in an error) are redacted
-      // in every field and message, whatever key they are under.
-      formatters: { log: (record) => redactRecord(record), bindings: (b) => redactRecord(b) },
-      hooks: {
-        logMethod(args, method) {
-          method.apply(this, args.map((a) => (typeof a === 'string' ? redactCredentials(a) : a)) as Parameters<typeof method>);
-        },
-      },
+      // Credentials inside text (a NATS URL with a password, a token in an error) are redacted in
+      // the finished line: message, fields and child bindings alike, whatever key they are under.
+      hooks: { streamWrite: (line) => redactCredentials(line) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     (opts.destination ?? pino.destination({ dest: 2, sync: true })) as DestinationStream,

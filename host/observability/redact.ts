@@ -25,14 +25,3 @@ export function redactCredentials(text: string): string {
     .replace(JWT, REDACTED)
     .replace(KEY_VALUE, (_, key: string, sep: string) => `${key}${sep}${REDACTED}`);
 }
-
-/** A copy of a log record with credentials redacted in every string, at any depth (bounded). */
-export function redactRecord<T>(value: T, depth = 0): T {
-  if (typeof value === 'string') return redactCredentials(value) as T;
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v: unknown) => redactRecord(v, depth + 1)) as T;
-  if (value instanceof Error) return redactCredentials(value.stack ?? value.message) as T;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactRecord(v, depth + 1);
-  return out as T;
-}

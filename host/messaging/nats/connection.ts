@@ -51,15 +51,16 @@ const MAX_RETRY_MS = 5000;
  * to ride out, not a reason to exit. At start an unreachable server is retried (see
  * `connectWaitMs`); refused credentials fail at once. Status changes are logged.
  */
-export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: ConnectRetryNotice, creds: NatsCredentials = opts): Promise<NatsConnection> {
+export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: ConnectRetryNotice, given: NatsCredentials = opts): Promise<NatsConnection> {
   const where = redactCredentials(opts.url);
+  const { server, creds } = credentialsOf(opts.url, given);
   const who = creds.user !== undefined ? ` as ${creds.user}` : '';
   const started = Date.now();
   let delay = FIRST_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       const nc = await connect({
-        servers: opts.url,
+        servers: server,
         name: opts.name ?? 'greentic-host',
         user: creds.user,
         pass: creds.password,
@@ -77,7 +78,7 @@ export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: C
       const waited = Date.now() - started;
       const wait = opts.connectWaitMs ?? 0;
       if (wait > 0 && waited + delay > wait)
-        throw new NatsConnectError(`cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${attempt} attempts in ${Math.round(waited / 1000)} s)`);
+        throw new NatsConnectError(`cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${attempt} attempts, waiting at most ${wait} ms)`);
       const line = `NATS at ${where} is not reachable (attempt ${attempt}: ${reason.text}); retrying in ${(delay / 1000).toFixed(1)} s`;
       logger.warn({ event: 'nats-connect-retry', server: where, attempt, err: reason.text }, line);
       onRetry?.(line);
@@ -85,6 +86,28 @@ export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: C
       delay = Math.min(MAX_RETRY_MS, delay * 2);
     }
   }
+}
+
+/**
+ * The server address without userinfo, and the credentials to use: those given, else the URL's
+ * (nats://user:password@host, nats://token@host; the client library ignores userinfo).
+ */
+export function credentialsOf(url: string, given: NatsCredentials): { server: string; creds: NatsCredentials } {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^\s/@?#]*)@(.*)$/i.exec(url);
+  if (!m) return { server: url, creds: given };
+  const [, scheme, info, rest] = m as unknown as [string, string, string, string];
+  const server = `${scheme}${rest}`;
+  if (given.user !== undefined || given.token !== undefined) return { server, creds: given };
+  const colon = info.indexOf(':');
+  const dec = (v: string) => {
+    try {
+      return decodeURIComponent(v);
+    } catch {
+      return v;
+    }
+  };
+  const fromUrl = colon < 0 ? { token: dec(info) } : { user: dec(info.slice(0, colon)), password: dec(info.slice(colon + 1)) };
+  return { server, creds: { ...given, ...fromUrl } };
 }
 
 /** Why a first connection failed, and whether trying again can help. */
