@@ -66,7 +66,9 @@ export const MAX_DETAIL = 2000;
 export function checkLetter(letter: DeadLetterInput): DeadLetterInput {
   const tenant = checkId('tenant', letter.tenant, 'dead letter');
   checkSubjectOf(tenant, letter.subject);
-  const detail = redactCredentials(letter.detail.length > MAX_DETAIL ? `${letter.detail.slice(0, MAX_DETAIL - 3)}...` : letter.detail);
+  // Redacted first: a cut could otherwise leave half a credential the patterns no longer see.
+  const redacted = redactCredentials(letter.detail);
+  const detail = redacted.length > MAX_DETAIL ? `${redacted.slice(0, MAX_DETAIL - 3)}...` : redacted;
   return { ...letter, tenant, detail };
 }
 
