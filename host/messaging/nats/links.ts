@@ -48,14 +48,19 @@ export class NatsLinks {
 
   /** Open the own-account connections of those `tenants` that have credentials of their own. */
   async connectTenants(tenants: Iterable<string>, onRetry?: ConnectRetryNotice): Promise<void> {
-    if (!this.opts?.tenants) return;
-    for (const tenant of tenants) {
-      const creds = this.opts.tenants.get(tenant);
-      if (!creds || this.#tenants.has(tenant)) continue;
-      const nc = await connectNats({ ...this.opts, name: `${this.opts.name ?? 'greentic-host'} (${tenant})` }, this.logger!, onRetry, creds);
-      this.#owned.push(nc);
-      await checkJetStream(nc, `${this.opts.url} (account of tenant ${tenant})`);
-      this.#tenants.set(tenant, await link(nc));
+    const opts = this.opts;
+    if (!opts?.tenants) return;
+    const todo = [...tenants].filter((t) => opts.tenants!.has(t) && !this.#tenants.has(t));
+    // A few at a time: hundreds of accounts connect in about a second, not one round trip after another.
+    for (let i = 0; i < todo.length; i += 16) {
+      await Promise.all(
+        todo.slice(i, i + 16).map(async (tenant) => {
+          const nc = await connectNats({ ...opts, name: `${opts.name ?? 'greentic-host'} (${tenant})` }, this.logger!, onRetry, opts.tenants!.get(tenant));
+          this.#owned.push(nc);
+          await checkJetStream(nc, `${opts.url} (account of tenant ${tenant})`);
+          this.#tenants.set(tenant, await link(nc));
+        }),
+      );
     }
   }
 

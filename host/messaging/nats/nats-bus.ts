@@ -74,7 +74,8 @@ export class NatsBus implements MessageBus {
   async setUp(tenants: readonly string[]): Promise<void> {
     const who = this.opts.who ?? 'this NATS user';
     await ensureStreams(this.links.main.jsm, globalStreams(), who);
-    for (const tenant of tenants) await ensureStreams(this.links.forTenant(tenant).jsm, tenantStreams(tenant), who);
+    // A few tenants at a time: a start with hundreds of tenants is bound by round trips, not by the server.
+    await inBatches(tenants, SETUP_PARALLEL, (tenant) => ensureStreams(this.links.forTenant(tenant).jsm, tenantStreams(tenant), who));
     await this.#warnLegacy();
   }
 
@@ -143,7 +144,7 @@ export class NatsBus implements MessageBus {
 
   async consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription> {
     const stops: Array<() => void> = [];
-    for (const tenant of tenants) {
+    await inBatches(tenants, SETUP_PARALLEL, async (tenant) => {
       const link = this.links.forTenant(tenant);
       await ensureIngressConsumer(link, tenant, this.#policy, this.logger);
       stops.push(
@@ -152,7 +153,7 @@ export class NatsBus implements MessageBus {
           handler,
         ),
       );
-    }
+    });
     this.#stops.push(...stops);
     return { unsubscribe: () => stops.forEach((s) => s()) };
   }
@@ -174,6 +175,18 @@ export class NatsBus implements MessageBus {
     await this.drain();
     if (this.ownsLinks) await this.links.main.nc.drain().catch(() => undefined);
     else await this.links.close();
+  }
+}
+
+/** Tenants set up at once at start. */
+const SETUP_PARALLEL = 16;
+
+/** Run `fn` over `items`, at most `n` at a time; the first failure is thrown once all started ones settled. */
+async function inBatches<T>(items: readonly T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += n) {
+    const results = await Promise.allSettled(items.slice(i, i + n).map(fn));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

@@ -9,7 +9,6 @@ import { checkId } from '../../tenancy/ids.js';
  */
 
 const NS_PER_MS = 1_000_000;
-const MiB = 1024 * 1024;
 
 /** Stream of one tenant's ingress (work queue). */
 export const ingressStream = (tenant: string): string => `GREENTIC_INGRESS_${tid(tenant)}`;
@@ -33,27 +32,31 @@ export const LEGACY_STREAMS = ['GREENTIC_INGRESS', 'GREENTIC_EGRESS', 'KV_greent
 
 const tid = (tenant: string) => checkId('tenant', tenant, 'NATS resource name');
 
-/** Size limits of a tenant's resources: one tenant can fill only its own. */
+/**
+ * Count limits of a tenant's resources: one tenant can fill only its own. Bytes are bounded by
+ * the tenant's NATS account (`jetstream: { max_file: ... }` in nats-server.conf), not per stream:
+ * a stream's max_bytes is reserved on the server up front, so 1.6 GiB per tenant ran a 56 GiB
+ * server out of storage at 35 tenants (bench/nats-tenants.mjs). A byte limit here is opt-in.
+ */
 export interface TenantLimits {
-  readonly ingressMaxBytes: number;
-  readonly egressMaxBytes: number;
+  readonly ingressMaxMessages: number;
+  readonly egressMaxMessages: number;
   readonly deadLetterMaxMessages: number;
-  readonly deadLetterMaxBytes: number;
-  readonly sessionsMaxBytes: number;
-  readonly secretsMaxBytes: number;
+  readonly secretsMaxKeys: number;
+  /** Per-stream byte cap, reserved on the server for each stream of each tenant (-1: none, the account's quota applies). */
+  readonly streamMaxBytes: number;
 }
 
 export const DEFAULT_TENANT_LIMITS: TenantLimits = {
-  ingressMaxBytes: 256 * MiB,
-  egressMaxBytes: 256 * MiB,
+  ingressMaxMessages: 100_000,
+  egressMaxMessages: 100_000,
   deadLetterMaxMessages: 10_000,
-  deadLetterMaxBytes: 64 * MiB,
-  sessionsMaxBytes: 1024 * MiB,
-  secretsMaxBytes: 16 * MiB,
+  secretsMaxKeys: 10_000,
+  streamMaxBytes: -1,
 };
 
 /** The largest message any stream takes (nats-server's default max_payload). */
-export const MAX_MESSAGE_BYTES = 1 * MiB;
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** The stream configurations of one tenant, in the order they are created. */
 export function tenantStreams(tenant: string, limits: TenantLimits = DEFAULT_TENANT_LIMITS): StreamConfig[] {
@@ -67,7 +70,8 @@ export function tenantStreams(tenant: string, limits: TenantLimits = DEFAULT_TEN
       // A message is gone once acknowledged; a full stream refuses new messages rather than dropping old ones.
       retention: RetentionPolicy.Workqueue,
       discard: DiscardPolicy.New,
-      max_bytes: limits.ingressMaxBytes,
+      max_msgs: limits.ingressMaxMessages,
+      max_bytes: limits.streamMaxBytes,
       max_age: 24 * 3600 * 1000 * NS_PER_MS,
       duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
     } as StreamConfig,
@@ -77,7 +81,8 @@ export function tenantStreams(tenant: string, limits: TenantLimits = DEFAULT_TEN
       subjects: [`greentic.messaging.egress.*.${t}.*.*`],
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
-      max_bytes: limits.egressMaxBytes,
+      max_msgs: limits.egressMaxMessages,
+      max_bytes: limits.streamMaxBytes,
       max_age: 3600 * 1000 * NS_PER_MS,
       duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
     } as StreamConfig,
@@ -88,18 +93,18 @@ export function tenantStreams(tenant: string, limits: TenantLimits = DEFAULT_TEN
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.New,
       max_msgs: limits.deadLetterMaxMessages,
-      max_bytes: limits.deadLetterMaxBytes,
+      max_bytes: limits.streamMaxBytes,
       duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
       allow_direct: true,
     } as StreamConfig,
-    kvStream(sessionsBucket(t), limits.sessionsMaxBytes, MAX_MESSAGE_BYTES),
-    kvStream(secretsBucket(t), limits.secretsMaxBytes, 64 * 1024),
+    kvStream(sessionsBucket(t), -1, limits.streamMaxBytes, MAX_MESSAGE_BYTES),
+    kvStream(secretsBucket(t), limits.secretsMaxKeys, limits.streamMaxBytes, 64 * 1024),
   ];
 }
 
 /** The global secrets bucket's stream. */
 export function globalStreams(limits: TenantLimits = DEFAULT_TENANT_LIMITS): StreamConfig[] {
-  return [kvStream(GLOBAL_SECRETS_BUCKET, limits.secretsMaxBytes, 64 * 1024)];
+  return [kvStream(GLOBAL_SECRETS_BUCKET, limits.secretsMaxKeys, limits.streamMaxBytes, 64 * 1024)];
 }
 
 /**
@@ -107,7 +112,7 @@ export function globalStreams(limits: TenantLimits = DEFAULT_TENANT_LIMITS): Str
  * headers refused: the host never needs one, and a `Nats-Rollup: all` would wipe the bucket.
  * Deletes remove the stored message (STREAM.MSG.DELETE), so no purge and no rollup is needed.
  */
-function kvStream(bucket: string, maxBytes: number, maxValue: number): StreamConfig {
+function kvStream(bucket: string, maxKeys: number, maxBytes: number, maxValue: number): StreamConfig {
   return {
     name: `KV_${bucket}`,
     subjects: [`$KV.${bucket}.>`],
@@ -115,6 +120,7 @@ function kvStream(bucket: string, maxBytes: number, maxValue: number): StreamCon
     storage: StorageType.File,
     num_replicas: 1,
     max_msgs_per_subject: 1,
+    max_msgs: maxKeys,
     max_bytes: maxBytes,
     max_msg_size: maxValue,
     discard: DiscardPolicy.New,
