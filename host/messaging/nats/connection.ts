@@ -143,6 +143,8 @@ export async function checkJetStream(nc: NatsConnection, where: string): Promise
     });
   } catch (e) {
     const text = redactCredentials((e as Error).message ?? String(e));
+    // A user not allowed to ask (a channel provider) cannot check; its publishes will tell.
+    if (/permissions violation/i.test(text)) return;
     const missing = /no responders|not enabled/i.test(text) || (e as { isNoResponders?: () => boolean }).isNoResponders?.() === true;
     throw new NatsConnectError(
       missing
