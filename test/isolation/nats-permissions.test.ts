@@ -145,6 +145,12 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     expect(r2.detail).toBe('api error: rollup not permitted');
   });
 
+  it('a confined instance asks for nothing it may not have: no permission error in its whole log', async () => {
+    await bigcorpHost.host.bus.drain();
+    expect(bigcorpHost.logs.lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
+    expect(bigcorpHost.logs.text()).not.toMatch(/Permissions Violation/i);
+  });
+
   it("a subjects-filtered info on the attacker's own bucket lists only its own keys", async () => {
     const nc = await as('host_bigcorp', 'host-bigcorp-demo');
     const r = await attempt(nc, { verb: 'info', subject: '$JS.API.STREAM.INFO.KV_greentic_sessions_bigcorp', body: { subjects_filter: '>' } });

@@ -64,6 +64,11 @@ export class NatsLinks {
     }
   }
 
+  /** True when some tenants are NATS accounts of their own (then nothing of theirs is on the main connection). */
+  get hasTenantAccounts(): boolean {
+    return (this.opts?.tenants?.size ?? 0) > 0;
+  }
+
   /** The connection a tenant's messages, sessions and secrets go through. */
   forTenant(tenant: string): NatsLink {
     return this.#tenants.get(checkId('tenant', tenant, 'NATS connection')) ?? this.main;

@@ -76,7 +76,8 @@ export class NatsBus implements MessageBus {
     await ensureStreams(this.links.main.jsm, globalStreams(), who);
     // A few tenants at a time: a start with hundreds of tenants is bound by round trips, not by the server.
     await inBatches(tenants, SETUP_PARALLEL, (tenant) => ensureStreams(this.links.forTenant(tenant).jsm, tenantStreams(tenant), who));
-    await this.#warnLegacy();
+    // Earlier versions knew no accounts: their shared streams can only be on a deployment without them.
+    if (!this.links.hasTenantAccounts) await this.#warnLegacy();
   }
 
   async #warnLegacy(): Promise<void> {
