@@ -3,6 +3,7 @@ import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
+import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
+  nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]

@@ -154,6 +154,11 @@ export async function ensureStreams(jsm: JetStreamManager, configs: readonly Str
       await jsm.streams.add(config);
       created++;
     } catch (e) {
+      if (/overlap/i.test((e as Error).message))
+        throw new NatsSetupError(
+          `stream ${config.name} cannot be created: its subjects overlap a stream already on the server (the shared ${config.name.replace(/_[^_]+$/, '')} of an earlier version?); ` +
+            'run `greentic-host nats migrate --nats URL` once (see the README, "Migrating from shared streams")',
+        );
       throw new NatsSetupError(
         `stream ${config.name} does not exist and ${who} cannot create it (${(e as Error).message}); ` +
           'start one instance once with a NATS user that may create streams (see the README, "Distributed mode")',
