@@ -93,6 +93,14 @@ export function replaySubject(letter: DeadLetter): string {
   return letter.subject;
 }
 
+/** Replay through any backend: publish the letter on its subject under a fresh id, then delete it. */
+export async function replayLetter(store: DeadLetterStore, tenant: string, id: string, target: ReplayTarget): Promise<boolean> {
+  const l = await store.get(tenant, id);
+  if (!l) return false;
+  await target.publishDurable(replaySubject(l), l.data, replayMessageId(l));
+  return store.delete(tenant, id);
+}
+
 /** The message id a replay is published with (never the original: the stream would drop it as a duplicate). */
 export function replayMessageId(letter: DeadLetter): string {
   return `replay-${letter.id}-${Date.now().toString(36)}`;

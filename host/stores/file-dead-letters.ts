@@ -4,7 +4,7 @@ import { decode, encode } from 'cbor-x';
 import { checkId, isValidId } from '../tenancy/ids.js';
 import { randomHex } from '../util/random-hex.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { checkLetter, replayMessageId, replaySubject, type DeadLetter, type DeadLetterInput, type DeadLetterStore, type ReplayTarget } from './dead-letters.js';
+import { checkLetter, replayLetter, type DeadLetter, type DeadLetterInput, type DeadLetterStore, type ReplayTarget } from './dead-letters.js';
 
 /** Letters one tenant may keep on disk; past it a new letter is refused (the tenant's own problem, logged by the caller). */
 export const FILE_DEAD_LETTERS_PER_TENANT = 10_000;
@@ -84,11 +84,8 @@ export class FileDeadLetterStore implements DeadLetterStore {
     return { ...l, data: new Uint8Array(l.data) };
   }
 
-  async replay(tenant: string, id: string, target: ReplayTarget): Promise<boolean> {
-    const l = await this.get(tenant, id);
-    if (!l) return false;
-    await target.publishDurable(replaySubject(l), l.data, replayMessageId(l));
-    return this.delete(tenant, id);
+  replay(tenant: string, id: string, target: ReplayTarget): Promise<boolean> {
+    return replayLetter(this, tenant, id, target);
   }
 
   async delete(tenant: string, id: string): Promise<boolean> {

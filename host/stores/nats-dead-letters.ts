@@ -3,7 +3,7 @@ import { checkHeaderValue } from '../messaging/nats/headers.js';
 import type { NatsLinks } from '../messaging/nats/links.js';
 import { deadLetterStream, deadLetterSubject } from '../messaging/nats/resources.js';
 import { checkId } from '../tenancy/ids.js';
-import { checkLetter, replayMessageId, replaySubject, type DeadLetter, type DeadLetterInput, type DeadLetterStore, type ReplayTarget } from './dead-letters.js';
+import { checkLetter, replayLetter, type DeadLetter, type DeadLetterInput, type DeadLetterStore, type ReplayTarget } from './dead-letters.js';
 
 /** Width of a letter id: the stream sequence, zero-padded so ids sort by age. */
 const ID_DIGITS = 12;
@@ -62,11 +62,8 @@ export class NatsDeadLetterStore implements DeadLetterStore {
     return { ...stored, data: new Uint8Array(stored.data), id: toId(m.seq) };
   }
 
-  async replay(tenant: string, id: string, target: ReplayTarget): Promise<boolean> {
-    const l = await this.get(tenant, id);
-    if (!l) return false;
-    await target.publishDurable(replaySubject(l), l.data, replayMessageId(l));
-    return this.delete(tenant, id);
+  replay(tenant: string, id: string, target: ReplayTarget): Promise<boolean> {
+    return replayLetter(this, tenant, id, target);
   }
 
   async delete(tenant: string, id: string): Promise<boolean> {
