@@ -13,7 +13,7 @@ import { NatsConnectError, type NatsOptions } from './messaging/nats/connection.
 import { answerId } from './messaging/nats/headers.js';
 import { NatsLinks } from './messaging/nats/links.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
-import type { DeadLetterStore } from './stores/dead-letters.js';
+import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
 import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
@@ -132,18 +132,14 @@ export class GreenticHost {
       await preloadComponents(pool, runtimes);
       for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
-      if (links) {
-        await links.connectTenants(runtimes.keys(), opts.onProgress);
-        natsBus = await NatsBus.open(links, logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: opts.nats?.user ?? 'this NATS user' });
-        await natsBus.setUp([...runtimes.keys()]);
-      }
+      if (links) natsBus = await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: opts.nats?.user }, opts.onProgress);
       const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
       const deadLetters: DeadLetterStore = natsBus?.deadLetters ?? fileLetters!;
       const bus =
         opts.bus ??
         natsBus ??
         new EmbeddedBus((err, msg) => {
-          if (err instanceof UnhandleableMessageError && fileLetters) void recordEmbeddedLetter(fileLetters, logger, err, msg);
+          if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
           else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
         });
       const host = new GreenticHost(
@@ -343,17 +339,6 @@ async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string,
     }
   }
   await Promise.all(ready);
-}
-
-/** Keep a message the embedded bus could not handle; a failure to keep it is logged, never thrown. */
-async function recordEmbeddedLetter(store: DeadLetterStore, logger: Logger, err: UnhandleableMessageError, msg: BusMessage): Promise<void> {
-  const tenant = msg.subject.split('.')[4] ?? '';
-  try {
-    const id = await store.record({ tenant, source: 'ingress', subject: msg.subject, data: msg.data, reason: err.reason, detail: err.message, deliveries: 1 });
-    logger.warn({ event: 'dead-letter', tenant_id: tenant, reason: err.reason, detail: err.message, dead_letter_id: id }, 'message cannot be handled; kept as a dead letter');
-  } catch (e) {
-    logger.error({ event: 'dead-letter-failed', subject: msg.subject, err: String(e) }, 'could not record a dead letter');
-  }
 }
 
 /** What a failed turn tells the sender. */

@@ -1,4 +1,6 @@
+import type { BusMessage, UnhandleableMessageError } from '../messaging/bus.js';
 import { parseChannelSubject } from '../messaging/subjects.js';
+import type { Logger } from '../observability/logger.js';
 import { redactCredentials } from '../observability/redact.js';
 import { checkId } from '../tenancy/ids.js';
 
@@ -104,4 +106,15 @@ export async function replayLetter(store: DeadLetterStore, tenant: string, id: s
 /** The message id a replay is published with (never the original: the stream would drop it as a duplicate). */
 export function replayMessageId(letter: DeadLetter): string {
   return `replay-${letter.id}-${Date.now().toString(36)}`;
+}
+
+/** Keep a message a bus without redelivery (the embedded one) could not handle; a failure to keep it is logged, never thrown. */
+export async function keepUnhandled(store: DeadLetterStore, logger: Logger, err: UnhandleableMessageError, msg: BusMessage): Promise<void> {
+  const tenant = msg.subject.split('.')[4] ?? '';
+  try {
+    const id = await store.record({ tenant, source: 'ingress', subject: msg.subject, data: msg.data, reason: err.reason, detail: err.message, deliveries: 1 });
+    logger.warn({ event: 'dead-letter', tenant_id: tenant, reason: err.reason, detail: err.message, dead_letter_id: id }, 'message cannot be handled; kept as a dead letter');
+  } catch (e) {
+    logger.error({ event: 'dead-letter-failed', subject: msg.subject, err: String(e) }, 'could not record a dead letter');
+  }
 }

@@ -67,6 +67,14 @@ export class NatsBus implements MessageBus {
     return new NatsBus(l, logger, opts, owned);
   }
 
+  /** A host's bus: the served tenants' account connections, then their resources (created if missing). */
+  static async forHost(links: NatsLinks, tenants: readonly string[], logger: Logger, opts: NatsBusOptions, onRetry?: (line: string) => void): Promise<NatsBus> {
+    await links.connectTenants(tenants, onRetry);
+    const bus = new NatsBus(links, logger, opts, false);
+    await bus.setUp(tenants);
+    return bus;
+  }
+
   /**
    * Create (or find) the JetStream resources of these tenants and the global secrets bucket, and
    * say once if the shared streams of an earlier version are still on the server.
