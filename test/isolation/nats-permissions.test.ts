@@ -204,9 +204,10 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     await js.publish(ingressSubject(BIGCORP_WEBCHAT), encodeJson({ id: newMessageId(), user: 'b1', text: 'hi' }), { msgID: 'victim-id' });
     const acmeHost = await instance('acme');
     try {
-      for (let i = 0; i < 100 && acmeEgressSeen.filter((s) => s.includes('"turn-end"')).length < 2; i++) await settle(100);
-      const ends = acmeEgressSeen.map((s) => JSON.parse(s) as { kind: string; in_reply_to: string }).filter((e) => e.kind === 'turn-end');
-      expect(ends.map((e) => e.in_reply_to).sort()).toEqual(['mwaiting1', 'mwaiting2']);
+      // Each reached acme's instance and was answered (a busy machine may answer with a deadline error; either way it was not taken).
+      const answers = () => acmeEgressSeen.map((s) => JSON.parse(s) as { kind: string; in_reply_to: string }).filter((e) => e.kind === 'turn-end' || e.kind === 'error');
+      for (let i = 0; i < 300 && answers().length < 2; i++) await settle(100);
+      expect(answers().map((e) => e.in_reply_to).sort()).toEqual(['mwaiting1', 'mwaiting2']);
     } finally {
       await acmeHost.close();
     }
