@@ -109,63 +109,69 @@ export class GreenticHost {
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
     const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
-    let pool: WorkerPool | undefined;
-    let natsBus: NatsBus | undefined;
+    const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
+    if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
+    const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(links!) : new FileSessionStore(opts.dataDir);
+    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+    const services: ScopeServices = { secrets, logger, metrics };
+    // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
+
+    const pool = new WorkerPool({
+      logger,
+      size: opts.workers,
+      spare: opts.spare,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
+    });
+    await pool.start();
+    metrics.trackLiveInstances(() => pool.liveInstances());
+    // Nothing may keep the process alive after a failed start: workers and connections go.
+    const abandon = async (e: unknown): Promise<never> => {
+      await pool.close().catch(() => undefined);
+      await links?.close();
+      throw e;
+    };
     try {
-      const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
-      if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
-      const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(links!) : new FileSessionStore(opts.dataDir);
-      const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
-      const services: ScopeServices = { secrets, logger, metrics };
-      // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
-      pool = new WorkerPool({
-        logger,
-        size: opts.workers,
-        spare: opts.spare,
-        tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
-        tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
-      });
-      await pool.start();
-      const livePool = pool;
-      metrics.trackLiveInstances(() => livePool.liveInstances());
       await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
       await preloadComponents(pool, runtimes);
-      for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
-
-      if (links) natsBus = await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: opts.nats?.user }, opts.onProgress);
-      const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
-      const deadLetters: DeadLetterStore = natsBus?.deadLetters ?? fileLetters!;
-      const bus =
-        opts.bus ??
-        natsBus ??
-        new EmbeddedBus((err, msg) => {
-          if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
-          else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
-        });
-      const host = new GreenticHost(
-        workspace,
-        runtimes,
-        problems,
-        bus,
-        pool,
-        sessions,
-        secrets,
-        new FlowExecutor({ sessions, pool, services, metrics }),
-        logger,
-        metrics,
-        deadLetters,
-        !opts.bus,
-        masterKey,
-      );
-      host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
-      return host;
     } catch (e) {
-      // Nothing may keep the process alive after a failed start: workers and connections go.
-      await pool?.close().catch(() => undefined);
-      if (natsBus) await natsBus.close().catch(() => undefined);
-      else await links?.close();
+      await abandon(e);
+    }
+    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
+
+    const natsBus = links
+      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: opts.nats?.user }, opts.onProgress).catch(abandon)
+      : undefined;
+    const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
+    const bus =
+      opts.bus ??
+      natsBus ??
+      new EmbeddedBus((err, msg) => {
+        if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
+        else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
+      });
+    const host = new GreenticHost(
+      workspace,
+      runtimes,
+      problems,
+      bus,
+      pool,
+      sessions,
+      secrets,
+      new FlowExecutor({ sessions, pool, services, metrics }),
+      logger,
+      metrics,
+      natsBus?.deadLetters ?? fileLetters!,
+      !opts.bus,
+      masterKey,
+    );
+    try {
+      host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
+    } catch (e) {
+      await host.close().catch(() => undefined);
       throw e;
     }
+    return host;
   }
 
   /** True from start until close begins: the instance takes messages for its tenants. */

@@ -87,8 +87,10 @@ describe('migrating from the shared streams of earlier versions', () => {
     try {
       expect(await bigcorpAnswer).toBe("BigCorp Helpdesk here. What's your issue?");
       // The old conversation goes on where it waited (at ask_issue).
-      const r = await converse(client, ACME_SLACK, { user: 'old-user', text: 'I was charged twice' }, 20_000);
-      expect(r).toMatchObject({ ok: true, replies: ['Sorry about the billing trouble. What is the email on your account?'] });
+      // A retryable failure (a guest past its deadline on a busy machine) leaves the session as it was: send again, as a provider would.
+      let r = await converse(client, ACME_SLACK, { user: 'old-user', text: 'I was charged twice' }, 20_000);
+      for (let i = 0; i < 3 && !r.ok && r.retryable; i++) r = await converse(client, ACME_SLACK, { user: 'old-user', text: 'I was charged twice' }, 20_000);
+      expect(r, JSON.stringify(r)).toMatchObject({ ok: true, replies: ['Sorry about the billing trouble. What is the email on your account?'] });
       const again = await cli('nats', 'migrate', '--nats', nats.url);
       expect(again.stdout).toBe('found 0 tenants (none): 0 sessions, 0 secrets, 0 waiting ingress messages\nmoved 0 sessions, 0 secrets, 0 ingress messages; removed nothing\n');
     } finally {
