@@ -9,7 +9,7 @@ import type { TenantRuntime } from './flow/runtime.js';
 import { loadServedTenants } from './flow/served-tenants.js';
 import { UnhandleableMessageError, type BusMessage, type BusSubscription, type MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
-import { NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
 import { answerId } from './messaging/nats/headers.js';
 import { NatsLinks } from './messaging/nats/links.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
@@ -140,7 +140,7 @@ export class GreenticHost {
     for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const natsBus = links
-      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: opts.nats?.user }, opts.onProgress).catch(abandon)
+      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
       : undefined;
     const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =

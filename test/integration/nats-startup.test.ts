@@ -122,6 +122,13 @@ describe('credentials never appear in output', () => {
     );
   }, 30_000);
 
+  it('a user that may not look up or create the streams: one clear line and exit 1, no hang', async () => {
+    const r = run(serveArgs(`nats://provider_acme:provider-acme-demo@127.0.0.1:${secure.port}`, '--tenants', 'acme'));
+    expect(await r.exited).toBe(1);
+    expect(r.err().trim().split('\n').at(-1)).toMatch(/^greentic-host serve: cannot look up stream KV_greentic_secrets_global as NATS user provider_acme: Permissions Violation for /);
+    expect(r.err()).not.toMatch(/\n\s+at /);
+  }, 30_000);
+
   it('a token URL and a working password URL are redacted in every line of a whole serve run', async () => {
     const token = run(serveArgs(`nats://SUAB3TOKENSECRETzz@127.0.0.1:${secure.port}`));
     expect(await token.exited).toBe(1);

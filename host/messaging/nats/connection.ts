@@ -110,6 +110,12 @@ export function credentialsOf(url: string, given: NatsCredentials): { server: st
   return { server, creds: { ...given, ...fromUrl } };
 }
 
+/** The user a connection logs in as, for messages ("NATS user X may not ..."). */
+export function natsUser(opts: NatsOptions | undefined): string | undefined {
+  const user = opts && credentialsOf(opts.url, opts).creds.user;
+  return user === undefined ? undefined : `NATS user ${user}`;
+}
+
 /** Why a first connection failed, and whether trying again can help. */
 function describeConnectFailure(e: unknown): { text: string; retry: boolean } {
   const err = e as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
