@@ -9,6 +9,19 @@ export interface Limits {
   readonly maxCapabilityCalls: number;
   readonly maxStateValueBytes: number;
   readonly maxOutputBytes: number;
+  /** Replies and sent messages, counted, per component call and per turn. */
+  readonly maxMessages: number;
+  readonly maxTurnMessages: number;
+  /** Bytes of replies and sent messages per turn (maxOutputBytes is per call). */
+  readonly maxTurnOutputBytes: number;
+  /** Log lines (log.write, guest stdout/stderr) and their bytes, per component call and per turn. */
+  readonly maxLogLines: number;
+  readonly maxLogBytes: number;
+  readonly maxTurnLogLines: number;
+  readonly maxTurnLogBytes: number;
+  /** Keys of one session's working memory, and their bytes (keys and values) together. */
+  readonly maxStateKeys: number;
+  readonly maxStateBytes: number;
 }
 
 /** The defaults a tenant gets when its config names no limits. */
@@ -19,18 +32,28 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxCapabilityCalls: 1000,
   maxStateValueBytes: 64 * 1024,
   maxOutputBytes: 1024 * 1024,
+  maxMessages: 100,
+  maxTurnMessages: 200,
+  maxTurnOutputBytes: 2 * 1024 * 1024,
+  maxLogLines: 1000,
+  maxLogBytes: 64 * 1024,
+  maxTurnLogLines: 2000,
+  maxTurnLogBytes: 256 * 1024,
+  maxStateKeys: 256,
+  maxStateBytes: 1024 * 1024,
 });
 
 export interface Settings {
   readonly limits: Limits;
-  readonly concurrency: number;
+  /** Calls (turns) of the tenant running at once; undefined: as many as there are workers. */
+  readonly concurrency: number | undefined;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   limits: DEFAULT_LIMITS,
-  concurrency: 2,
+  concurrency: undefined,
   ratePerSec: undefined,
   logLevel: 'info',
 });
@@ -55,6 +78,15 @@ function resolveLimits(base: Limits, over: LimitsConfig | undefined): Limits {
     maxCapabilityCalls: over.max_capability_calls ?? base.maxCapabilityCalls,
     maxStateValueBytes: over.max_state_value_bytes ?? base.maxStateValueBytes,
     maxOutputBytes: over.max_output_bytes ?? base.maxOutputBytes,
+    maxMessages: over.max_messages ?? base.maxMessages,
+    maxTurnMessages: over.max_turn_messages ?? base.maxTurnMessages,
+    maxTurnOutputBytes: over.max_turn_output_bytes ?? base.maxTurnOutputBytes,
+    maxLogLines: over.max_log_lines ?? base.maxLogLines,
+    maxLogBytes: over.max_log_bytes ?? base.maxLogBytes,
+    maxTurnLogLines: over.max_turn_log_lines ?? base.maxTurnLogLines,
+    maxTurnLogBytes: over.max_turn_log_bytes ?? base.maxTurnLogBytes,
+    maxStateKeys: over.max_state_keys ?? base.maxStateKeys,
+    maxStateBytes: over.max_state_bytes ?? base.maxStateBytes,
   };
 }
 
