@@ -16,12 +16,19 @@ export class CapabilityBridge {
   readonly #bound = new WeakMap<InvocationScope, Record<CapabilityName, Record<string, BoundFunction>>>();
 
   /**
-   * Answer request `seq` of `w`, made by `job`; `stillRunning` says whether the worker still
-   * runs that job when the (possibly slow) answer is ready. Never throws.
+   * Answer request `seq` of `w`, made by the job `jobOf` finds by its number; `stillRunning`
+   * says whether the worker still runs that job when the (possibly slow) answer is ready. Never throws.
    */
-  async answer(w: GuestWorker, job: PoolJob, seq: number, stillRunning: () => boolean): Promise<void> {
-    const reply = await this.#broker(job, w.data.toString('utf8', 0, Atomics.load(w.ctrl, LEN)));
-    if (!w.alive || !stillRunning()) return;
+  async answer(w: GuestWorker, jobOf: (n: number) => PoolJob | undefined, seq: number, stillRunning: (job: PoolJob) => boolean): Promise<void> {
+    let request: unknown[];
+    try {
+      request = JSON.parse(w.data.toString('utf8', 0, Atomics.load(w.ctrl, LEN))) as unknown[];
+    } catch {
+      request = [];
+    }
+    const job = Array.isArray(request) && typeof request[0] === 'number' ? jobOf(request[0]) : undefined;
+    const reply: BridgeReply = job ? await this.#broker(job, request.slice(1)) : { fatal: 'capability request from no running job' };
+    if (!w.alive || (job && !stillRunning(job))) return;
     let text = JSON.stringify(reply);
     if (Buffer.byteLength(text) > BRIDGE_BYTES) {
       text = JSON.stringify({ err: { tag: 'limit-exceeded', val: `reply larger than the ${BRIDGE_BYTES}-byte bridge` } } satisfies BridgeReply);
@@ -32,13 +39,8 @@ export class CapabilityBridge {
   }
 
   /** Check and run one capability call against the scope of the node that made it. */
-  async #broker(job: PoolJob, request: string): Promise<BridgeReply> {
-    let node: unknown, cap: unknown, fn: unknown, args: unknown;
-    try {
-      [node, cap, fn, args] = JSON.parse(request) as unknown[];
-    } catch {
-      return { fatal: 'malformed capability request' };
-    }
+  async #broker(job: PoolJob, request: unknown[]): Promise<BridgeReply> {
+    const [node, cap, fn, args] = request;
     if (typeof cap !== 'string' || typeof fn !== 'string' || !isCapabilityFunction(cap, fn) || !Array.isArray(args)) {
       return { fatal: `unknown capability function ${String(cap).slice(0, 40)}.${String(fn).slice(0, 40)}` };
     }

@@ -8,37 +8,37 @@ import { CapabilityBridge } from './bridge.js';
 import type { GuestWorker } from './guest-worker.js';
 import { readResult } from './job-codec.js';
 import type { PoolJob } from './jobs.js';
-import { DONE_OFFSET, DONE_SEQ, DOORBELL, REQ_SEQ, type JobResult } from './protocol.js';
+import { DONE_SEQ, doneOffset, DOORBELL, REQ_SEQ, type JobResult } from './protocol.js';
 
 export class Doorbell<R extends { readonly job: PoolJob; readonly callId: number }> {
   readonly #bridge = new CapabilityBridge();
 
   constructor(
-    /** The job `w` runs now, if any. */
-    private readonly runningOn: (w: GuestWorker) => R | undefined,
+    /** The jobs `w` holds, in order: the one it runs, and the next. */
+    private readonly jobsOn: (w: GuestWorker) => readonly R[] | undefined,
     private readonly onResult: (w: GuestWorker, run: R, result: JobResult) => void,
   ) {}
 
-  /** Take what the worker posted: a capability request to answer, and/or the running job's result. */
+  /** Take what the worker posted: its results, in order, and a capability request to answer. */
   service(w: GuestWorker): void {
-    const run = this.runningOn(w);
+    while (Atomics.load(w.ctrl, DONE_SEQ) !== w.seenDone) {
+      const n = ++w.seenDone;
+      const run = this.jobsOn(w)?.find((r) => r.callId === n);
+      if (run) this.onResult(w, run, readResult(w.data, doneOffset(n), n));
+    }
     const req = Atomics.load(w.ctrl, REQ_SEQ);
-    if (run && req !== w.seenReq && !w.answering) {
+    if (req !== w.seenReq && !w.answering) {
       w.seenReq = req;
       w.answering = true;
+      const jobOf = (n: number) => this.jobsOn(w)?.find((r) => r.callId === n)?.job;
       void this.#bridge
-        .answer(w, run.job, req, () => this.runningOn(w) === run)
+        .answer(w, jobOf, req, (job) => this.jobsOn(w)?.some((r) => r.job === job) ?? false)
         .finally(() => {
           w.answering = false;
           // A request that arrived while this one was answered.
           if (w.alive) this.service(w);
         });
     }
-    const done = Atomics.load(w.ctrl, DONE_SEQ);
-    if (done === w.seenDone) return;
-    w.seenDone = done;
-    if (!run || run.callId !== done) return;
-    this.onResult(w, run, readResult(w.data, DONE_OFFSET, done));
   }
 
   /** True when `w` has posted something not yet taken. */
@@ -51,10 +51,10 @@ export class Doorbell<R extends { readonly job: PoolJob; readonly callId: number
     if (w.armed) return;
     w.armed = true;
     try {
-      while (w.alive && this.runningOn(w)) {
+      while (w.alive && this.jobsOn(w)) {
         const bell = Atomics.load(w.ctrl, DOORBELL);
         this.service(w);
-        if (!w.alive || !this.runningOn(w)) break;
+        if (!w.alive || !this.jobsOn(w)) break;
         const waited = Atomics.waitAsync(w.ctrl, DOORBELL, bell);
         if (waited.async) await waited.value;
       }

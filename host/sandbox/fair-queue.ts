@@ -43,6 +43,37 @@ export class FairQueue<T> {
     return undefined;
   }
 
+  /**
+   * The next job of `tenant`, if it is the only tenant waiting and may start one: a worker
+   * already running its work may take it next without making anyone else wait.
+   */
+  nextOf(tenant: string): T | undefined {
+    if (this.#ring.length !== 1 || this.#ring[0] !== tenant) return undefined;
+    const running = this.#running.get(tenant) ?? 0;
+    if (!this.mayStart(tenant, running)) return undefined;
+    const q = this.#queues.get(tenant)!;
+    const job = q.shift()!;
+    this.#running.set(tenant, running + 1);
+    if (q.length === 0) {
+      this.#queues.delete(tenant);
+      this.#ring.length = 0;
+    }
+    return job;
+  }
+
+  /** A job handed out that never started (its worker was stopped): first in its tenant's queue again. */
+  requeue(job: T): void {
+    this.done(job);
+    const tenant = this.tenantOf(job);
+    let q = this.#queues.get(tenant);
+    if (!q) {
+      q = [];
+      this.#queues.set(tenant, q);
+      this.#ring.unshift(tenant);
+    }
+    q.unshift(job);
+  }
+
   /** A job handed out by next() has finished. */
   done(job: T): void {
     const tenant = this.tenantOf(job);

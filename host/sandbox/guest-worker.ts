@@ -39,6 +39,8 @@ export class GuestWorker {
   armed = false;
   seenReq = 0;
   seenDone = 0;
+  /** Jobs written to it so far (job n goes to slot (n - 1) % JOB_SLOTS). */
+  written = 0;
   /** A capability request is being answered (asynchronously). */
   answering = false;
 

@@ -11,7 +11,7 @@ import { writeJob } from './job-codec.js';
 import type { PlannedTurn, PoolJob, TurnOutcome, TurnRequest } from './jobs.js';
 import { PlanBook } from './plans.js';
 import { callJob, TurnPoolJob, type GuestCall } from './pool-jobs.js';
-import { JOB_BYTES, JOB_LEN, JOB_OFFSET, JOB_SEQ, PRESSURE_INTS, STEP_NODE, type JobResult, type TurnPlan } from './protocol.js';
+import { IDLE, JOB_BYTES, JOB_SEQ, JOB_SLOTS, jobOffset, PRESSURE_INTS, STEP_NODE, type JobResult, type TurnPlan } from './protocol.js';
 import { TenantScheduler } from './scheduler.js';
 import { Spares } from './spares.js';
 import { CpuSampler, WaitKind } from './waiting.js';
@@ -56,7 +56,8 @@ export class WorkerPool {
   readonly #size: number;
   readonly #settings: WorkerSettings;
   readonly #workers: GuestWorker[] = [];
-  readonly #running = new Map<GuestWorker, Running>();
+  /** The jobs each busy worker holds, in order: the one it runs, and the next (protocol.ts, JOB_SLOTS). */
+  readonly #running = new Map<GuestWorker, Running[]>();
   readonly #sched: TenantScheduler<PoolJob>;
   readonly #maxQueued: number;
   readonly #doorbell: Doorbell<Running>;
@@ -66,7 +67,6 @@ export class WorkerPool {
   readonly #plans = new PlanBook();
   readonly #spares: Spares;
   #nextWorkerId = 1;
-  #nextCallId = 1;
   #closed = false;
 
   constructor(opts: WorkerPoolOptions) {
@@ -210,6 +210,15 @@ export class WorkerPool {
       const w = this.#pick(job);
       if (this.#dispatch(w, job)) started.push(w);
     }
+    // With no worker idle and no other tenant waiting, a busy worker gets its tenant's next job
+    // in its second slot, so it goes on without sleeping between the two.
+    if (started.length === 0) {
+      for (const [w, runs] of this.#running) {
+        if (runs.length >= JOB_SLOTS || !w.alive) continue;
+        const job = this.#sched.nextOf(runs[0]!.job.tenant);
+        if (job) this.#dispatch(w, job);
+      }
+    }
     // A lone job is waited for right here while that pays (a core idle, such jobs quick lately):
     // its result is then taken at once, not on a later event-loop turn.
     if (started.length === 1 && this.#running.size === 1) {
@@ -234,24 +243,27 @@ export class WorkerPool {
     return (loaded ?? any)!;
   }
 
-  /** Write `job` into `w`'s JOB area and wake it; false if it did not fit (the job is failed). */
+  /** Write `job` into `w`'s next job slot and wake it if it sleeps; false if it did not fit (the job is failed). */
   #dispatch(w: GuestWorker, job: PoolJob): boolean {
-    const callId = this.#nextCallId++;
+    const callId = w.written + 1;
     for (const c of job.components) w.load(c);
     const wire = job.wire(callId, (id) => w.plans.has(id));
-    const len = writeJob(w.data, JOB_OFFSET, JOB_BYTES, wire);
-    if (len < 0) {
+    if (writeJob(w.data, jobOffset(callId), JOB_BYTES, wire) < 0) {
       this.#sched.done(job);
       const error = new NodeError('limit-exceeded', `the call (with the session's state) is larger than ${JOB_BYTES} bytes`, false);
       void job.settle({ error, node: 0 });
       return false;
     }
     if ('planId' in wire) w.plans.add(wire.planId);
-    this.#running.set(w, { job, callId, at: performance.now() });
+    w.written = callId;
+    const runs = this.#running.get(w);
+    const run = { job, callId, at: performance.now() };
+    if (runs) runs.push(run);
+    else this.#running.set(w, [run]);
     this.#deadlines.watch();
-    Atomics.store(w.ctrl, JOB_LEN, len);
     Atomics.store(w.ctrl, JOB_SEQ, callId);
-    Atomics.notify(w.ctrl, JOB_SEQ);
+    // A worker that is not asleep will find the job itself (IDLE is set before it sleeps, and read after JOB_SEQ is written).
+    if (Atomics.load(w.ctrl, IDLE) === 1) Atomics.notify(w.ctrl, JOB_SEQ);
     return true;
   }
 
@@ -265,9 +277,12 @@ export class WorkerPool {
     this.#settle(run.job, result);
   }
 
-  /** The worker is free again: account the job as done and start the next ones. */
+  /** The job is off the worker: account it as done and start the next ones. */
   #end(w: GuestWorker, run: Running): void {
-    this.#running.delete(w);
+    const runs = this.#running.get(w);
+    const i = runs?.indexOf(run) ?? -1;
+    if (i >= 0) runs!.splice(i, 1);
+    if (runs?.length === 0) this.#running.delete(w);
     this.#sched.done(run.job);
     this.#pump();
   }
@@ -278,7 +293,9 @@ export class WorkerPool {
 
   /** A node call of `w` passed its deadline: terminate the worker, fail its job. */
   #expire(w: GuestWorker, node: number): void {
-    const run = this.#running.get(w);
+    // Results it finished before are taken first: the job in its first slot is the one that ran late.
+    this.#doorbell.service(w);
+    const run = this.#running.get(w)?.[0];
     if (!run) return;
     const { component, permissions } = run.job.node(node);
     const deadline = permissions.limits.deadlineMs;
@@ -301,13 +318,16 @@ export class WorkerPool {
     });
   }
 
+  /** Stop `w`: the job it was running fails with `reason`; one waiting in its second slot never started and is queued again. */
   async #retire(w: GuestWorker, reason: NodeError): Promise<void> {
-    const run = this.#running.get(w);
-    if (run) {
-      this.#running.delete(w);
+    const runs = this.#running.get(w) ?? [];
+    this.#running.delete(w);
+    runs.forEach((run, i) => {
+      if (i > 0 && !this.#closed) return this.#sched.requeue(run.job);
       this.#sched.done(run.job);
-      this.#settle(run.job, { error: reason, node: Atomics.load(w.ctrl, STEP_NODE) });
-    }
+      this.#settle(run.job, { error: reason, node: i === 0 ? Atomics.load(w.ctrl, STEP_NODE) : 0 });
+    });
     await w.terminate();
+    if (runs.length > 1) this.#pump();
   }
 }

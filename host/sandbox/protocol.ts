@@ -16,30 +16,38 @@ export type { NextStep, NodeInvocation, NodeOutput } from '../components/node-wo
  *
  * `ctrl` (Int32Array) slots:
  *   REQ_SEQ, RESP_SEQ, LEN     a capability request from the guest and its reply (the BRIDGE area)
- *   JOB_SEQ, JOB_LEN           a job from the main thread (the JOB area)
- *   DONE_SEQ, DONE_LEN         its result (the DONE area)
+ *   JOB_SEQ                    jobs written so far; job n is in JOB slot (n - 1) % JOB_SLOTS
+ *   DONE_SEQ                   results written so far; the result of job n is in DONE slot (n - 1) % JOB_SLOTS
  *   DOORBELL                   bumped by the worker whenever it posts a request or a result
  *   STEP_NODE, STEP_DEADLINE   the plan node running now and its deadline (ms past the pool's
  *                              epoch; 0 between nodes), which the main thread's deadline watch reads
+ *   IDLE                       1 while the worker sleeps waiting for a job (only then does a new job need a wake-up)
+ *
+ * Two job slots let the main thread hand a worker its next job while it runs the current one
+ * (only a job of the same tenant, and only while no other tenant waits: pool.ts), so a busy
+ * worker goes from one job to the next without sleeping.
  */
 export const REQ_SEQ = 0;
 export const RESP_SEQ = 1;
 export const LEN = 2;
 export const JOB_SEQ = 3;
-export const JOB_LEN = 4;
-export const DONE_SEQ = 5;
-export const DONE_LEN = 6;
-export const DOORBELL = 7;
-export const STEP_NODE = 8;
-export const STEP_DEADLINE = 9;
-export const CTRL_INTS = 10;
+export const DONE_SEQ = 4;
+export const DOORBELL = 5;
+export const STEP_NODE = 6;
+export const STEP_DEADLINE = 7;
+export const IDLE = 8;
+export const CTRL_INTS = 9;
 /** The bridge area: the largest capability request or reply. */
 export const BRIDGE_BYTES = 1 << 20;
-/** The job and done areas: a turn with its state snapshot, a result with its effects. */
-export const JOB_BYTES = 16 << 20;
-export const JOB_OFFSET = BRIDGE_BYTES;
-export const DONE_OFFSET = BRIDGE_BYTES + JOB_BYTES;
-export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_BYTES;
+/** Jobs a worker may hold at once: the one it runs and the next. */
+export const JOB_SLOTS = 2;
+/** One job slot or done slot: a turn with its state snapshot, a result with its effects. */
+export const JOB_BYTES = 8 << 20;
+export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_SLOTS * JOB_BYTES;
+/** Where job n's slot starts. */
+export const jobOffset = (n: number): number => BRIDGE_BYTES + ((n - 1) % JOB_SLOTS) * JOB_BYTES;
+/** Where job n's result slot starts. */
+export const doneOffset = (n: number): number => BRIDGE_BYTES + (JOB_SLOTS + ((n - 1) % JOB_SLOTS)) * JOB_BYTES;
 
 /**
  * The pool-wide `pressure` Int32Array every worker shares with the main thread (waiting.ts):
@@ -206,8 +214,8 @@ export type FromWorker =
   /** A 'prepare' is done: its spare instance is ready (or could not be made; a call will say why). */
   | { type: 'prepared'; moduleKey: string; wasi: string[] };
 
-/** A bridge request: [plan node index, capability, function, arguments]. */
-export type BridgeRequest = [number, string, string, unknown[]];
+/** A bridge request: [job number, plan node index, capability, function, arguments]. */
+export type BridgeRequest = [number, number, string, string, unknown[]];
 
 /** A bridge reply: a value, a guest-visible cap-error, or a host fault that traps the guest. */
 export type BridgeReply = { ok: unknown } | { err: { tag: string; val: string } } | { fatal: string };

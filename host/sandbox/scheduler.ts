@@ -44,7 +44,20 @@ export class TenantScheduler<J> {
 
   /** The next job that may start now (it counts as running until done()), or undefined. */
   next(): J | undefined {
-    const job = this.#queue.next();
+    return this.#started(this.#queue.next());
+  }
+
+  /** The next job of `tenant` if no other tenant waits (see FairQueue.nextOf). */
+  nextOf(tenant: string): J | undefined {
+    return this.#started(this.#queue.nextOf(tenant));
+  }
+
+  /** A job that never started goes back to the front of its tenant's queue. */
+  requeue(job: J): void {
+    this.#queue.requeue(job);
+  }
+
+  #started(job: J | undefined): J | undefined {
     if (job === undefined) return undefined;
     const tenant = this.tenantOf(job);
     this.#bucket(tenant)?.take();

@@ -15,13 +15,13 @@ import { readJob, writeResult } from './job-codec.js';
 import type { NodeHostFunctions } from './node-abi.js';
 import {
   BRIDGE_BYTES,
-  DONE_LEN,
-  DONE_OFFSET,
   DONE_SEQ,
+  doneOffset,
   DOORBELL,
+  IDLE,
   JOB_BYTES,
-  JOB_OFFSET,
   JOB_SEQ,
+  jobOffset,
   LEN,
   REQ_SEQ,
   RESP_SEQ,
@@ -46,6 +46,8 @@ const port = parentPort!;
 const plans = new Map<number, TurnPlan>();
 const bridgeWait = new WaitKind(pressure);
 const jobWait = new WaitKind(pressure);
+/** The number of the job running now (its bridge requests name it). */
+let runningJob = 0;
 
 function running(): WorkerCallScope {
   const c = runner.current;
@@ -55,7 +57,7 @@ function running(): WorkerCallScope {
 
 /** One synchronous capability round trip to the main thread (secrets). */
 function bridgeCall(cap: string, fn: string, args: unknown[]): unknown {
-  const request = JSON.stringify([running().node, cap, fn, args] satisfies BridgeRequest);
+  const request = JSON.stringify([runningJob, running().node, cap, fn, args] satisfies BridgeRequest);
   if (Buffer.byteLength(request) > BRIDGE_BYTES) {
     throw { payload: { tag: 'limit-exceeded', val: `${cap}.${fn}: request of ${Buffer.byteLength(request)} bytes exceeds the ${BRIDGE_BYTES}-byte bridge` } };
   }
@@ -116,9 +118,9 @@ const runner = new JobRunner(instances, ctrl, init.epoch);
 
 /** Write a result into the DONE area and ring; a result too large for it becomes a failure. */
 function finish(seq: number, result: JobResult): void {
-  let len = writeResult(data, DONE_OFFSET, JOB_BYTES, result);
-  if (len < 0) {
-    len = writeResult(data, DONE_OFFSET, JOB_BYTES, {
+  const at = doneOffset(seq);
+  if (writeResult(data, at, JOB_BYTES, result) < 0) {
+    writeResult(data, at, JOB_BYTES, {
       callId: result.callId,
       ok: false,
       failure: { kind: 'host', code: 'limit-exceeded', message: `the job's result is larger than ${JOB_BYTES} bytes`, retryable: false },
@@ -127,32 +129,34 @@ function finish(seq: number, result: JobResult): void {
       evicted: result.evicted,
     } satisfies JobResult);
   }
-  Atomics.store(ctrl, DONE_LEN, len);
   Atomics.store(ctrl, DONE_SEQ, seq);
   ring();
 }
 
-/** Take jobs for as long as the worker lives: spin for the next one while that pays (waiting.ts), else sleep without blocking the event loop. */
+/**
+ * Take jobs for as long as the worker lives, in order. Between jobs: spin for the next one
+ * while that pays (waiting.ts), else say so in IDLE and sleep without blocking the event loop.
+ */
 async function serve(): Promise<void> {
-  let last = 0;
+  let taken = 0;
   for (;;) {
     const t0 = performance.now();
-    let seq = Atomics.load(ctrl, JOB_SEQ);
     let spunMs = 0;
-    if (seq === last) {
-      const s = jobWait.spin(() => (seq = Atomics.load(ctrl, JOB_SEQ)) !== last);
-      spunMs = s.spunMs;
-    }
-    // Idle: make again the spare instances calls took.
-    if (seq === last) instances.refill();
-    while (seq === last) {
-      const waited = Atomics.waitAsync(ctrl, JOB_SEQ, last);
-      if (waited.async) await waited.value;
-      seq = Atomics.load(ctrl, JOB_SEQ);
+    if (Atomics.load(ctrl, JOB_SEQ) === taken) spunMs = jobWait.spin(() => Atomics.load(ctrl, JOB_SEQ) !== taken).spunMs;
+    if (Atomics.load(ctrl, JOB_SEQ) === taken) {
+      // Idle: make again the spare instances calls took.
+      instances.refill();
+      Atomics.store(ctrl, IDLE, 1);
+      while (Atomics.load(ctrl, JOB_SEQ) === taken) {
+        const waited = Atomics.waitAsync(ctrl, JOB_SEQ, taken);
+        if (waited.async) await waited.value;
+      }
+      Atomics.store(ctrl, IDLE, 0);
     }
     jobWait.took(performance.now() - t0, spunMs);
-    last = seq;
-    const job = readJob(data, JOB_OFFSET, seq, plans);
+    const seq = ++taken;
+    runningJob = seq;
+    const job = readJob(data, jobOffset(seq), seq, plans);
     finish(seq, 'turn' in job ? await runner.turn(job.turn, job.plan) : await runner.call(job.call));
   }
 }
