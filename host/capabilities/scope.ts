@@ -4,7 +4,7 @@ import { stateKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import type { Permissions } from '../tenancy/grants.js';
 import { ctxMismatch, formatScope, type TenantCtx, type TenantScope } from '../tenancy/tenant-ctx.js';
-import { CapabilityError, type CapErrorTag } from './errors.js';
+import { CallAbort, CapabilityError, type CapErrorTag } from './errors.js';
 
 /** A message a component queued with `messaging.send`; published only when the turn commits. */
 export interface OutgoingMessage {
@@ -32,6 +32,9 @@ export interface TurnTally {
   /** Bytes of the working memory's keys and values; computed when state is first written. */
   stateBytes: number | undefined;
 }
+
+/** A call that goes on making capability calls past ABORT_FACTOR times its limit is ended (CallAbort). */
+export const ABORT_FACTOR = 10;
 
 /** Denials of one call logged in full; the rest are counted (metrics) and summed up in one line. */
 export const MAX_DENIAL_LOGS_PER_CALL = 10;
@@ -145,8 +148,16 @@ export class InvocationScope {
   enter(capability: string, fn: string, given: unknown): void {
     const mismatch = ctxMismatch(this.ctx, given);
     if (mismatch) this.deny(capability, fn, mismatch, given);
-    if (++this.capabilityCalls > this.permissions.limits.maxCapabilityCalls) {
-      throw this.error('limit-exceeded', capability, fn, `more than ${this.permissions.limits.maxCapabilityCalls} capability calls in one component call`);
+    const max = this.permissions.limits.maxCapabilityCalls;
+    if (++this.capabilityCalls > max) {
+      // Refusing costs the host a little each time: a guest that calls on regardless ends its call.
+      if (this.capabilityCalls > ABORT_FACTOR * max) {
+        throw new CallAbort(
+          'limit-exceeded',
+          `component "${this.permissions.component}" went on calling capabilities after its limit of ${max} calls in one component call`,
+        );
+      }
+      throw this.error('limit-exceeded', capability, fn, `more than ${max} capability calls in one component call`);
     }
   }
 
@@ -223,9 +234,15 @@ export class InvocationScope {
     return undefined;
   }
 
-  /** A guest-visible capability error naming this scope's tenant. */
+  /** A guest-visible capability error naming this scope's tenant (without a stack trace: the guest sees the payload only, and refusals should cost little). */
   error(tag: CapErrorTag, capability: string, fn: string, detail: string): CapabilityError {
-    return new CapabilityError(tag, capability, fn, this.ctx.tenantId, detail);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new CapabilityError(tag, capability, fn, this.ctx.tenantId, detail);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /**
@@ -235,20 +252,21 @@ export class InvocationScope {
   chargeOutput(capability: string, fn: string, bytes: number, count = 1): void {
     const l = this.permissions.limits;
     const t = this.tally;
+    // What is refused is not counted: the budgets hold what was actually emitted.
+    const over =
+      this.messages + count > l.maxMessages
+        ? `more than ${l.maxMessages} messages in one component call`
+        : this.outputBytes + bytes > l.maxOutputBytes
+          ? `output exceeds ${l.maxOutputBytes} bytes in one component call`
+          : t.messages + count > l.maxTurnMessages
+            ? `more than ${l.maxTurnMessages} messages in one turn`
+            : t.outputBytes + bytes > l.maxTurnOutputBytes
+              ? `output exceeds ${l.maxTurnOutputBytes} bytes in one turn`
+              : undefined;
+    if (over !== undefined) throw this.error('limit-exceeded', capability, fn, over);
     this.messages += count;
     this.outputBytes += bytes;
     t.messages += count;
     t.outputBytes += bytes;
-    const over =
-      this.messages > l.maxMessages
-        ? `more than ${l.maxMessages} messages in one component call`
-        : this.outputBytes > l.maxOutputBytes
-          ? `output exceeds ${l.maxOutputBytes} bytes in one component call`
-          : t.messages > l.maxTurnMessages
-            ? `more than ${l.maxTurnMessages} messages in one turn`
-            : t.outputBytes > l.maxTurnOutputBytes
-              ? `output exceeds ${l.maxTurnOutputBytes} bytes in one turn`
-              : undefined;
-    if (over !== undefined) throw this.error('limit-exceeded', capability, fn, over);
   }
 }

@@ -6,6 +6,7 @@
  * against the call's and the turn's budgets. Runs in the guest worker.
  */
 import { performance } from 'node:perf_hooks';
+import { CallAbort } from '../capabilities/errors.js';
 import type { TurnState } from '../capabilities/scope.js';
 import type { NextStep, NodeInvocation, NodeOutput } from '../components/node-world.js';
 import { GREENTIC_NODE_INTERFACE } from '../greentic/contract.js';
@@ -141,7 +142,11 @@ export class JobRunner {
       this.instances.evictOverBudget();
       return { ok: true, output };
     } catch (e) {
-      if (e instanceof NodeError && !e.fromGuest) return { ok: false, failure: { kind: 'host', code: e.code, message: e.message, retryable: e.retryable } };
+      if ((e instanceof NodeError && !e.fromGuest) || e instanceof CallAbort) {
+        // The host refused what the guest did; if that unwound the guest, its instance cannot be entered again.
+        if (e instanceof CallAbort) this.instances.drop(key);
+        return { ok: false, failure: { kind: 'host', code: e.code, message: e.message, retryable: e instanceof NodeError && e.retryable } };
+      }
       const failure = classify(e, instance);
       // After a trap or an exit an instance cannot be entered again: drop it, the next call gets a fresh one.
       if (failure.kind !== 'node-error') this.instances.drop(key);
