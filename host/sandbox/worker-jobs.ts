@@ -12,11 +12,12 @@ import type { NextStep, NodeInvocation, NodeOutput } from '../components/node-wo
 import { GREENTIC_NODE_INTERFACE } from '../greentic/contract.js';
 import type { GreenticCallInfo } from '../greentic/envelope.js';
 import { GreenticNodeError } from '../greentic/output.js';
+import { DEFAULT_LIMITS } from '../tenancy/model.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import { changedWorking, FixedScopes, JobRecorder, WorkerCallScope } from './call-scope.js';
 import { NodeError } from './errors.js';
 import { checkNodeOutput } from './node-output.js';
-import { STEP_DEADLINE, STEP_NODE, type CallJob, type GuestFailure, type JobResult, type StepRecord, type TurnJob, type TurnPlan } from './protocol.js';
+import { STEP_DEADLINE, STEP_NODE, type CallJob, type FixedScope, type GuestFailure, type JobResult, type StepRecord, type TurnJob, type TurnPlan } from './protocol.js';
 import type { GuestLineSink } from './wasi-sandbox.js';
 import { classify, type Instance, type WorkerInstances } from './worker-instances.js';
 
@@ -114,6 +115,46 @@ export class JobRunner {
   }
 
   /**
+   * Make a first call of `moduleKey` on an instance of its own, under a scope of no tenant, and
+   * drop it: V8 compiles a module's functions on their first call, for every instance of the
+   * module at once, so the spare that serves a tenant's first message (never called itself)
+   * finds them compiled. What the call does (state, sends, logs) goes nowhere.
+   */
+  async warmUp(moduleKey: string, wasi: readonly string[]): Promise<void> {
+    const fixed: FixedScope = {
+      channel: WARM_UP,
+      teamChannels: [WARM_UP],
+      flow: WARM_UP,
+      node: WARM_UP,
+      component: WARM_UP,
+      state: 'write',
+      messaging: true,
+      log: true,
+      limits: DEFAULT_LIMITS,
+    };
+    const ctx: TenantCtx = { tenantId: WARM_UP, envId: WARM_UP, teamId: WARM_UP, sessionId: WARM_UP, userId: WARM_UP, traceId: '0'.repeat(32) };
+    const session = { tenant: WARM_UP, env: WARM_UP, team: WARM_UP, session: WARM_UP };
+    const ws = new WorkerCallScope(ctx, session, fixed, this.#fixed.get(fixed), { working: new Map(), outbox: [] }, new JobRecorder(), 0);
+    let instance: Instance;
+    try {
+      instance = await this.instances.detached(moduleKey, wasi, () => {});
+    } catch {
+      return; // A call will say why it cannot be instantiated.
+    }
+    const input: NodeInvocation = { nodeId: WARM_UP, message: { text: 'hello', userId: WARM_UP, channel: WARM_UP }, config: '{}', resumed: false };
+    instance.output.begin(() => {});
+    this.current = ws;
+    try {
+      runNode(instance, ctx, input, { flow: WARM_UP, component: WARM_UP, deadlineAt: Date.now() + DEFAULT_LIMITS.deadlineMs });
+    } catch {
+      // Whatever the guest makes of a message of no tenant is of no interest: its code ran.
+    } finally {
+      this.current = null;
+      instance.output.end();
+    }
+  }
+
+  /**
    * One call on the instance for `key`: made if needed, entered with `ws` as the scope its
    * capability calls are checked against; a node call's output (`node`) is checked too.
    */
@@ -174,6 +215,9 @@ export class JobRunner {
     return { callId, ok: true, cursor, next: undefined, output: undefined, effects, evicted: this.instances.takeEvicted() };
   }
 }
+
+/** The tenant, env, team, session, user, channel, flow and node of a warm-up call: an id no configuration can use (ids start with a letter or digit). */
+const WARM_UP = '-warm-up';
 
 /** Call an instance as a flow node: our world's invoke, or a Greentic component's op through the adapter. */
 function runNode(instance: Instance, ctx: TenantCtx, input: NodeInvocation, info: GreenticCallInfo): unknown {

@@ -163,13 +163,16 @@ async function serve(): Promise<void> {
 
 /** 'prepare' requests whose spare is still being made. */
 let preparing = 0;
+/** Modules whose warm-up call was made. */
+const warmed = new Set<string>();
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
     instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, modules: new Map(msg.modules) });
   else if (msg.type === 'prepare') {
     preparing++;
-    void instances.prepare(msg.moduleKey, msg.wasi).then(() => {
+    const warmUp = warmed.has(msg.moduleKey) ? Promise.resolve() : (warmed.add(msg.moduleKey), runner.warmUp(msg.moduleKey, msg.wasi));
+    void Promise.all([warmUp, instances.prepare(msg.moduleKey, msg.wasi)]).then(() => {
       // Instantiation's garbage goes before this worker takes calls, not during its first one:
       // once, when the last spare asked for is made (a worker is asked for one per component).
       if (--preparing === 0) collectGarbage();
