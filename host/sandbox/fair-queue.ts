@@ -15,14 +15,19 @@ export class FairQueue<T> {
   ) {}
 
   push(job: T): void {
-    const tenant = this.tenantOf(job);
+    this.#queueOf(this.tenantOf(job), false).push(job);
+  }
+
+  /** The tenant's queue, made (and the tenant put in the ring, at its back or front) if it has none. */
+  #queueOf(tenant: string, front: boolean): T[] {
     let q = this.#queues.get(tenant);
     if (!q) {
       q = [];
       this.#queues.set(tenant, q);
-      this.#ring.push(tenant);
+      if (front) this.#ring.unshift(tenant);
+      else this.#ring.push(tenant);
     }
-    q.push(job);
+    return q;
   }
 
   /** The next job to run, from the first tenant in turn that may start one; it counts as running. */
@@ -64,14 +69,7 @@ export class FairQueue<T> {
   /** A job handed out that never started (its worker was stopped): first in its tenant's queue again. */
   requeue(job: T): void {
     this.done(job);
-    const tenant = this.tenantOf(job);
-    let q = this.#queues.get(tenant);
-    if (!q) {
-      q = [];
-      this.#queues.set(tenant, q);
-      this.#ring.unshift(tenant);
-    }
-    q.unshift(job);
+    this.#queueOf(this.tenantOf(job), true).unshift(job);
   }
 
   /** A job handed out by next() has finished. */

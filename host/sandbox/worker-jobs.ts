@@ -17,7 +17,17 @@ import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import { changedWorking, FixedScopes, JobRecorder, WorkerCallScope } from './call-scope.js';
 import { NodeError } from './errors.js';
 import { checkNodeOutput } from './node-output.js';
-import { STEP_DEADLINE, STEP_NODE, type CallJob, type FixedScope, type GuestFailure, type JobResult, type StepRecord, type TurnJob, type TurnPlan } from './protocol.js';
+import {
+  STEP_DEADLINE,
+  STEP_NODE,
+  type CallJob,
+  type FixedScope,
+  type GuestFailure,
+  type JobResult,
+  type StepRecord,
+  type TurnJob,
+  type TurnPlan,
+} from './protocol.js';
 import type { GuestLineSink } from './wasi-sandbox.js';
 import { classify, type Instance, type WorkerInstances } from './worker-instances.js';
 
