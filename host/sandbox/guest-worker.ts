@@ -43,6 +43,8 @@ export class GuestWorker {
   written = 0;
   /** A capability request is being answered (asynchronously). */
   answering = false;
+  /** Settles when the worker is ready for jobs, or has died trying. */
+  readonly started: Promise<void>;
 
   constructor(
     readonly id: number,
@@ -50,6 +52,8 @@ export class GuestWorker {
     private readonly log: Logger,
     on: { ready(w: GuestWorker): void; exit(w: GuestWorker, code: number): void },
   ) {
+    let started!: () => void;
+    this.started = new Promise<void>((r) => (started = r));
     const ctrlBuf = new SharedArrayBuffer(CTRL_INTS * 4);
     const dataBuf = new SharedArrayBuffer(DATA_BYTES);
     const init: WorkerInit = { ctrl: ctrlBuf, data: dataBuf, ...settings };
@@ -59,6 +63,7 @@ export class GuestWorker {
     this.worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') {
         this.ready = true;
+        started();
         on.ready(this);
       } else if (msg.type === 'prepared') {
         const key = preloadKey(msg.moduleKey, msg.wasi);
@@ -68,6 +73,7 @@ export class GuestWorker {
     });
     this.worker.on('error', (err) => this.log.error({ event: 'worker-error', worker: id, err: err.message }, 'guest worker failed'));
     this.worker.on('exit', (code) => {
+      started();
       for (const done of this.preparing.values()) done();
       this.preparing.clear();
       const wasAlive = this.alive;

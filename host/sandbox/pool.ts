@@ -109,8 +109,12 @@ export class WorkerPool {
   /** Start the workers and the spare; resolves when all are ready. */
   async start(): Promise<void> {
     this.#sampler.start();
-    const starting: Promise<GuestWorker>[] = [];
-    for (let i = 0; i < this.#size; i++) starting.push(this.#spawn().then((w) => (this.#workers.push(w), w)));
+    const starting: Promise<void>[] = [];
+    for (let i = 0; i < this.#size; i++) {
+      const w = this.#spawn();
+      this.#workers.push(w);
+      starting.push(w.started);
+    }
     await Promise.all([...starting, this.#spares.start()]);
   }
 
@@ -181,21 +185,17 @@ export class WorkerPool {
     return w.ready && w.alive && !this.#running.has(w);
   }
 
-  #spawn(): Promise<GuestWorker> {
-    return new Promise<GuestWorker>((resolve) => {
-      const w: GuestWorker = new GuestWorker(this.#nextWorkerId++, this.#settings, this.#log, {
-        ready: () => {
-          resolve(w);
-          this.#pump();
-        },
-        exit: (_w, code) => {
-          resolve(w);
-          this.#log.error({ event: 'worker-exit', worker: w.id, code }, 'guest worker exited unexpectedly');
-          this.#replace(w, new NodeError('worker-crashed', `the worker running this call stopped (exit code ${code})`, true));
-        },
-      });
-      this.#spares.prepareAll(w);
+  /** A new worker, starting; it takes jobs once ready. */
+  #spawn(): GuestWorker {
+    const w: GuestWorker = new GuestWorker(this.#nextWorkerId++, this.#settings, this.#log, {
+      ready: () => this.#pump(),
+      exit: (_w, code) => {
+        this.#log.error({ event: 'worker-exit', worker: w.id, code }, 'guest worker exited unexpectedly');
+        this.#replace(w, new NodeError('worker-crashed', `the worker running this call stopped (exit code ${code})`, true));
+      },
     });
+    this.#spares.prepareAll(w);
+    return w;
   }
 
   #pump(): void {
@@ -210,14 +210,12 @@ export class WorkerPool {
       const w = this.#pick(job);
       if (this.#dispatch(w, job)) started.push(w);
     }
-    // With no worker idle and no other tenant waiting, a busy worker gets its tenant's next job
-    // in its second slot, so it goes on without sleeping between the two.
-    if (started.length === 0) {
-      for (const [w, runs] of this.#running) {
-        if (runs.length >= JOB_SLOTS || !w.alive) continue;
-        const job = this.#sched.nextOf(runs[0]!.job.tenant);
-        if (job) this.#dispatch(w, job);
-      }
+    // A busy worker whose tenant is the only one waiting gets that tenant's next job in its
+    // second slot, so it goes on without sleeping between the two.
+    for (const [w, runs] of this.#running) {
+      if (runs.length >= JOB_SLOTS || !w.alive) continue;
+      const job = this.#sched.nextOf(runs[0]!.job.tenant);
+      if (job) this.#dispatch(w, job);
     }
     // A lone job is waited for right here while that pays (a core idle, such jobs quick lately):
     // its result is then taken at once, not on a later event-loop turn.
@@ -302,30 +300,43 @@ export class WorkerPool {
     run.job
       .bridgeScope(node)
       .logger.warn({ event: 'deadline-exceeded', worker: w.id, deadline_ms: deadline }, 'guest call passed its deadline; terminating its worker');
-    this.#replace(w, new NodeError('deadline-exceeded', `component "${component}" did not finish within ${deadline} ms`, true));
+    this.#replace(w, new NodeError('deadline-exceeded', `component "${component}" did not finish within ${deadline} ms`, true), true);
   }
 
-  /** Terminate a worker (deadline, crash, stuck start-up), fail its job, and put the spare in its place. */
-  #replace(w: GuestWorker, reason: NodeError): void {
+  /**
+   * Terminate a worker (deadline, crash, stuck start-up), fail its job, and put the spare in its
+   * place. With `charge`, the tenant whose call ran past its deadline goes on holding the worker,
+   * for its concurrency and the last-idle-worker rule, until the replacement worker is ready: a
+   * tenant whose calls hang pays for the restarts they cause, not the tenants beside it.
+   */
+  #replace(w: GuestWorker, reason: NodeError, charge = false): void {
     const i = this.#workers.indexOf(w);
     if (i < 0 && this.#spares.isSpare(w)) return this.#spares.replaceSpare(w, reason, (x, r) => this.#retire(x, r));
     if (i >= 0) this.#workers.splice(i, 1);
-    void this.#retire(w, reason);
-    if (this.#closed) return;
-    this.#spares.promote((n) => {
+    if (this.#closed) return void this.#retire(w, reason);
+    const fresh = this.#spares.promote((n) => {
       this.#workers.push(n);
       this.#pump();
     });
+    void this.#retire(w, reason, charge ? fresh.started : undefined);
+    this.#pump();
   }
 
   /** Stop `w`: the job it was running fails with `reason`; one waiting in its second slot never started and is queued again. */
-  async #retire(w: GuestWorker, reason: NodeError): Promise<void> {
+  async #retire(w: GuestWorker, reason: NodeError, heldUntil?: Promise<void>): Promise<void> {
     const runs = this.#running.get(w) ?? [];
     this.#running.delete(w);
     runs.forEach((run, i) => {
       if (i > 0 && !this.#closed) return this.#sched.requeue(run.job);
-      this.#sched.done(run.job);
-      this.#settle(run.job, { error: reason, node: i === 0 ? Atomics.load(w.ctrl, STEP_NODE) : 0 });
+      if (i === 0 && heldUntil) {
+        void heldUntil.then(() => {
+          this.#sched.done(run.job);
+          this.#pump();
+        });
+      } else this.#sched.done(run.job);
+      // STEP_NODE names a node of this job only once it has started one.
+      const node = Atomics.load(w.ctrl, STEP_NODE);
+      this.#settle(run.job, { error: reason, node: i === 0 && node < run.job.components.length ? node : 0 });
     });
     await w.terminate();
     if (runs.length > 1) this.#pump();

@@ -21,7 +21,8 @@ interface Preload {
 
 /** What the spares need of the pool. */
 export interface SparePool {
-  spawn(): Promise<GuestWorker>;
+  /** A new worker, starting (it takes jobs once ready). */
+  spawn(): GuestWorker;
   workers(): readonly GuestWorker[];
   replace(w: GuestWorker, reason: NodeError): void;
   closed(): boolean;
@@ -39,7 +40,7 @@ export class Spares {
 
   /** Start the spare worker (if one is kept). */
   async start(): Promise<void> {
-    if (this.keep) this.#spare = await this.pool.spawn();
+    if (this.keep) await (this.#spare = this.pool.spawn()).started;
   }
 
   isSpare(w: GuestWorker): boolean {
@@ -53,28 +54,29 @@ export class Spares {
     return s ? [s] : [];
   }
 
-  /** A worker was terminated: `place` the spare in its stead (or a new worker if there is none), and start a new spare. */
-  promote(place: (w: GuestWorker) => void): void {
+  /**
+   * A worker was terminated: `place` the spare in its stead at once (if it is still starting,
+   * it takes jobs as soon as it is ready), and start a new spare; without a spare, a new worker.
+   * Returns the worker just spawned: the pool is whole again once it is ready.
+   */
+  promote(place: (w: GuestWorker) => void): GuestWorker {
     const spare = this.#spare;
-    this.#spare = undefined;
-    if (spare) place(spare);
-    void this.pool.spawn().then((n) => {
-      if (!n.alive) return;
-      if (this.pool.closed()) return void n.terminate();
-      if (spare) this.#spare = n;
-      else place(n);
-    });
+    const fresh = this.pool.spawn();
+    if (spare) {
+      place(spare);
+      this.#spare = fresh;
+    } else {
+      place(fresh);
+      if (this.keep) this.#spare = this.pool.spawn();
+    }
+    return fresh;
   }
 
   /** Terminate the spare and start another. */
   replaceSpare(w: GuestWorker, reason: NodeError, retire: (w: GuestWorker, reason: NodeError) => Promise<void>): void {
     this.#spare = undefined;
     void retire(w, reason);
-    if (this.pool.closed()) return;
-    void this.pool.spawn().then((n) => {
-      if (this.pool.closed()) return void n.terminate();
-      this.#spare = n;
-    });
+    if (!this.pool.closed()) this.#spare = this.pool.spawn();
   }
 
   /** Get every worker (the spare and later replacements too) ready for `component` with these WASI grants. */

@@ -18,6 +18,7 @@ beforeAll(async () => {
     'tenants/acme/tenant.yaml': {
       tenant: 'acme',
       environments: { prod: {}, staging: {} },
+      settings: { limits: { deadline_ms: 5000 } },
       grants: { components: { reply: null, ask: null, branch: null, flooder: null } },
     },
     'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'flooder' }] },
