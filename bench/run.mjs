@@ -91,6 +91,7 @@ const md = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${machine}`,
   `- node: ${process.version}`,
+  `- commit: ${commit()}`,
   `- packages: ${versions}`,
   `- run: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${process.env.BENCH_SECONDS ? ` with BENCH_SECONDS=${process.env.BENCH_SECONDS}` : ''}`,
   '',
