@@ -120,7 +120,7 @@ export class GreenticHost {
       logger,
       size: opts.workers,
       spare: opts.spare,
-      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
