@@ -6,6 +6,7 @@ import { CALLS, CTX, dist, fixture, INPUT, plainInstance, plainJco, stats, timeC
 async function lean(wasm) {
   const { ComponentRegistry } = await dist('components/registry.js');
   const { LeanNode, leanMainModule } = await dist('sandbox/node-abi.js');
+  const { ValueBudget } = await dist('sandbox/value-budget.js');
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -13,7 +14,9 @@ async function lean(wasm) {
   const compiled = await registry.compile(await registry.loadFile(wasm), 64);
   const state = new Map([['k', 'v']]);
   const host = { stateGet: (_ctx, k) => state.get(k) };
-  return LeanNode.instantiate(compiled.modules.get(leanMainModule(compiled.modules)), () => host);
+  // Every lifted string is charged to a call's budget, as in the workers.
+  const budget = new ValueBudget('bench', Infinity, Infinity);
+  return LeanNode.instantiate(compiled.modules.get(leanMainModule(compiled.modules)), () => host, () => budget);
 }
 
 export async function run() {

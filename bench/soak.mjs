@@ -28,7 +28,11 @@ for (const [k, v] of Object.entries({ minutes, tenants, concurrency, target })) 
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number`);
 }
 
-const bundle = benchBundle({ tenants, component: 'bench-wat', nodes: 3 });
+// Every request comes from 127.0.0.1: the webchat limits per client address are raised; a fresh
+// session that says nothing more is idle after 60 s (the default keeps it live for 30 minutes,
+// which at this rate would soon be more live sessions than a tenant may have).
+const webchat = { rate_per_sec: 100_000, burst: 100_000, address_rate_per_sec: 100_000, address_burst: 100_000, session_idle_seconds: 60, max_live_sessions: 100_000 };
+const bundle = benchBundle({ tenants, component: 'bench-wat', nodes: 3, settings: { webchat } });
 const data = mkdtempSync(join(tmpdir(), 'greentic-soak-data-'));
 // SOAK_NODE_ARGS (e.g. --trace-gc) and SOAK_STDERR (a file for serve's stderr) are for looking into a result.
 const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);

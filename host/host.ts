@@ -7,10 +7,14 @@ import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
 import { loadServedTenants } from './flow/served-tenants.js';
-import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
+import { UnhandleableMessageError, type BusMessage, type BusSubscription, type MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
-import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { answerId } from './messaging/nats/headers.js';
+import { NatsLinks } from './messaging/nats/links.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
+import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
+import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
@@ -26,7 +30,7 @@ import { loadMasterKey } from './stores/master-key.js';
 import { FileSecretStore, type SecretStore } from './stores/secret-store.js';
 import { FileSessionStore, type FileSessionStoreOptions } from './stores/file-session-store.js';
 import { SessionTooLargeError } from './stores/session-codec.js';
-import type { SessionStore } from './stores/session-store.js';
+import { CorruptSessionError, type SessionStore } from './stores/session-store.js';
 import { StoreUnavailableError } from './stores/storage-problem.js';
 import type { StoreHealthReport } from './stores/store-health.js';
 import { loadWorkspace } from './tenancy/config/load.js';
@@ -56,6 +60,8 @@ export interface HostOptions {
   readonly stores?: 'embedded' | 'nats';
   /** NATS only: how long a delivered ingress message may stay unacknowledged before redelivery. */
   readonly ackWaitMs?: number;
+  /** NATS only: attempts at handling an ingress message before it becomes a dead letter. */
+  readonly maxDeliver?: number;
   readonly builtins?: BuiltinLocation;
   /** Hold the data directory's lock file while running, so no second instance uses it (serve, with embedded stores). */
   readonly lockDataDir?: boolean;
@@ -88,6 +94,8 @@ export class GreenticHost {
     readonly executor: FlowExecutor,
     readonly logger: Logger,
     readonly metrics: HostMetrics,
+    /** Messages that could not be handled, per tenant (NATS: a stream per tenant; embedded: files under dataDir). */
+    readonly deadLetters: DeadLetterStore,
     ownsBus: boolean,
     masterKey: Buffer,
     lock: DataDirLock | undefined,
@@ -128,11 +136,12 @@ export class GreenticHost {
     const logCap = tenantLogCapOf(logger);
     if (logCap) metrics.trackLogDrops(() => logCap.droppedTotals());
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
-    const nc = opts.nats && !opts.bus ? await connectNats(opts.nats, logger) : undefined;
-    if (stores === 'nats' && !nc) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
+    // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
+    const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
+    if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
     const sessions: SessionStore =
-      stores === 'nats' ? await NatsSessionStore.open(nc!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
-    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+      stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
+    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, metrics };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
 
@@ -140,27 +149,37 @@ export class GreenticHost {
       logger,
       size: opts.workers,
       spare: opts.spare,
-      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
+    // Nothing may keep the process alive after a failed start: workers and connections go.
+    const abandon = async (e: unknown): Promise<never> => {
+      await pool.close().catch(() => undefined);
+      await sessions.close().catch(() => undefined);
+      await links?.close();
+      throw e;
+    };
     try {
       await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
       await preloadComponents(pool, runtimes);
     } catch (e) {
-      await pool.close();
-      await sessions.close();
-      await nc?.close();
-      throw e;
+      await abandon(e);
     }
     for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
+    const natsBus = links
+      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
+      : undefined;
+    const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =
       opts.bus ??
-      (nc
-        ? await NatsBus.open(nc, logger, { ackWaitMs: opts.ackWaitMs })
-        : new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed')));
+      natsBus ??
+      new EmbeddedBus((err, msg) => {
+        if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
+        else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
+      });
     const host = new GreenticHost(
       workspace,
       runtimes,
@@ -172,11 +191,17 @@ export class GreenticHost {
       new FlowExecutor({ sessions, pool, services, metrics }),
       logger,
       metrics,
+      natsBus?.deadLetters ?? fileLetters!,
       !opts.bus,
       masterKey,
       lock,
     );
-    host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
+    try {
+      host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
+    } catch (e) {
+      await host.close().catch(() => undefined);
+      throw e;
+    }
     return host;
   }
 
@@ -189,11 +214,11 @@ export class GreenticHost {
    * Ready or not, and why not as a reason code that names no tenant: `stopping`, or the storage
    * problem (`disk-full`, `read-only`, `no-permission`, `io-error`, `missing`, `too-many-open-files`, `backlog`).
    */
-  readiness(): { ready: boolean; reason: string | null } {
+  readiness(): { ready: boolean; reason?: string } {
     if (!this.#accepting) return { ready: false, reason: 'stopping' };
     const storage = this.storageHealth();
-    if (storage && !storage.ok) return { ready: false, reason: storage.problem };
-    return { ready: true, reason: null };
+    if (storage && !storage.ok) return { ready: false, reason: storage.problem ?? 'storage' };
+    return { ready: true };
   }
 
   /** The session store's health (null for a backend that does not report one), for the admin API. */
@@ -239,8 +264,10 @@ export class GreenticHost {
     const log = (): Logger => (child ??= this.logger.child(fields));
     const decoded = decodeJson(m.data);
     const body = decoded.ok ? IngressSchema.safeParse(decoded.value) : undefined;
-    const idGuess =
-      decoded.ok && typeof (decoded.value as { id?: unknown })?.id === 'string' ? String((decoded.value as { id: string }).id).slice(0, 64) : 'unknown';
+    const claimed = decoded.ok ? (decoded.value as { id?: unknown } | null)?.id : undefined;
+    // The id the answer goes out under: the sender's when it is valid, else one derived from the bytes
+    // (an id is attacker-controlled; it must never reach a header unchecked).
+    const idGuess = answerId(claimed, m.data);
     const userGuess =
       decoded.ok && typeof (decoded.value as { user?: unknown })?.user === 'string' ? String((decoded.value as { user: string }).user).slice(0, 64) : 'unknown';
     const found = findChannel(this.workspace, address.tenant, address.env, address.team, address.channel);
@@ -253,7 +280,7 @@ export class GreenticHost {
       const reason = !decoded.ok ? decoded.error : body!.error!.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
       log().warn({ event: 'bad-ingress', reason }, 'rejected a malformed ingress message');
       await this.#publishError(address, idGuess, null, userGuess, 'invalid-message', `ingress message rejected: ${reason}`, false);
-      return;
+      throw new UnhandleableMessageError('invalid-message', `ingress message rejected: ${reason}`);
     }
     const msg = body.data;
     const t0 = performance.now();
@@ -275,6 +302,13 @@ export class GreenticHost {
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
+      if (e instanceof CorruptSessionError) {
+        // It can never succeed while the session is damaged: answer, and keep the message as a dead letter.
+        log().error({ event: 'turn-failed', message_id: msg.id, code: 'session-unreadable', err: e.message }, 'the session cannot be read');
+        this.metrics.turnErrors.inc({ ...scopeLabels, code: 'session-unreadable' });
+        await this.#publishError(address, msg.id, msg.session ?? null, msg.user, 'session-unreadable', 'the session cannot be read; an operator must delete it', false);
+        throw new UnhandleableMessageError('corrupt-session', e.message);
+      }
       const { code, message, retryable } = describeFailure(e);
       if ((code === 'internal' || code === 'storage-unavailable') && this.bus.redelivers) {
         // A store or the bus failed (an outage?): let the bus deliver the message again rather

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { decodeJwt, errors, importSPKI, jwtVerify, type CryptoKey, type JWTHeaderParameters, type KeyObject } from 'jose';
 import { z } from 'zod';
 import { idSchema } from '../tenancy/config/schema.js';
@@ -75,11 +74,14 @@ export class TenantKeyring {
         if (!secret) throw new ApiAuthError(401, 'invalid-token', `tenant "${tenant}" has no API signing secret "${k.secret}" set`);
         return secret;
       }
-      let pending = this.#publicKeys.get(k.public_key_file);
+      // The PEM was read from inside the tenant's folder when it loaded; nothing is read here.
+      const cacheKey = `${tenant}\n${k.kid ?? ''}\n${k.public_key_file}`;
+      let pending = this.#publicKeys.get(cacheKey);
       if (!pending) {
-        pending = readFile(k.public_key_file, 'utf8').then((pem) => importSPKI(pem, k.alg));
-        this.#publicKeys.set(k.public_key_file, pending);
-        pending.catch(() => this.#publicKeys.delete(k.public_key_file));
+        pending = importSPKI(k.public_key_pem, k.alg).catch(() => {
+          throw new ApiAuthError(401, 'invalid-token', `the public key of tenant "${tenant}" (${k.kid ?? k.alg}) is not a usable ${k.alg} SPKI PEM`);
+        });
+        this.#publicKeys.set(cacheKey, pending);
       }
       return pending;
     };

@@ -1,8 +1,15 @@
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { GreenticHost } from '../host.js';
-import { registerWebchat, sendError } from '../messaging/providers/webchat.js';
+import { registerWebchat, type WebchatChannel } from '../messaging/providers/webchat.js';
+import { WebchatGuard } from '../messaging/providers/webchat-limits.js';
+import type { ChannelAddress } from '../messaging/subjects.js';
+import { StoreUnavailableError } from '../stores/storage-problem.js';
 import { InvalidIdError } from '../tenancy/ids.js';
+import { findChannel } from '../tenancy/model.js';
+import { answerClientError, describeFrameworkError, errorBody, sendError } from './error-reply.js';
+import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -11,8 +18,12 @@ import { registerUsageRoutes } from './routes/usage.js';
 
 export interface HttpServerOptions {
   readonly replyTimeoutMs?: number;
-  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  /** GET /metrics needs `Authorization: Bearer <this>`; without it, /metrics is not served. */
   readonly metricsToken?: string | undefined;
+  /** More things /readyz depends on (store health, ...), besides the host taking messages. */
+  readonly readiness?: readonly ReadinessCheck[];
+  /** The bounds on webchat traffic; one per server by default. */
+  readonly webchatGuard?: WebchatGuard;
 }
 
 /** Routes under /api/v1 that need no token. */
@@ -30,6 +41,17 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     routerOptions: { maxParamLength: 200 },
     // Unknown body fields are an error, not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // The framework's own refusals (a bad URL, a too long one, a malformed request) in the documented shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const d = describeFrameworkError(err);
+      return sendError(reply, d.status, d.code, d.message);
+    },
+    clientErrorHandler: answerClientError,
+  });
+  // Node answers an unknown Expect header itself (417, no body) unless someone listens.
+  app.server.on('checkExpectation', (_req, res: ServerResponse) => {
+    const body = errorBody('expectation-failed', 'the Expect header is not supported');
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
   });
   const keyring = new TenantKeyring(host.workspace.tenants, host.secrets);
 
@@ -49,27 +71,20 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   app.setErrorHandler((err: FastifyError | ApiAuthError | InvalidIdError, req, reply) => {
     if (err instanceof ApiAuthError) return sendError(reply, err.status, err.code, err.message);
     if (err instanceof InvalidIdError) return sendError(reply, 400, 'invalid-id', err.message);
+    // A disk that is full or read-only: retryable, and says so (never a 500).
+    if (err instanceof StoreUnavailableError) return sendError(reply, 503, err.code, err.message);
     const e = err as FastifyError;
     if (e.validation) return sendError(reply, 400, 'invalid-request', e.message);
-    const status = e.statusCode ?? 500;
-    if (status >= 500) {
-      host.logger.error({ event: 'http-error', method: req.method, route: req.routeOptions.url, err: e.message }, 'HTTP handler failed');
-      return sendError(reply, 500, 'internal', 'internal error');
-    }
-    const code =
-      status === 413
-        ? 'body-too-large'
-        : status === 415
-          ? 'unsupported-media-type'
-          : e.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
-            ? 'invalid-json'
-            : 'bad-request';
-    return sendError(reply, status, code, e.message);
+    const d = describeFrameworkError(e);
+    if (d.status >= 500) host.logger.error({ event: 'http-error', method: req.method, route: req.routeOptions.url, err: e.message }, 'HTTP handler failed');
+    return sendError(reply, d.status, d.code, d.message);
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not-found', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`));
+  app.setNotFoundHandler((_req, reply) => sendError(reply, 404, 'not-found', 'no such route'));
 
   // Authenticate every API request before anything else runs; log it with its tenant fields.
   app.addHook('onRequest', async (req) => {
+    // Unknown routes are 404 for everyone: a caller learns which routes exist, nothing else.
+    if (req.is404) return;
     const path = req.url.split('?')[0]!;
     if (path.startsWith('/api/v1/') && !PUBLIC_API.has(path)) req.principal = await authenticate(req.headers, keyring);
   });
@@ -93,23 +108,36 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     );
   });
 
-  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'], security: [] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'The host serves its tenants', tags: ['health'], security: [] } }, async (_req, reply) =>
-    host.ready ? { status: 'ready', tenants: [...host.runtimes.keys()] } : reply.code(503).send({ status: 'not-ready' }),
-  );
-  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    if (opts.metricsToken && req.headers.authorization !== `Bearer ${opts.metricsToken}`)
-      return sendError(reply, 401, 'missing-token', 'the metrics endpoint needs its Bearer token');
-    return reply.type(host.metrics.registry.contentType).send(await host.metrics.registry.metrics());
+  registerHealthRoutes(app, {
+    // Not ready while stopping, or while the session store cannot save (reason: a storage problem code).
+    checks: [() => host.readiness(), ...(opts.readiness ?? [])],
+    metrics: host.metrics.registry,
+    metricsToken: opts.metricsToken,
   });
 
-  registerSessionRoutes(app, host);
+  const guard = opts.webchatGuard ?? new WebchatGuard();
+  registerSessionRoutes(app, host, (key) => guard.forget(key, key.session));
   registerMessageRoutes(app, host, opts.replyTimeoutMs ?? 30_000);
   registerFlowRoutes(app, host);
   registerUsageRoutes(app, host);
-  registerWebchat(app, host, { replyTimeoutMs: opts.replyTimeoutMs });
+  registerWebchat(app, {
+    bus: host.bus,
+    sessions: host.sessions,
+    cookieKey: host.subkey('webchat cookies v1'),
+    channel: (address) => webchatChannel(host, address),
+    guard,
+    replyTimeoutMs: opts.replyTimeoutMs,
+  });
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;
+}
+
+/** The webchat channel at `address` that `host` serves, with its environment's webchat limits. */
+function webchatChannel(host: GreenticHost, address: ChannelAddress): WebchatChannel | null {
+  const found = findChannel(host.workspace, address.tenant, address.env, address.team, address.channel);
+  if (!found.ok || found.channel.provider !== 'webchat' || !host.serves(address.tenant)) return null;
+  const settings = found.tenant.envs.get(address.env)?.settings ?? found.tenant.settings;
+  return { title: found.channel.title ?? `${found.tenant.name} ${found.team.name}`, limits: settings.webchat };
 }

@@ -1,9 +1,11 @@
+import { redactCredentials } from '../observability/redact.js';
 import { MasterKeyError } from '../stores/master-key.js';
 import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
+import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
@@ -20,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
+  nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
@@ -46,24 +49,27 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     io.out(MAIN_HELP);
     return command === undefined ? 2 : 0;
   }
-  const cmd = COMMANDS[command];
+  // Own keys only: "constructor" or "__proto__" is an unknown command, not Object.prototype's.
+  const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!cmd) {
     io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return 2;
   }
+  // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
+  const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(rest, io);
+    return await cmd.run(rest, safe);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InvalidIdError) {
-      io.err(`greentic-host ${command}: ${e.message} (see --help)`);
+      safe.err(`greentic-host ${command}: ${e.message} (see --help)`);
       return 2;
     }
     // A data directory, key or disk an operator must fix: one line saying what, never a stack.
     if (e instanceof CommandFailed || e instanceof DataDirError || e instanceof MasterKeyError || e instanceof StoreUnavailableError) {
-      io.err(`greentic-host ${command}: ${e.message}`);
+      safe.err(`greentic-host ${command}: ${e.message}`);
       return 1;
     }
-    io.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    safe.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;
   }
 }

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsSetupError } from '../messaging/nats/resources.js';
+import { redactCredentials } from '../observability/redact.js';
 import { webchatPath } from '../messaging/providers/webchat-cookie.js';
 import { createLogger, tenantCapFromEnv, tenantLogCapOf } from '../observability/logger.js';
 import { MasterKeyError } from '../stores/master-key.js';
@@ -31,10 +33,14 @@ Options:
                       serving the same tenants share the work, each message handled once
   --stores KIND       embedded (files under --data) or nats (JetStream KV); default: nats with --nats
   --ack-wait MS       NATS: redeliver an ingress message unacknowledged this long (default 30000)
+  --max-deliver N     NATS: attempts at an ingress message before it becomes a dead letter (default 5)
+  --nats-wait MS      NATS: give up reaching the server at start after MS (default 0: keep trying,
+                      one line per attempt)
   --drain-timeout MS  on stop, how long in-flight turns may take to finish (default 10000)
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
-                      stores, ack_wait_ms, drain_timeout_ms); flags win over the file
+                      stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants,
+                      drain_timeout_ms); flags win over the file
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
@@ -44,6 +50,11 @@ info; each tenant at most GREENTIC_LOG_TENANT_LINES lines, default 1000, and
 GREENTIC_LOG_TENANT_BYTES bytes, default 524288, per 10 s); progress and the ready line go to
 stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first, for at most the
 drain timeout (a second signal stops at once), then the process exits.`;
+
+/** `--nats-wait` wins over the file's nats.connect_wait_ms. */
+function withNatsWait(nats: InstanceSettings['nats'], wait: number | undefined): InstanceSettings['nats'] {
+  return nats && wait !== undefined ? { ...nats, connectWaitMs: wait } : nats;
+}
 
 export async function serveCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
   const { values } = parsingFlags(() =>
@@ -61,6 +72,8 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         nats: { type: 'string' },
         stores: { type: 'string' },
         'ack-wait': { type: 'string' },
+        'max-deliver': { type: 'string' },
+        'nats-wait': { type: 'string' },
         'drain-timeout': { type: 'string' },
         config: { type: 'string' },
       },
@@ -86,8 +99,10 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     nats: values.nats === undefined ? undefined : { url: natsUrlFlag(values.nats) },
     stores: values.stores as InstanceSettings['stores'],
     ackWaitMs: intFlag(values['ack-wait'], 'ack-wait', 100, 3_600_000),
+    maxDeliver: intFlag(values['max-deliver'], 'max-deliver', 1, 100),
     drainTimeoutMs: intFlag(values['drain-timeout'], 'drain-timeout', 0, 600_000),
   };
+  const natsWait = intFlag(values['nats-wait'], 'nats-wait', 0, 86_400_000);
   let fromFile: Partial<InstanceSettings> = {};
   if (values.config !== undefined) {
     try {
@@ -107,9 +122,10 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     workers: pick('workers'),
     tenants: pick('tenants') ?? 'all',
     excludeTenants: pick('excludeTenants') ?? [],
-    nats: fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats,
+    nats: withNatsWait(fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats, natsWait),
     stores: pick('stores'),
     ackWaitMs: pick('ackWaitMs'),
+    maxDeliver: pick('maxDeliver'),
     drainTimeoutMs: pick('drainTimeoutMs') ?? 10_000,
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
@@ -134,12 +150,20 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       nats: settings.nats,
       stores: settings.stores,
       ackWaitMs: settings.ackWaitMs,
+      maxDeliver: settings.maxDeliver,
       lockDataDir: true,
       logger,
       onProgress: (line) => io.out(`  ${line}`),
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof DataDirError || e instanceof MasterKeyError) throw new CommandFailed(e.message);
+    if (
+      e instanceof ConfigError ||
+      e instanceof NatsConnectError ||
+      e instanceof NatsSetupError ||
+      e instanceof DataDirError ||
+      e instanceof MasterKeyError
+    )
+      throw new CommandFailed(e.message);
     throw e;
   }
   for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
@@ -185,7 +209,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     process.on('SIGTERM', onSignal);
     signal?.addEventListener('abort', onSignal, { once: true });
   });
-  const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
+  const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
     `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ComponentCatalog } from '../components/catalog.js';
 import { ComponentRegistry } from '../components/registry.js';
-import { loadTenantRuntime } from '../flow/runtime.js';
+import { loadTenantRuntimeSafely } from '../flow/runtime.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from '../paths.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
@@ -57,11 +57,11 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
   };
   try {
     for (const tenant of workspace.tenants.values()) {
-      const { runtime, problems: p } = await loadTenantRuntime(tenant, catalog, registry, undefined, describe);
+      const { runtime, problems: p } = await loadTenantRuntimeSafely(tenant, catalog, registry, undefined, describe);
       problems.push(...p);
       teams += tenant.teams.size;
       for (const t of tenant.teams.values()) channels += t.channels.size;
-      flows += runtime.flows.size;
+      flows += runtime?.flows.size ?? 0;
     }
   } finally {
     await (await pool)?.close();

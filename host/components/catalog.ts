@@ -1,13 +1,14 @@
-import { existsSync } from 'node:fs';
-import { join, resolve, relative, isAbsolute, dirname } from 'node:path';
-import { readdir } from 'node:fs/promises';
+import { join, resolve, dirname } from 'node:path';
+import { lstat, readdir } from 'node:fs/promises';
 import { z } from 'zod';
 import type { GreenticManifestInfo } from '../greentic/manifest.js';
 import { GREENTIC_MANIFEST_FILE, readGreenticManifest, readPin } from '../greentic/manifest-file.js';
 import { isValidId, whyInvalid } from '../tenancy/ids.js';
 import { joinPath, type ConfigProblem } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
-import type { Workspace } from '../tenancy/model.js';
+import { isInside, type Confinement } from '../tenancy/config/confinement.js';
+import { listFolders } from '../tenancy/config/folder.js';
+import type { TenantModel, Workspace } from '../tenancy/model.js';
 import { parseManifest, type ComponentManifest } from './manifest.js';
 
 /** A component type a flow can name: its manifest, where its bytes are, and who supplied it. */
@@ -23,6 +24,8 @@ export interface ComponentEntry {
   readonly configSchema: z.ZodType | undefined;
   /** Set when the component came with Greentic's component.manifest.json (mapped into `manifest`). */
   readonly greentic?: GreenticManifestInfo | undefined;
+  /** A tenant's component: the folders its bytes must be read from (links included). */
+  readonly confinement?: Confinement | undefined;
 }
 
 /** Where first-party components live: manifests in `sourceDir`, built bytes in `buildDir`. */
@@ -52,35 +55,18 @@ export class ComponentCatalog {
     }
     const perTenant = new Map<string, Map<string, ComponentEntry>>();
     for (const tenant of workspace?.tenants.values() ?? []) {
-      const mine = new Map<string, ComponentEntry>();
-      const dir = join(tenant.dir, 'components');
-      const folders = new Map<string, string>((await subdirs(dir)).map((name) => [name, join(dir, name)]));
-      for (const [name, path] of tenant.componentPaths) {
-        if (folders.has(name)) {
-          problems.push({
-            file: tenant.file,
-            path: joinPath([...(tenant.path ? [tenant.path] : []), 'components', name]),
-            message: `component "${name}" is also in ${displayPath(folders.get(name)!)}; keep one`,
-            tenant: tenant.id,
-          });
-          continue;
-        }
-        folders.set(name, path);
+      try {
+        perTenant.set(tenant.id, await tenantEntries(tenant, builtins, problems));
+      } catch (e) {
+        // Whatever one tenant's components hold, the catalog of every other tenant still loads.
+        problems.push({
+          file: tenant.file,
+          path: '',
+          message: `components of tenant "${tenant.id}" failed to load: ${(e as Error).message}`,
+          tenant: tenant.id,
+        });
+        perTenant.set(tenant.id, new Map());
       }
-      for (const [name, folder] of folders) {
-        if (builtins.has(name)) {
-          problems.push({
-            file: displayPath(folder),
-            path: '',
-            message: `"${name}" is the name of a built-in component; give the tenant's component another name`,
-            tenant: tenant.id,
-          });
-          continue;
-        }
-        const entry = await readEntry(folder, name, 'tenant', problems, tenant.id);
-        if (entry) mine.set(name, entry);
-      }
-      perTenant.set(tenant.id, mine);
     }
     return new ComponentCatalog(builtins, perTenant, problems);
   }
@@ -96,6 +82,48 @@ export class ComponentCatalog {
   }
 }
 
+/** A tenant's own components: tenants/<id>/components/<name>/ and the folders its config names, all inside its folders. */
+async function tenantEntries(
+  tenant: TenantModel,
+  builtins: ReadonlyMap<string, ComponentEntry>,
+  problems: ConfigProblem[],
+): Promise<Map<string, ComponentEntry>> {
+  const mine = new Map<string, ComponentEntry>();
+  const dir = join(tenant.dir, 'components');
+  const folders = new Map<string, string>();
+  for (const name of await listFolders(dir)) {
+    const found = await tenant.folder.resolve(join(dir, name));
+    if (found.ok && found.isDirectory) folders.set(name, found.real);
+    else problems.push({ file: displayPath(join(dir, name)), path: '', message: found.ok ? 'not a folder' : found.message, tenant: tenant.id });
+  }
+  for (const [name, path] of tenant.componentPaths) {
+    if (folders.has(name)) {
+      problems.push({
+        file: tenant.file,
+        path: joinPath([...(tenant.path ? [tenant.path] : []), 'components', name]),
+        message: `component "${name}" is also in ${displayPath(folders.get(name)!)}; keep one`,
+        tenant: tenant.id,
+      });
+      continue;
+    }
+    folders.set(name, path);
+  }
+  for (const [name, folder] of folders) {
+    if (builtins.has(name)) {
+      problems.push({
+        file: displayPath(folder),
+        path: '',
+        message: `"${name}" is the name of a built-in component; give the tenant's component another name`,
+        tenant: tenant.id,
+      });
+      continue;
+    }
+    const entry = await readEntry(folder, name, 'tenant', problems, tenant.id, undefined, tenant.componentFolders);
+    if (entry) mine.set(name, entry);
+  }
+  return mine;
+}
+
 async function readEntry(
   dir: string,
   name: string,
@@ -103,11 +131,13 @@ async function readEntry(
   problems: ConfigProblem[],
   tenant?: string,
   builtPath?: string,
+  confinement?: Confinement,
 ): Promise<ComponentEntry | null> {
   const file = join(dir, 'manifest.yaml');
   const shown = displayPath(file);
-  if (origin === 'tenant' && existsSync(join(dir, GREENTIC_MANIFEST_FILE))) {
-    if (existsSync(file)) {
+  // lstat, not exists: whether a link's target exists (perhaps outside the tenant's folder) must not steer what happens.
+  if (origin === 'tenant' && (await present(join(dir, GREENTIC_MANIFEST_FILE)))) {
+    if (await present(file)) {
       problems.push({
         file: displayPath(dir),
         path: '',
@@ -116,7 +146,7 @@ async function readEntry(
       });
       return null;
     }
-    return readGreenticEntry(dir, name, problems, tenant);
+    return readGreenticEntry(dir, name, problems, tenant, confinement);
   }
   if (!isValidId(name)) {
     problems.push({
@@ -127,7 +157,7 @@ async function readEntry(
     });
     return null;
   }
-  const doc = await readYamlFile(file, tenant);
+  const doc = await readYamlFile(file, tenant, confinement);
   if (!doc.ok) {
     problems.push(...doc.problems);
     return null;
@@ -149,8 +179,7 @@ async function readEntry(
       return null;
     }
     wasmPath = resolve(dir, manifest.wasm);
-    const rel = relative(dir, wasmPath);
-    if (rel.startsWith('..') || isAbsolute(rel)) {
+    if (!isInside(dir, wasmPath) || wasmPath === dir) {
       problems.push({ file: shown, path: 'wasm', message: 'must be a file inside the component directory', tenant });
       return null;
     }
@@ -165,6 +194,7 @@ async function readEntry(
     pinnedDigest: manifest.sha256,
     origin,
     configSchema: manifest.config_schema ? z.fromJSONSchema(manifest.config_schema as Parameters<typeof z.fromJSONSchema>[0]) : undefined,
+    confinement,
   };
 }
 
@@ -173,7 +203,13 @@ async function readEntry(
  * and component.sha256 (the pin). A node's `config.op` picks the op, so it is not part of the
  * config the component's config_schema checks.
  */
-async function readGreenticEntry(dir: string, name: string, problems: ConfigProblem[], tenant: string | undefined): Promise<ComponentEntry | null> {
+async function readGreenticEntry(
+  dir: string,
+  name: string,
+  problems: ConfigProblem[],
+  tenant: string | undefined,
+  confinement: Confinement | undefined,
+): Promise<ComponentEntry | null> {
   const file = join(dir, GREENTIC_MANIFEST_FILE);
   if (!isValidId(name)) {
     problems.push({
@@ -184,12 +220,12 @@ async function readGreenticEntry(dir: string, name: string, problems: ConfigProb
     });
     return null;
   }
-  const pin = await readPin(dir, tenant);
+  const pin = await readPin(dir, tenant, confinement);
   if (!pin.ok) {
     problems.push(...pin.problems);
     return null;
   }
-  const read = await readGreenticManifest(file, name, pin.artifact, tenant);
+  const read = await readGreenticManifest(file, name, pin.artifact, tenant, confinement);
   if (!read.ok) {
     problems.push(...read.problems);
     return null;
@@ -204,6 +240,7 @@ async function readGreenticEntry(dir: string, name: string, problems: ConfigProb
     origin: 'tenant',
     configSchema: schema ? z.preprocess(withoutOp, z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0])) : undefined,
     greentic: read.greentic,
+    confinement,
   };
 }
 
@@ -211,6 +248,13 @@ function withoutOp(config: unknown): unknown {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return config;
   const { op: _op, ...rest } = config as Record<string, unknown>;
   return rest;
+}
+
+async function present(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function subdirs(dir: string): Promise<string[]> {

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { isGreenticNodeExport } from '../greentic/contract.js';
+import { DEFAULT_MODULE_LIMITS, type ModuleLimits } from '../tenancy/model.js';
 import { componentImportNames, ComponentImportsError } from './component-imports.js';
-import { capMemory, MemoryCapError } from './memory-cap.js';
+import { ModuleRefusal, readCoreModule } from './core-module.js';
+import { boundGlue, GLUE_BOUNDS_REVISION, GlueBoundsError } from './glue-bounds.js';
+import { addFootprint, emptyFootprint, footprintRefusal, instanceHeapBytes, type ComponentFootprint } from './module-limits.js';
+import { WasmFormatError } from './wasm-reader.js';
 
 /** The transpiler's version is part of every cache key: new glue means a new transpile. */
 export const JCO_TRANSPILE_VERSION: string = packageVersion(fileURLToPath(import.meta.resolve('@bytecodealliance/jco-transpile')));
@@ -48,14 +52,34 @@ export interface LoadedComponent {
   readonly transpiled: boolean;
 }
 
-/** A component's core modules compiled under one memory cap: what a worker instantiates. */
+/** A component's core modules compiled under one memory and table cap: what a worker instantiates. */
 export interface CompiledComponent {
   readonly component: LoadedComponent;
-  /** Identifies this (digest, cap) pair: workers cache modules and instances under it. */
+  /** Identifies this (digest, caps) triple: workers cache modules and instances under it. */
   readonly key: string;
   readonly memoryBytes: number;
   /** Core module file name -> compiled module; posted to workers, never recompiled there. */
   readonly modules: ReadonlyMap<string, WebAssembly.Module>;
+  /** What its core modules declare, summed. */
+  readonly footprint: ComponentFootprint;
+  /** The V8 heap one instance can take for what its modules declare (module-limits.ts); workers budget warm instances by it. */
+  readonly heapBytes: number;
+}
+
+/** Who a compile is for: the component's name in refusals, and the tenant's module limits. */
+export interface CompileOptions {
+  readonly name?: string;
+  readonly limits?: ModuleLimits;
+}
+
+/** The largest component file any tenant may load (settings.limits.module.bytes at its maximum). */
+export const MAX_COMPONENT_BYTES = 1024 * 1024 * 1024;
+
+/** Core modules read, capped and counted, not yet compiled. */
+interface ReadComponent {
+  readonly footprint: ComponentFootprint;
+  compiled?: Promise<CompiledComponent>;
+  bytes?: Map<string, Uint8Array>;
 }
 
 /** A component that cannot be loaded; says which file and why. */
@@ -87,10 +111,11 @@ export function digestOf(bytes: Uint8Array): string {
 export class ComponentRegistry {
   readonly #cacheDir: string;
   readonly #loading = new Map<string, Promise<LoadedComponent>>();
-  readonly #compiled = new Map<string, Promise<CompiledComponent>>();
+  readonly #read = new Map<string, Promise<ReadComponent>>();
 
   constructor(cacheDir: string) {
-    this.#cacheDir = join(cacheDir, `jco-transpile-${JCO_TRANSPILE_VERSION}`);
+    // The glue is rewritten to bound what it lifts (glue-bounds.ts): a new rewrite means a new transpile.
+    this.#cacheDir = join(cacheDir, `jco-transpile-${JCO_TRANSPILE_VERSION}-${GLUE_BOUNDS_REVISION}`);
   }
 
   /** Where the transpiled glue for `digest` lives. */
@@ -98,12 +123,19 @@ export class ComponentRegistry {
     return join(this.#cacheDir, digest);
   }
 
-  /** Load a component file; if `expectedDigest` is given the bytes must match it. */
-  async loadFile(path: string, expectedDigest?: string): Promise<LoadedComponent> {
+  /**
+   * Load a component file; if `expectedDigest` is given the bytes must match it. A file larger
+   * than `maxBytes` is refused before it is read (the tenant's module.bytes; every limit is
+   * checked again, per environment, by `compile`).
+   */
+  async loadFile(path: string, expectedDigest?: string, maxBytes = MAX_COMPONENT_BYTES): Promise<LoadedComponent> {
     let bytes: Uint8Array;
     try {
+      const size = (await stat(path)).size;
+      if (size > maxBytes) throw new ComponentLoadError(path, `the component is ${size} bytes, more than the ${maxBytes} allowed (settings.limits.module.bytes)`);
       bytes = await readFile(path);
     } catch (e) {
+      if (e instanceof ComponentLoadError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       throw new ComponentLoadError(path, code === 'ENOENT' ? 'file not found' : `cannot read (${code})`);
     }
@@ -156,38 +188,78 @@ export class ComponentRegistry {
   }
 
   /**
-   * Compile a component's core modules with every memory they define capped at `memoryMib`
-   * (once per digest and cap). A component that needs more memory at start is refused.
+   * Compile a component's core modules with every memory they define capped at `memoryMib` and
+   * every table at the tenant's `table_elements` (once per digest and caps), after checking what
+   * they declare against the tenant's module limits. A component over a limit, or one that needs
+   * more memory or table at start than its cap, is refused before anything is compiled.
    */
-  compile(component: LoadedComponent, memoryMib: number, source = component.glueUrl): Promise<CompiledComponent> {
-    const key = `${component.digest}@${memoryMib}`;
-    let pending = this.#compiled.get(key);
+  async compile(component: LoadedComponent, memoryMib: number, source = component.glueUrl, options: CompileOptions = {}): Promise<CompiledComponent> {
+    const limits = options.limits ?? DEFAULT_MODULE_LIMITS;
+    const name = options.name ?? 'component';
+    const refuse = (message: string) => new ComponentLoadError(source, `component "${name}"${message}`);
+    const early = footprintRefusal(emptyFootprint(component.size, component.coreModules.length), limits);
+    if (early) throw refuse(` ${early}`);
+    const key = `${component.digest}@${memoryMib}@${limits.tableElements}`;
+    let pending = this.#read.get(key);
     if (!pending) {
-      pending = this.#compile(component, memoryMib, key, source);
-      this.#compiled.set(key, pending);
-      pending.catch(() => this.#compiled.delete(key));
+      pending = this.#readModules(component, memoryMib * 1024 * 1024, limits.tableElements);
+      this.#read.set(key, pending);
+      pending.catch(() => this.#read.delete(key));
     }
-    return pending;
+    let read: ReadComponent;
+    try {
+      read = await pending;
+    } catch (e) {
+      if (e instanceof ModuleFileError) throw refuse(`: core module ${e.file}${/^(declares|uses) /.test(e.message) ? ' ' : ': '}${e.message}`);
+      throw e;
+    }
+    const over = footprintRefusal(read.footprint, limits);
+    if (over) throw refuse(` ${over}`);
+    read.compiled ??= this.#compileModules(component, read, memoryMib * 1024 * 1024, key, refuse);
+    return read.compiled;
   }
 
-  async #compile(component: LoadedComponent, memoryMib: number, key: string, source: string): Promise<CompiledComponent> {
-    const memoryBytes = memoryMib * 1024 * 1024;
-    const modules = new Map<string, WebAssembly.Module>();
+  async #readModules(component: LoadedComponent, memoryBytes: number, tableElements: number): Promise<ReadComponent> {
+    const footprint = emptyFootprint(component.size, component.coreModules.length);
+    const bytes = new Map<string, Uint8Array>();
+    const caps = { memoryPages: Math.max(1, Math.floor(memoryBytes / 65536)), tableElements };
     for (const file of component.coreModules) {
-      let bytes: Uint8Array;
       try {
-        bytes = capMemory(await readFile(join(component.dir, file)), memoryBytes).bytes;
+        const read = readCoreModule(await readFile(join(component.dir, file)), caps);
+        addFootprint(footprint, read.footprint);
+        bytes.set(file, read.bytes);
       } catch (e) {
-        if (e instanceof MemoryCapError) throw new ComponentLoadError(source, `core module ${file}: ${e.message}`);
+        if (e instanceof ModuleRefusal) throw new ModuleFileError(file, e.message);
+        if (e instanceof WasmFormatError) throw new ModuleFileError(file, `is not a valid core module: ${e.message}`);
         throw e;
       }
-      try {
-        modules.set(file, await WebAssembly.compile(bytes));
-      } catch (e) {
-        throw new ComponentLoadError(source, `core module ${file} does not compile: ${(e as Error).message}`);
-      }
     }
-    return { component, key, memoryBytes, modules };
+    return { footprint, bytes };
+  }
+
+  async #compileModules(
+    component: LoadedComponent,
+    read: ReadComponent,
+    memoryBytes: number,
+    key: string,
+    refuse: (message: string) => ComponentLoadError,
+  ): Promise<CompiledComponent> {
+    const modules = new Map<string, WebAssembly.Module>();
+    try {
+      for (const [file, bytes] of read.bytes!) {
+        try {
+          modules.set(file, await WebAssembly.compile(bytes));
+        } catch (e) {
+          throw refuse(`: core module ${file} does not compile: ${(e as Error).message}`);
+        }
+      }
+    } catch (e) {
+      read.compiled = undefined;
+      throw e;
+    }
+    // Compiled: the rewritten bytes are no longer needed.
+    read.bytes = undefined;
+    return { component, key, memoryBytes, modules, footprint: read.footprint, heapBytes: instanceHeapBytes(read.footprint) };
   }
 
   async #transpile(bytes: Uint8Array, digest: string, source: string): Promise<CacheMeta> {
@@ -198,6 +270,13 @@ export class ComponentRegistry {
       throw new ComponentLoadError(source, `not a valid component: ${firstLine(e)}`);
     }
     const files = Object.keys(result.files).filter((f) => !f.endsWith('.d.ts'));
+    let glue: string;
+    try {
+      glue = boundGlue(new TextDecoder().decode(result.files['component.js']));
+    } catch (e) {
+      if (e instanceof GlueBoundsError) throw new ComponentLoadError(source, e.message);
+      throw e;
+    }
     const meta: CacheMeta = { imports: result.imports, exports: result.exports.map(([name]) => name), files };
     // Write into a private temp dir, then rename: a crash never leaves half a cache entry.
     const dir = this.dirFor(digest);
@@ -205,7 +284,7 @@ export class ComponentRegistry {
     await mkdir(tmp, { recursive: true });
     for (const f of files) {
       await mkdir(dirname(join(tmp, f)), { recursive: true });
-      await writeFile(join(tmp, f), result.files[f]!);
+      await writeFile(join(tmp, f), f === 'component.js' ? glue : result.files[f]!);
     }
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
     await rm(dir, { recursive: true, force: true });
@@ -225,6 +304,16 @@ async function readMeta(dir: string): Promise<CacheMeta | null> {
     return meta.files.every((f) => f.includes('/') || present.has(f)) ? meta : null;
   } catch {
     return null;
+  }
+}
+
+/** A core module that cannot be run as it is; the message says why (it follows the file's name). */
+class ModuleFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(message);
   }
 }
 

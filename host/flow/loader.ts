@@ -45,8 +45,13 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
   const dir = join(tenant.dir, 'flows');
   for (const name of await listFiles(dir, '.yaml')) {
     const file = join(dir, name);
-    const flow = await loadFlow(file, name.slice(0, -'.yaml'.length), tenant, catalog, problems);
-    if (flow) flows.set(flow.name, flow);
+    try {
+      const flow = await loadFlow(file, name.slice(0, -'.yaml'.length), tenant, catalog, problems);
+      if (flow) flows.set(flow.name, flow);
+    } catch (e) {
+      // One broken flow is a problem of its own, never the end of the tenant (or the host).
+      problems.push({ file: displayPath(file), path: '', message: `flow failed to load: ${e instanceof Error ? e.message : String(e)}`, tenant: tenant.id });
+    }
   }
 
   // Every channel must be bound to a flow of its own tenant whose components its team may use.
@@ -97,7 +102,7 @@ function greenticConfig(g: GreenticManifestInfo, type: string, config: Record<st
 async function loadFlow(file: string, base: string, tenant: TenantModel, catalog: ComponentCatalog, problems: ConfigProblem[]): Promise<Flow | null> {
   const shown = displayPath(file);
   const before = problems.length;
-  const doc = await readYamlFile(file, tenant.id);
+  const doc = await readYamlFile(file, tenant.id, tenant.folder);
   if (!doc.ok) {
     problems.push(...doc.problems);
     return null;

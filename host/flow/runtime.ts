@@ -6,8 +6,9 @@ import { CAPABILITY_FUNCTIONS, HOST_PACKAGE } from '../capabilities/index.js';
 import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION } from '../greentic/contract.js';
 import { NodeError } from '../sandbox/errors.js';
 import { wasiVersionMappings, wasiVersionRefusal } from '../sandbox/wasi-versions.js';
+import { MAX_COMPONENT_FILE_BYTES, readFileBounded } from '../tenancy/config/config-file.js';
 import type { ConfigProblem } from '../tenancy/config/problems.js';
-import { effectivePermissions, wasiGranted, type Permissions } from '../tenancy/grants.js';
+import { effectivePermissions, grantedWasiOf, wasiGranted, type Permissions } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
 import type { Describer } from './describe.js';
 import { loadTenantFlows, type Flow } from './loader.js';
@@ -87,13 +88,15 @@ export async function loadTenantRuntime(
     const entry = catalog.resolve(tenant.id, type)!;
     const t0 = performance.now();
     try {
-      const component = await registry.loadFile(entry.wasmPath, entry.pinnedDigest);
-      const refusal = importRefusal(entry.name, entry.manifest, tenant.grants.components?.[entry.name]?.wasi ?? [], component, `tenant "${tenant.id}"`);
+      const envLimits = [...tenant.envs.keys()].map((env) => [env, effectivePermissions(tenant, env, entry.manifest).limits] as const);
+      // The file is refused unread past the largest size any environment allows; compile checks each environment's limits.
+      const maxBytes = envLimits.length > 0 ? Math.max(...envLimits.map(([, l]) => l.module.bytes)) : MAX_COMPONENT_FILE_BYTES;
+      const component = await loadComponentBytes(registry, entry, maxBytes);
+      const refusal = importRefusal(entry.name, entry.manifest, grantedWasiOf(tenant, entry.name), component, `tenant "${tenant.id}"`);
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
-      // One compile per memory cap: environments may cap differently.
-      for (const env of tenant.envs.keys()) {
-        const limits = effectivePermissions(tenant, env, entry.manifest).limits;
-        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile));
+      // One compile per memory and table cap: environments may cap differently.
+      for (const [env, limits] of envLimits) {
+        compiled.set(`${env}/${type}`, await registry.compile(component, limits.memoryMib, entry.manifestFile, { name: entry.name, limits: limits.module }));
       }
       let ops: string[] | undefined;
       if (describe && component.world === 'greentic-component-node') {
@@ -109,9 +112,13 @@ export async function loadTenantRuntime(
       }
       onLoaded?.(entry, component, performance.now() - t0, { wasiMapped: wasiVersionMappings(component.versionedImports), ops });
     } catch (e) {
-      if (!(e instanceof ComponentLoadError)) throw e;
-      const notBuilt = entry.origin === 'builtin' && e.message.endsWith('file not found');
-      const message = notBuilt ? `component "${type}" is not built (${entry.wasmPath}); run npm run build` : e.message;
+      // Whatever a component's bytes hold, the failure is this tenant's problem, never the host's end.
+      const loadError =
+        e instanceof ComponentLoadError
+          ? e
+          : new ComponentLoadError(entry.manifestFile, `component "${type}" failed to load: ${e instanceof Error ? e.message : String(e)}`);
+      const notBuilt = entry.origin === 'builtin' && loadError.message.endsWith('file not found');
+      const message = notBuilt ? `component "${type}" is not built (${entry.wasmPath}); run npm run build` : loadError.message;
       problems.push({ file: entry.manifestFile, path: '', message, tenant: tenant.id });
       failed.set(type, message);
     }
@@ -131,6 +138,36 @@ export async function loadTenantRuntime(
     }
   }
   return { runtime: new TenantRuntime(tenant, flows, unavailable, compiled), problems };
+}
+
+/**
+ * loadTenantRuntime, with any failure it did not foresee made a problem of that tenant (which
+ * then serves nothing) instead of an exception: other tenants load and serve.
+ */
+export async function loadTenantRuntimeSafely(
+  ...args: Parameters<typeof loadTenantRuntime>
+): Promise<{ runtime: TenantRuntime | undefined; problems: ConfigProblem[] }> {
+  const tenant = args[0];
+  try {
+    return await loadTenantRuntime(...args);
+  } catch (e) {
+    const message = `tenant "${tenant.id}" failed to load: ${e instanceof Error ? e.message : String(e)}`;
+    return { runtime: undefined, problems: [{ file: tenant.file, path: tenant.path, message, tenant: tenant.id }] };
+  }
+}
+
+/** A component's bytes, bounded in size; a tenant's are read only from inside its folders. */
+async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentEntry, moduleBytes: number): Promise<LoadedComponent> {
+  const maxBytes = Math.min(MAX_COMPONENT_FILE_BYTES, moduleBytes);
+  const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
+  if (!read.ok) {
+    const why = read.problems[0]!.message;
+    // Over the tenant's own limit: say which setting it is.
+    if (why.startsWith('is more than') && maxBytes === moduleBytes)
+      throw new ComponentLoadError(entry.wasmPath, `the component is more than the ${maxBytes} bytes allowed (settings.limits.module.bytes)`);
+    throw new ComponentLoadError(entry.wasmPath, why);
+  }
+  return registry.loadBytes(read.bytes, entry.wasmPath, entry.pinnedDigest);
 }
 
 /** describe() a Greentic component once (first environment); a failure is a load error naming the component. */

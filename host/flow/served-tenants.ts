@@ -5,7 +5,7 @@ import type { WorkerPool } from '../sandbox/pool.js';
 import type { ConfigProblem } from '../tenancy/config/problems.js';
 import type { Workspace } from '../tenancy/model.js';
 import { describeInPool, type Describer } from './describe.js';
-import { loadTenantRuntime, type TenantRuntime } from './runtime.js';
+import { loadTenantRuntimeSafely, type TenantRuntime } from './runtime.js';
 
 export interface ServedTenantsOptions {
   readonly workspace: Workspace;
@@ -32,7 +32,7 @@ export async function loadServedTenants(opts: ServedTenantsOptions, runtimes: Ma
   const describe: Describer = (component, scope, permissions) => describeInPool(pool, component, scope, permissions, logger);
   for (const tenant of workspace.tenants.values()) {
     if ((served !== 'all' && !served.includes(tenant.id)) || excluded.has(tenant.id)) continue;
-    const loaded = await loadTenantRuntime(
+    const loaded = await loadTenantRuntimeSafely(
       tenant,
       catalog,
       registry,
@@ -45,6 +45,6 @@ export async function loadServedTenants(opts: ServedTenantsOptions, runtimes: Ma
       describe,
     );
     problems.push(...loaded.problems);
-    runtimes.set(tenant.id, loaded.runtime);
+    if (loaded.runtime) runtimes.set(tenant.id, loaded.runtime);
   }
 }

@@ -44,11 +44,8 @@ export function cborToJson(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(cborToJson);
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), cborToJson(v)]));
-  if (typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = cborToJson(v);
-    return out;
-  }
+  // fromEntries defines own properties: a guest's "__proto__" key stays a key, never a prototype.
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cborToJson(v)]));
   return String(value);
 }
 
@@ -66,9 +63,7 @@ function integersAsBigInt(value: unknown): unknown {
   if (typeof value === 'number') return Number.isSafeInteger(value) && Math.abs(value) > 0xffffffff ? BigInt(value) : value;
   if (Array.isArray(value)) return value.map(integersAsBigInt);
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = integersAsBigInt(v);
-    return out;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, integersAsBigInt(v)]));
   }
   return value;
 }

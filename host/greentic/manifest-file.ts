@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { MAX_CONFIG_FILE_BYTES, readTextBounded } from '../tenancy/config/config-file.js';
+import type { Confinement } from '../tenancy/config/confinement.js';
 import type { ConfigProblem } from '../tenancy/config/problems.js';
-import { displayPath } from '../tenancy/config/yaml-file.js';
+import { displayPath, shapeProblem } from '../tenancy/config/yaml-file.js';
 import { mapGreenticManifest, type GreenticArtifact, type GreenticManifestResult } from './manifest.js';
 
 /** Greentic's manifest file name. */
@@ -16,16 +18,24 @@ export const GREENTIC_MANIFEST_FILE = 'component.manifest.json';
 export const PIN_FILE = 'component.sha256';
 
 /** Read `file` (component.manifest.json) and map it; `name` is the flow type it is known by. */
-export async function readGreenticManifest(file: string, name: string, artifact?: GreenticArtifact, tenant?: string): Promise<GreenticManifestResult> {
+export async function readGreenticManifest(
+  file: string,
+  name: string,
+  artifact?: GreenticArtifact,
+  tenant?: string,
+  confinement?: Confinement,
+): Promise<GreenticManifestResult> {
   const shown = displayPath(file);
+  const read = await readTextBounded(file, { maxBytes: MAX_CONFIG_FILE_BYTES, tenant, confinement });
+  if (!read.ok) return read;
   let data: unknown;
   try {
-    data = JSON.parse(await readFile(file, 'utf8'));
+    data = JSON.parse(read.text);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const message = code === 'ENOENT' ? 'file not found' : code ? `cannot read: ${code}` : `not valid JSON: ${(e as Error).message}`;
-    return { ok: false, problems: [{ file: shown, path: '', message, tenant }] };
+    return { ok: false, problems: [{ file: shown, path: '', message: `not valid JSON: ${(e as Error).message}`, tenant }] };
   }
+  const shape = shapeProblem(data);
+  if (shape) return { ok: false, problems: [{ file: shown, path: shape.path, message: shape.message, tenant }] };
   const r = mapGreenticManifest(data, shown, name, artifact);
   return r.ok ? r : { ok: false, problems: r.problems.map((p) => ({ ...p, tenant })) };
 }
@@ -34,18 +44,15 @@ export async function readGreenticManifest(file: string, name: string, artifact?
 export async function readPin(
   dir: string,
   tenant?: string,
+  confinement?: Confinement,
 ): Promise<{ ok: true; artifact: GreenticArtifact & { sha256: string } } | { ok: false; problems: ConfigProblem[] }> {
   const file = join(dir, PIN_FILE);
   const shown = displayPath(file);
   const bad = (message: string) => ({ ok: false as const, problems: [{ file: shown, path: '', message, tenant }] });
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return bad(`a tenant's Greentic component is pinned here: run \`sha256sum COMPONENT.wasm > ${PIN_FILE}\` in its folder`);
-    return bad(`cannot read: ${code ?? String(e)}`);
-  }
+  const notFound = `a tenant's Greentic component is pinned here: run \`sha256sum COMPONENT.wasm > ${PIN_FILE}\` in its folder`;
+  const read = await readTextBounded(file, { maxBytes: MAX_CONFIG_FILE_BYTES, tenant, confinement, notFound });
+  if (!read.ok) return read;
+  const text = read.text;
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const m = lines.length === 1 ? /^([0-9a-f]{64}) [ *](.+\.wasm)$/.exec(lines[0]!.trim()) : null;
   if (!m) return bad('expected one line "<sha256 in lower-case hex>  <file>.wasm", as sha256sum prints it');

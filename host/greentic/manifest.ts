@@ -111,7 +111,7 @@ export function mapGreenticManifest(data: unknown, file: string, name: string, a
   const { wasi, host } = m.capabilities;
 
   for (const key of Object.keys(m)) {
-    if (!(key in GreenticManifestSchema.shape) && !DESCRIPTIVE.has(key)) notes.push(`ignored unknown field "${key}"`);
+    if (!Object.hasOwn(GreenticManifestSchema.shape, key) && !DESCRIPTIVE.has(key)) notes.push(`ignored unknown field "${key}"`);
   }
   if (wasi.filesystem && wasi.filesystem.mounts.length > 0) {
     problem('capabilities.wasi.filesystem.mounts', 'greentic-host preopens no directories for components; remove the mounts (mode "none")');

@@ -1,6 +1,8 @@
-import type { NodeInvocation, NodeOutput } from '../sandbox/protocol.js';
+import type { NodeInvocation, NodeOutput } from '../components/node-world.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
+import type { ValueBudget } from '../sandbox/value-budget.js';
 import { encodeCbor } from './cbor.js';
+import { cborItemCount } from './cbor-items.js';
 import type { ComponentDescriptor, GreenticNodeExport, InvocationResult } from './contract.js';
 import { invocationEnvelope, nodePayload, type GreenticCallInfo } from './envelope.js';
 import { GreenticNodeError, nodeOutputFromResult } from './output.js';
@@ -21,7 +23,10 @@ export interface RawInvocation {
 export class GreenticNode {
   #descriptor: ComponentDescriptor | undefined;
 
-  constructor(private readonly node: GreenticNodeExport) {}
+  constructor(
+    private readonly node: GreenticNodeExport,
+    private readonly budget: () => ValueBudget,
+  ) {}
 
   /** The component's descriptor; describe() runs once per instance. */
   describe(): ComponentDescriptor {
@@ -34,6 +39,9 @@ export class GreenticNode {
     const { op: requested, payload } = nodePayload(input);
     const op = this.#op(requested, call.component);
     const result = this.node.invoke(op, invocationEnvelope(ctx, call, input.nodeId, encodeCbor(payload)));
+    // Each CBOR item becomes a JS value: charged before the output is decoded.
+    const budget = this.budget();
+    if (result.outputCbor instanceof Uint8Array) budget.items(cborItemCount(result.outputCbor, budget.maxItems));
     return nodeOutputFromResult(result, `component "${call.component}" (op "${op}")`);
   }
 

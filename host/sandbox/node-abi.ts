@@ -4,7 +4,8 @@
  * objects, closures, per-call debug hooks). It applies when the component's core modules are
  * one main module importing only our capability interfaces plus jco's own shim and fixup
  * modules; anything else runs through the jco glue. Every pointer the guest hands back is
- * bounds-checked and every string must be valid UTF-8, else the call traps.
+ * bounds-checked and every string must be valid UTF-8, else the call traps; every string and
+ * list is charged to the call's ValueBudget before it is lifted.
  *
  * Layouts (canonical ABI, 32-bit): tenant-ctx is 52 bytes (six strings, team an option);
  * invoke's parameters are the ctx at 0 and the invocation at 52 (96 bytes); its result is a
@@ -14,6 +15,7 @@
  */
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import type { NodeInvocation, NodeOutput } from './protocol.js';
+import type { ValueBudget } from './value-budget.js';
 
 /** The capability functions a node's imports call, with lifted arguments (as jco would pass them). */
 export interface NodeHostFunctions {
@@ -46,6 +48,8 @@ type Realloc = (oldPtr: number, oldSize: number, align: number, newSize: number)
  * returns, and on entry to every import.
  */
 class GuestMemory {
+  constructor(readonly budget: () => ValueBudget) {}
+
   memory: WebAssembly.Memory | undefined;
   realloc: Realloc | undefined;
   #buf: ArrayBuffer | undefined;
@@ -86,6 +90,8 @@ class GuestMemory {
   }
 
   string(ptr: number, len: number): string {
+    // Charged first, so a length the guest chose never sizes an allocation past the budget.
+    this.budget().bytes(len);
     if (len === 0) return '';
     this.check(ptr, len);
     const u8 = this.#u8;
@@ -276,8 +282,8 @@ export class LeanNode {
   ) {}
 
   /** Instantiate the main core module with our imports; `host()` gives the current call's capability functions. */
-  static async instantiate(main: WebAssembly.Module, host: () => NodeHostFunctions): Promise<LeanNode> {
-    const m = new GuestMemory();
+  static async instantiate(main: WebAssembly.Module, host: () => NodeHostFunctions, budget: () => ValueBudget): Promise<LeanNode> {
+    const m = new GuestMemory(budget);
     const instance = await WebAssembly.instantiate(main, importObject(m, host) as unknown as Record<string, Record<string, unknown>>);
     const ex = instance.exports as Record<string, unknown>;
     const memory = ex.memory as WebAssembly.Memory;
@@ -333,6 +339,7 @@ export class LeanNode {
     if (disc === 0) {
       const list = m.u32(ret + 4);
       const n = m.u32(ret + 8);
+      m.budget().items(n);
       m.check(list, n * 8);
       const replies: string[] = [];
       for (let i = 0; i < n; i++) replies.push(m.string(m.u32(list + i * 8), m.u32(list + i * 8 + 4)));

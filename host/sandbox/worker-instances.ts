@@ -1,16 +1,25 @@
 /**
  * The instances a worker keeps: per (tenant, env, compiled component), created on first use,
- * dropped after a trap, evicted least recently used past the count and memory budgets. A node
- * of our own world is driven through the lean binding (node-abi.ts) when its core modules
- * allow; everything else through jco's transpiled glue.
+ * dropped after a trap, evicted least recently used past the count, memory and heap budgets. A
+ * node of our own world is driven through the lean binding (node-abi.ts) when its core modules
+ * allow; everything else through jco's transpiled glue, whose lifting is bounded (glue-bounds.ts).
  */
+import { GLUE_BOUNDS_IMPORT } from '../components/glue-bounds.js';
 import type { ComponentWorld } from '../components/registry.js';
 import { HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
 import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION, type GreenticNodeExport } from '../greentic/contract.js';
 import { GreenticNode } from '../greentic/node-adapter.js';
 import { LeanNode, leanMainModule, type NodeHostFunctions } from './node-abi.js';
 import type { GuestFailure } from './protocol.js';
+import { glueBounds, ValueLimitError, type ValueBudget } from './value-budget.js';
 import { GuestExit, GuestOutput, wasiImports, type GuestLineSink, type GuestStream } from './wasi-sandbox.js';
+
+/**
+ * The V8 heap a worker's instances (warm and spare) may take together for what their modules
+ * declare (each instance's estimate is at most settings.limits.module.heap_mib, 64 MiB): well
+ * inside the worker's 512 MiB heap, whose exhaustion V8 answers by aborting the process.
+ */
+export const INSTANCE_HEAP_BUDGET = 192 * 1024 * 1024;
 
 type CoreInstantiate = (module: WebAssembly.Module, imports?: Record<string, Record<string, unknown>>) => Promise<{ exports: Record<string, unknown> }>;
 
@@ -33,12 +42,15 @@ export interface Instance {
   readonly output: GuestOutput;
   readonly memories: WebAssembly.Memory[];
   readonly capBytes: number;
+  /** The V8 heap it can take for what its modules declare (estimated at load). */
+  readonly heapBytes: number;
 }
 
 interface Compiled {
   readonly glueUrl: string;
   readonly world: ComponentWorld;
   readonly memoryBytes: number;
+  readonly heapBytes: number;
   readonly modules: Map<string, WebAssembly.Module>;
   /** The core module the lean binding drives, if the component allows it. */
   readonly lean: string | undefined;
@@ -50,6 +62,8 @@ export interface CapabilityHooks {
   jcoImports(): Record<string, unknown>;
   /** The same functions for the lean binding. */
   leanHost(): NodeHostFunctions;
+  /** What the running call (or instantiation, between calls) may still hand the host. */
+  valueBudget(): ValueBudget;
 }
 
 export class WorkerInstances {
@@ -115,6 +129,9 @@ export class WorkerInstances {
     this.#wanted.set(k, { moduleKey, wasi });
     const have = this.#spares.get(k);
     if (have) return have.catch(() => undefined);
+    // A spare that would not fit the heap budget is not made: the call that needs one instantiates.
+    const heap = this.#compiled.get(moduleKey)?.heapBytes ?? 0;
+    if (this.#heapInUse() + heap > INSTANCE_HEAP_BUDGET) return Promise.resolve(undefined);
     const held: Array<[GuestStream, string]> = [];
     const spare = this.#create(moduleKey, wasi, (stream, line) => void held.push([stream, line])).then((instance) => ({ instance, held }));
     // A spare that fails to instantiate is dropped; the call that needs one instantiates as usual (and reports why).
@@ -123,6 +140,11 @@ export class WorkerInstances {
     });
     this.#spares.set(k, spare);
     return spare.catch(() => undefined);
+  }
+
+  /** An instance kept by no one (a warm-up call's: it compiles what a first call needs, then it is dropped). */
+  detached(moduleKey: string, wasi: readonly string[], emit: GuestLineSink): Promise<Instance> {
+    return this.#create(moduleKey, wasi, emit);
   }
 
   /** Make again the spares calls have taken (called when the worker is idle). */
@@ -159,8 +181,12 @@ export class WorkerInstances {
   }
 
   async #lean(loaded: Compiled, output: GuestOutput): Promise<Instance> {
-    const node = await LeanNode.instantiate(loaded.modules.get(loaded.lean!)!, () => this.hooks.leanHost());
-    return { node, greentic: undefined, output, memories: [node.memory], capBytes: loaded.memoryBytes };
+    const node = await LeanNode.instantiate(
+      loaded.modules.get(loaded.lean!)!,
+      () => this.hooks.leanHost(),
+      () => this.hooks.valueBudget(),
+    );
+    return { node, greentic: undefined, output, memories: [node.memory], capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
   }
 
   async #jco(loaded: Compiled, output: GuestOutput, wasi: readonly string[]): Promise<Instance> {
@@ -171,8 +197,12 @@ export class WorkerInstances {
       glue.catch(() => this.#glues.delete(loaded.glueUrl));
     }
     const memories: WebAssembly.Memory[] = [];
-    // Instantiate the core modules ourselves, to see the memories they export.
+    const instantiated = new Set<WebAssembly.Module>();
+    // Instantiate the core modules ourselves, to see the memories they export, and once each:
+    // the limits checked at load count every core module once per instance.
     const instantiateCore: CoreInstantiate = async (module, imports) => {
+      if (instantiated.has(module)) throw new Error('it instantiates one of its core modules more than once; this host instantiates each once per instance');
+      instantiated.add(module);
       const inst = await WebAssembly.instantiate(module, imports);
       for (const v of Object.values(inst.exports)) if (v instanceof WebAssembly.Memory) memories.push(v);
       return inst;
@@ -185,6 +215,7 @@ export class WorkerInstances {
     const missing: string[] = [];
     const imports = await wasiImports(wasi, output, missing);
     Object.assign(imports, this.hooks.jcoImports());
+    imports[GLUE_BOUNDS_IMPORT] = glueBounds(() => this.hooks.valueBudget());
     let exports: Record<string, unknown>;
     try {
       exports = await (await glue).instantiate(getCoreModule, imports, instantiateCore);
@@ -197,24 +228,34 @@ export class WorkerInstances {
       const node = (exports[`${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION}`] ?? exports.node) as GreenticNodeExport | undefined;
       if (!node || typeof node.invoke !== 'function' || typeof node.describe !== 'function')
         throw new Error(`component does not export ${GREENTIC_NODE_INTERFACE}`);
-      return { node: undefined, greentic: new GreenticNode(node), output, memories, capBytes: loaded.memoryBytes };
+      return { node: undefined, greentic: new GreenticNode(node, () => this.hooks.valueBudget()), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
     }
     const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
     if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');
-    return { node, greentic: undefined, output, memories, capBytes: loaded.memoryBytes };
+    return { node, greentic: undefined, output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
   }
 
   memoryOf(instance: Instance): number {
     return instance.memories.reduce((n, m) => n + m.buffer.byteLength, 0);
   }
 
-  /** Drop least recently used instances until the count and bytes budgets hold (the newest always stays). */
+  /** The heap estimates of the warm instances and the spares, together. */
+  #heapInUse(): number {
+    let heap = 0;
+    for (const i of this.#instances.values()) heap += i.heapBytes;
+    for (const k of this.#spares.keys()) heap += this.#compiled.get(this.#wanted.get(k)?.moduleKey ?? '')?.heapBytes ?? 0;
+    return heap;
+  }
+
+  /** Drop least recently used instances until the count, memory and heap budgets hold (the newest always stays). */
   evictOverBudget(): void {
     let bytes = 0;
     for (const i of this.#instances.values()) bytes += this.memoryOf(i);
+    let heap = this.#heapInUse();
     for (const [key, i] of this.#instances) {
-      if ((this.#instances.size <= this.maxInstances && bytes <= this.maxBytes) || this.#instances.size === 1) break;
+      if ((this.#instances.size <= this.maxInstances && bytes <= this.maxBytes && heap <= INSTANCE_HEAP_BUDGET) || this.#instances.size === 1) break;
       bytes -= this.memoryOf(i);
+      heap -= i.heapBytes;
       this.#instances.delete(key);
       this.#evicted.push(key);
     }
@@ -244,6 +285,7 @@ function nearCap(instance: Instance): boolean {
 /** What a thrown value from a call means: the guest's node-error, an exit, or a trap. */
 export function classify(e: unknown, instance: Instance): GuestFailure {
   if (e instanceof GuestExit) return { kind: 'exit', status: e.status };
+  if (e instanceof ValueLimitError) return { kind: 'limit', message: e.message };
   const payload = typeof e === 'object' && e !== null && Object.hasOwn(e, 'payload') ? (e as { payload: unknown }).payload : e;
   if (typeof payload === 'object' && payload !== null && !(payload instanceof Error)) {
     const p = payload as Record<string, unknown>;

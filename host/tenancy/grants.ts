@@ -31,18 +31,22 @@ export function wasiGranted(granted: Iterable<string>, iface: string): boolean {
   return false;
 }
 
+/** The WASI interfaces `tenant` grants `component` (none when it does not grant the component). */
+export function grantedWasiOf(tenant: TenantModel, component: string): readonly string[] {
+  return tenant.grants.components.get(component)?.wasi ?? [];
+}
+
 /** Why no flow of `tenant` may use a component, or null when the tenant grants it. */
 export function tenantDenial(tenant: TenantModel, component: string): string | null {
-  const grants = tenant.grants.components ?? {};
-  return component in grants ? null : `component "${component}" is not granted to tenant "${tenant.id}" (grants.components)`;
+  return tenant.grants.components.has(component) ? null : `component "${component}" is not granted to tenant "${tenant.id}" (grants.components)`;
 }
 
 /** Why a component cannot be used by a team, or null when it can. */
 export function componentDenial(tenant: TenantModel, team: string, component: string): string | null {
   const denied = tenantDenial(tenant, component);
   if (denied) return denied;
-  const teams = tenant.grants.components?.[component]?.teams;
-  if (teams && !teams.includes(team))
+  const teams = tenant.grants.components.get(component)?.teams;
+  if (teams && !teams.has(team))
     return `component "${component}" is not granted to team "${team}" of tenant "${tenant.id}" (grants.components.${component}.teams)`;
   return null;
 }
@@ -52,9 +56,9 @@ export function componentDenial(tenant: TenantModel, team: string, component: st
  * that the tenant's grants leave out. A flow using such a component fails to load.
  */
 export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManifest): string[] {
-  const secretGrant = tenant.grants.secrets?.[manifest.name];
+  const secretGrant = tenant.grants.secrets.get(manifest.name);
   const grantedSecrets = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
-  const grantedWasi = tenant.grants.components?.[manifest.name]?.wasi ?? [];
+  const grantedWasi = grantedWasiOf(tenant, manifest.name);
   return [
     ...manifest.capabilities.secrets.filter((s) => !grantedSecrets.has(s)).map((s) => `secret "${s}" (grants.secrets.${manifest.name}.names)`),
     ...manifest.capabilities.wasi.filter((w) => !wasiGranted(grantedWasi, w)).map((w) => `WASI interface "${w}" (grants.components.${manifest.name}.wasi)`),
@@ -64,11 +68,11 @@ export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManife
 /** The effective permissions of `manifest` for `tenant` in environment `env`. */
 export function effectivePermissions(tenant: TenantModel, env: string, manifest: ComponentManifest): Permissions {
   const policy = tenant.envs.get(env)?.settings.limits ?? tenant.settings.limits;
-  const secretGrant = tenant.grants.secrets?.[manifest.name];
+  const secretGrant = tenant.grants.secrets.get(manifest.name);
   const granted = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
-  const globalGranted = new Set(secretGrant?.global ?? []);
+  const globalGranted = secretGrant?.global ?? new Set<string>();
   const secrets = new Set(manifest.capabilities.secrets.filter((s) => granted.has(s)));
-  const grantedWasi = tenant.grants.components?.[manifest.name]?.wasi ?? [];
+  const grantedWasi = grantedWasiOf(tenant, manifest.name);
   return {
     component: manifest.name,
     state: manifest.capabilities.state,

@@ -1,7 +1,8 @@
 import { cpSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EXAMPLES, tempDir } from '../support/bundle.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/bundle.js';
+import { busyWebchatBundle } from '../support/busy-webchat.js';
 import { FaultyFs } from '../support/fault-fs.js';
 import { startHost } from '../support/host.js';
 import { startServe, type ServeProcess } from '../support/serve-process.js';
@@ -26,9 +27,12 @@ afterEach(async () => {
 });
 
 const KEY = { GREENTIC_MASTER_KEY: 'cd'.repeat(32) };
+/** bigcorp's webchat with limits for a load from one address. */
+const BUNDLE = busyWebchatBundle();
+afterAll(() => BUNDLE.cleanup());
 
 async function serve(data: string): Promise<ServeProcess> {
-  const p = await startServe(['--bundle', EXAMPLES, '--data', data], KEY);
+  const p = await startServe(['--bundle', BUNDLE.dir, '--data', data], KEY);
   running.push(p);
   return p;
 }
@@ -152,7 +156,7 @@ async function nearlyFullFake(): Promise<void> {
   const d = tempDir('greentic-crash-fake-');
   cleanups.push(d.cleanup);
   const fs = new FaultyFs();
-  const t = await startHost({ dataDir: d.dir, sessionStore: { fs, checkpointMs: 60_000 } });
+  const t = await startHost({ bundleDir: BUNDLE.dir, dataDir: d.dir, sessionStore: { fs, checkpointMs: 60_000 } });
   const app = await createHttpServer(t.host, { replyTimeoutMs: 20_000 });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   fs.spaceLeft = 6000;
@@ -167,7 +171,7 @@ async function nearlyFullFake(): Promise<void> {
   for (const f of readdirSync(journal)) renameSync(join(journal, f), join(journal, f.replace(/^\d+-/, '999999999-')));
   await app.close();
   await t.host.close();
-  const after = await startHost({ dataDir: copy.dir });
+  const after = await startHost({ bundleDir: BUNDLE.dir, dataDir: copy.dir });
   const app2 = await createHttpServer(after.host, { replyTimeoutMs: 20_000 });
   const base2 = await app2.listen({ port: 0, host: '127.0.0.1' });
   cleanups.push(async () => {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../dist/api/server.js';
 import { tempDir } from '../support/bundle.js';
+import { busyWebchatBundle } from '../support/busy-webchat.js';
 import { FaultyFs } from '../support/fault-fs.js';
 import { startHost, type TestHost } from '../support/host.js';
 import { eventually } from '../support/serve-process.js';
@@ -17,6 +18,7 @@ import { CAN_MOUNT, SmallDisk } from '../support/small-disk.js';
  * fake layer, as an errors=remount-ro disk would behave.
  */
 
+const METRICS_TOKEN = 'disk-faults-metrics';
 const FULL_DISK = CAN_MOUNT ? 'a real 1 MiB tmpfs' : 'the fake file-system layer';
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -29,9 +31,13 @@ interface Served {
   readonly app: FastifyInstance;
 }
 
+/** bigcorp's webchat with limits for a load from one address. */
+const BUNDLE = busyWebchatBundle();
+afterAll(() => BUNDLE.cleanup());
+
 async function serveOn(dataDir: string, fs?: FaultyFs): Promise<Served> {
-  const t = await startHost({ dataDir, sessionStore: fs ? { fs } : {} });
-  const app = await createHttpServer(t.host, { replyTimeoutMs: 20_000 });
+  const t = await startHost({ bundleDir: BUNDLE.dir, dataDir, sessionStore: fs ? { fs } : {} });
+  const app = await createHttpServer(t.host, { replyTimeoutMs: 20_000, metricsToken: METRICS_TOKEN });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const close = async () => {
     await app.close();
@@ -103,8 +109,9 @@ describe(`a full disk while serving (${FULL_DISK})`, () => {
       },
     });
     expect(t.host.readiness()).toEqual({ ready: false, reason: 'disk-full' });
-    expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const readyz = await fetch(`${base}/readyz`);
+    expect({ status: readyz.status, body: await readyz.json() }).toEqual({ status: 503, body: { status: 'not-ready', reason: 'disk-full' } });
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     expect(metrics).toMatch(/greentic_store_failures_total\{store="session store",op="append",problem="disk-full"\} [1-9]/);
     expect(metrics).toMatch(/greentic_turn_errors_total\{tenant="bigcorp",env="prod",team="helpdesk",code="storage-unavailable"\} 1/);
     expect(t.logs.lines.filter((l) => l.event === 'store-failing')).toMatchObject([{ op: 'append', problem: 'disk-full' }]);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ComponentRegistry } from '../../dist/components/registry.js';
 import { DEFAULT_CACHE_DIR } from '../../dist/paths.js';
+import { GLUE_BOUNDS_IMPORT } from '../../dist/components/glue-bounds.js';
 import { LeanNode, leanMainModule, type NodeHostFunctions } from '../../dist/sandbox/node-abi.js';
+import { glueBounds, ValueBudget } from '../../dist/sandbox/value-budget.js';
 import { fixtureWasm } from '../support/bundle.js';
 import { ACME_CTX } from '../support/scope.js';
 
@@ -28,7 +30,9 @@ function world() {
     'greentic:host/messaging': { send: host.messagingSend },
     'greentic:host/log': { write: host.logWrite },
   };
-  return { host, jcoImports, calls, state };
+  // Both bindings charge what they lift to a call's budget (the defaults here).
+  const budget = ValueBudget.startup();
+  return { host, jcoImports: { ...jcoImports, [GLUE_BOUNDS_IMPORT]: glueBounds(() => budget) }, calls, state, budget: () => budget };
 }
 
 async function both(fixture: string) {
@@ -81,7 +85,7 @@ describe("the lean node binding behaves exactly like jco's glue", () => {
       instantiate: (g: (n: string) => WebAssembly.Module, i: object) => Promise<Record<string, { invoke: (c: unknown, i: unknown) => unknown }>>;
     };
     const jco = (await instantiate((n) => compiled.modules.get(n)!, a.jcoImports))['greentic:host/node@0.1.0']!;
-    const lean = await LeanNode.instantiate(compiled.modules.get(main!)!, () => b.host);
+    const lean = await LeanNode.instantiate(compiled.modules.get(main!)!, () => b.host, b.budget);
     for (const cfg of ['{}', JSON.stringify({ calls, next: 'route', route: 'onwards', replies: ['extra', ''] })]) {
       const text = JSON.stringify({ calls, next: 'wait' });
       const x = await outcome(() => jco.invoke(ACME_CTX, input(text, cfg)));
@@ -101,7 +105,7 @@ describe("the lean node binding behaves exactly like jco's glue", () => {
       instantiate: (g: (n: string) => WebAssembly.Module, i: object) => Promise<Record<string, { invoke: (c: unknown, i: unknown) => unknown }>>;
     };
     const jco = (await instantiate((n) => compiled.modules.get(n)!, a.jcoImports))['greentic:host/node@0.1.0']!;
-    const lean = await LeanNode.instantiate(compiled.modules.get(main!)!, () => b.host);
+    const lean = await LeanNode.instantiate(compiled.modules.get(main!)!, () => b.host, b.budget);
     for (const text of ['ok', 'c', 't', 'h']) {
       const x = await outcome(() => jco.invoke({ ...ACME_CTX, teamId: undefined }, input(text)));
       const y = await outcome(() => lean.invoke({ ...ACME_CTX, teamId: undefined }, input(text)));

@@ -12,6 +12,7 @@ import { eventually, spawnServe, startServe, type ServeProcess } from '../suppor
  * data directory that cannot be written at start.
  */
 
+const METRICS_TOKEN = 'lifecycle-metrics';
 const running: Array<Omit<ServeProcess, 'base'>> = [];
 const cleanups: Array<() => void> = [];
 afterEach(async () => {
@@ -47,7 +48,7 @@ function dataDir(): string {
 }
 
 async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const p = await startServe(args, { GREENTIC_MASTER_KEY: 'ab'.repeat(32), ...env });
+  const p = await startServe(args, { GREENTIC_MASTER_KEY: 'ab'.repeat(32), GREENTIC_METRICS_TOKEN: METRICS_TOKEN, ...env });
   running.push(p);
   return p;
 }
@@ -69,7 +70,7 @@ function chat(base: string, agent: Agent, text: string): Promise<{ status: numbe
 /** Wait until bigcorp's webchat has taken `n` messages: the request is in the host, not on the wire (a connection closed as idle then would be a reset, not a drain). */
 async function turnStarted(base: string, n: number): Promise<void> {
   await eventually(async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     return new RegExp(`greentic_messages_in_total\\{[^}]*tenant="bigcorp"[^}]*\\} ${n}$`, 'm').test(text);
   }, `message ${n} to reach the host`);
 }

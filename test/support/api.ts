@@ -8,6 +8,8 @@ import { copyExamples, writeFiles } from './bundle.js';
 import { startHost, type TestHost } from './host.js';
 
 export const ACME_SECRET = 'acme-api-secret-0123456789abcdef0123456789';
+/** The operator's token for /metrics on the fixture's server. */
+export const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
 /** A host serving the examples over HTTP, with acme on HS256 and bigcorp on an RS256 key pair made here. */
 export interface ApiFixture {
@@ -34,7 +36,7 @@ export async function startApi(): Promise<ApiFixture> {
   const t = await startHost({ bundleDir: bundle.dir });
   if (t.host.problems.length > 0) throw new Error(JSON.stringify(t.host.problems));
   await t.host.secrets.set({ kind: 'tenant', tenant: 'acme' }, 'api_jwt_secret', ACME_SECRET);
-  const app = await createHttpServer(t.host, { replyTimeoutMs: 20_000 });
+  const app = await createHttpServer(t.host, { replyTimeoutMs: 20_000, metricsToken: METRICS_TOKEN });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     t,

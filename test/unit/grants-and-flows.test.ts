@@ -176,13 +176,13 @@ describe('flow loading', () => {
     );
   });
 
-  it('finds a tenant component declared by path, for that tenant only; one name, one place', async () => {
+  it('finds a tenant component declared by path inside its folder, for that tenant only; one name, one place', async () => {
     const { ws, catalog } = await load({
-      'vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
+      'tenants/acme/vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
       'tenants/acme/tenant.yaml': {
         tenant: 'acme',
         environments: { prod: {}, staging: {} },
-        components: { lookup: { path: 'vendor/lookup' } },
+        components: { lookup: { path: 'tenants/acme/vendor/lookup' } },
         grants: { components: { reply: null } },
       },
     });
@@ -190,9 +190,9 @@ describe('flow loading', () => {
     expect(catalog.resolve('acme', 'lookup')?.wasmPath).toMatch(/vendor\/lookup\/lookup\.wasm$/);
     expect(catalog.resolve('bigcorp', 'lookup')).toBeUndefined();
     const twice = await load({
-      'vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
+      'tenants/acme/vendor/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
       'tenants/acme/components/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'b'.repeat(64) },
-      'tenants/acme/tenant.yaml': { tenant: 'acme', environments: { prod: {}, staging: {} }, components: { lookup: { path: 'vendor/lookup' } } },
+      'tenants/acme/tenant.yaml': { tenant: 'acme', environments: { prod: {}, staging: {} }, components: { lookup: { path: 'tenants/acme/vendor/lookup' } } },
     });
     expect(twice.catalog.problems.map(formatProblem)).toContainEqual(
       expect.stringMatching(/tenant\.yaml: components\.lookup: component "lookup" is also in .*tenants\/acme\/components\/lookup; keep one$/),

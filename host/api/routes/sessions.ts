@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { GreenticHost } from '../../host.js';
-import { sessionKey } from '../../stores/keys.js';
+import { sessionKey, type SessionKey } from '../../stores/keys.js';
 import type { SessionRecord } from '../../stores/session-store.js';
 import { requireEnv, requireScope } from '../auth.js';
 import { authErrors, envQuery, errorBody, idString, scopeHeaders, transcriptEntry } from '../schemas.js';
@@ -40,7 +40,7 @@ function view(r: SessionRecord) {
 }
 
 /** Sessions of the caller's own tenant, team and environment: list (paged), read, delete. */
-export function registerSessionRoutes(app: FastifyInstance, host: GreenticHost): void {
+export function registerSessionRoutes(app: FastifyInstance, host: GreenticHost, onDeleted: (key: SessionKey) => void = () => undefined): void {
   app.get<{ Querystring: { env: string; limit?: number; after?: string } }>(
     '/api/v1/sessions',
     {
@@ -106,7 +106,9 @@ export function registerSessionRoutes(app: FastifyInstance, host: GreenticHost):
       const p = principalOf(req);
       requireScope(p, 'write');
       requireEnv(p, req.query.env);
-      const existed = await host.sessions.delete(sessionKey({ tenant: p.tenant, env: req.query.env, team: p.team }, req.params.id, 'URL path'));
+      const key = sessionKey({ tenant: p.tenant, env: req.query.env, team: p.team }, req.params.id, 'URL path');
+      const existed = await host.sessions.delete(key);
+      if (existed) onDeleted(key);
       if (!existed) return notFound(reply, `no session "${req.params.id}" in ${p.tenant}/${req.query.env}/${p.team}`);
       req.log.info({ event: 'session-deleted', session_id: req.params.id }, 'session deleted through the API');
       return reply.code(204).send();

@@ -1,13 +1,17 @@
+import { encode } from 'cbor-x';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { GreenticHost } from '../../host.js';
+import { sendError } from '../../api/error-reply.js';
+import type { SessionStore } from '../../stores/session-store.js';
+import { sessionKey } from '../../stores/keys.js';
 import { checkId, InvalidIdError } from '../../tenancy/ids.js';
-import { findChannel } from '../../tenancy/model.js';
+import type { WebchatLimits } from '../../tenancy/model.js';
+import type { MessageBus } from '../bus.js';
 import { converse, ReplyTimeoutError } from '../conversation.js';
 import { MAX_TEXT_BYTES } from '../envelope.js';
 import type { ChannelAddress } from '../subjects.js';
 import { readCookie, WEBCHAT_COOKIE, WebchatCookies, webchatPath } from './webchat-cookie.js';
+import type { WebchatGuard, WebchatRefusal } from './webchat-limits.js';
 import { WEBCHAT_PAGE_CSP, webchatPage } from './webchat-page.js';
-import { sessionKey } from '../../stores/keys.js';
 
 interface WebchatParams {
   tenant: string;
@@ -16,21 +20,38 @@ interface WebchatParams {
   channel: string;
 }
 
-/** Send a JSON error body: `{ error: { code, message } }`. */
-export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type('application/json').send({ error: { code, message } });
+/** A webchat channel this instance serves, as the host describes it. */
+export interface WebchatChannel {
+  readonly title: string;
+  readonly limits: WebchatLimits;
+}
+
+/**
+ * What the webchat provider needs, wired by the host: the bus it talks to the flows through,
+ * the session store (for the page's history), a key for its cookies, and which channels exist.
+ * The provider knows no flows, tenants' configs or hosts.
+ */
+export interface WebchatBackend {
+  readonly bus: MessageBus;
+  readonly sessions: SessionStore;
+  readonly cookieKey: Buffer;
+  /** The webchat channel at `address` if this instance serves one there, else null. */
+  channel(address: ChannelAddress): WebchatChannel | null;
+  readonly guard: WebchatGuard;
+  readonly replyTimeoutMs?: number | undefined;
 }
 
 /**
  * The webchat provider's HTTP side. A webchat is public, so there is no token: the scope comes
  * only from the validated path, which must name a configured webchat channel, and the session
- * from a cookie that is valid on that one channel only.
+ * from a cookie that is valid on that one channel only. Traffic is bounded per channel, per
+ * client address, and in live sessions and stored bytes per tenant environment (429 past them).
  */
-export function registerWebchat(app: FastifyInstance, host: GreenticHost, opts: { replyTimeoutMs?: number } = {}): void {
-  const cookies = new WebchatCookies(host.subkey('webchat cookies v1'));
+export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): void {
+  const cookies = new WebchatCookies(backend.cookieKey);
 
   /** The channel a webchat URL names, or a reply already sent explaining why not. */
-  const channelOf = (params: WebchatParams, reply: FastifyReply): { address: ChannelAddress; title: string } | null => {
+  const channelOf = (params: WebchatParams, reply: FastifyReply): { address: ChannelAddress; channel: WebchatChannel } | null => {
     let address: ChannelAddress;
     try {
       address = {
@@ -46,13 +67,27 @@ export function registerWebchat(app: FastifyInstance, host: GreenticHost, opts: 
       }
       throw e;
     }
-    const found = findChannel(host.workspace, address.tenant, address.env, address.team, address.channel);
-    if (!found.ok || found.channel.provider !== 'webchat' || !host.serves(address.tenant)) {
+    const channel = backend.channel(address);
+    if (!channel) {
       sendError(reply, 404, 'unknown-channel', `no webchat channel at ${webchatPath(address)}`);
       return null;
     }
-    return { address, title: found.channel.title ?? `${found.tenant.name} ${found.team.name}` };
+    return { address, channel };
   };
+
+  /** The session a request's cookie names on this channel: null when it has none, false when the cookie is not this channel's. */
+  const sessionOf = (address: ChannelAddress, cookieHeader: string | undefined): string | null | false => {
+    const presented = readCookie(cookieHeader, WEBCHAT_COOKIE);
+    if (presented === undefined) return null;
+    return cookies.verify(address, presented) ?? false;
+  };
+
+  const refuse = (reply: FastifyReply, r: WebchatRefusal): FastifyReply =>
+    reply
+      .header('retry-after', String(r.retryAfterSeconds))
+      .code(429)
+      .type('application/json')
+      .send({ error: { code: r.code, message: r.message, retryable: true } });
 
   app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { schema: { hide: true } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
@@ -62,17 +97,18 @@ export function registerWebchat(app: FastifyInstance, host: GreenticHost, opts: 
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')
       .type('text/html; charset=utf-8')
-      .send(webchatPage(ch.title, 'Chat with us'));
+      .send(webchatPage(ch.channel.title, 'Chat with us'));
   });
 
   app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { schema: { hide: true } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
     if (!ch) return reply;
-    const presented = readCookie(req.headers.cookie, WEBCHAT_COOKIE);
-    if (presented === undefined) return { session: null, transcript: [] };
-    const session = cookies.verify(ch.address, presented);
-    if (!session) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
-    const stored = await host.sessions.get(sessionKey({ tenant: ch.address.tenant, env: ch.address.env, team: ch.address.team }, session, 'session cookie'));
+    const session = sessionOf(ch.address, req.headers.cookie);
+    if (session === null) return { session: null, transcript: [] };
+    if (session === false) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
+    const refusal = backend.guard.admit(ch.address, req.ip, session, false, ch.channel.limits);
+    if (refusal) return refuse(reply, refusal);
+    const stored = await backend.sessions.get(sessionKey(ch.address, session, 'session cookie'));
     return { session, transcript: stored?.record.transcript ?? [] };
   });
 
@@ -87,24 +123,21 @@ export function registerWebchat(app: FastifyInstance, host: GreenticHost, opts: 
       if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || Object.keys(body).some((k) => k !== 'text')) {
         return sendError(reply, 400, 'invalid-body', 'the body must be JSON {"text": "..."}');
       }
-      const presented = readCookie(req.headers.cookie, WEBCHAT_COOKIE);
-      let session: string;
-      let fresh = false;
-      if (presented !== undefined) {
-        const valid = cookies.verify(address, presented);
-        if (!valid) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
-        session = valid;
-      } else {
-        session = cookies.newSession();
-        fresh = true;
-      }
+      const presented = sessionOf(address, req.headers.cookie);
+      if (presented === false) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
+      const fresh = presented === null;
+      const session = presented ?? cookies.newSession();
+      const refusal = backend.guard.admit(address, req.ip, session, fresh, ch.channel.limits);
+      if (refusal) return refuse(reply, refusal);
       let answer;
       try {
-        answer = await converse(host.bus, address, { user: session, session, text: body.text }, opts.replyTimeoutMs ?? 30_000);
+        answer = await converse(backend.bus, address, { user: session, session, text: body.text }, backend.replyTimeoutMs ?? 30_000);
       } catch (e) {
         if (e instanceof ReplyTimeoutError) return sendError(reply, 504, 'timeout', e.message);
         throw e;
       }
+      const stored = await backend.sessions.get(sessionKey(address, session, 'session cookie')).catch(() => null);
+      if (stored) backend.guard.stored(address, session, encode(stored.record).byteLength);
       if (fresh) {
         reply.header(
           'set-cookie',

@@ -25,6 +25,44 @@ export type Provider = (typeof PROVIDERS)[number];
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
+const MiB = 1024 * 1024;
+
+/**
+ * What a component's core modules may declare, summed over them. The maximums are what V8
+ * itself accepts (or, for byte sizes, 1 GiB): a tenant may loosen a default, never past the engine.
+ */
+export const ModuleLimitsSchema = z.strictObject({
+  /** Size of the component file. */
+  bytes: positiveInt(1024 * MiB).optional(),
+  core_modules: positiveInt(1000).optional(),
+  /** Defined memories (each capped by memory_mib). */
+  memories: positiveInt(100).optional(),
+  /** Defined tables. */
+  tables: positiveInt(100_000).optional(),
+  /** Elements per table: written into each table as its maximum. */
+  table_elements: positiveInt(10_000_000).optional(),
+  globals: positiveInt(1_000_000).optional(),
+  /** Exception tags. */
+  tags: positiveInt(1_000_000).optional(),
+  /** Imported and defined functions. */
+  functions: positiveInt(1_000_000).optional(),
+  code_bytes: positiveInt(1024 * MiB).optional(),
+  data_segments: positiveInt(100_000).optional(),
+  data_bytes: positiveInt(1024 * MiB).optional(),
+  element_segments: positiveInt(10_000_000).optional(),
+  /** Elements in element segments. */
+  elements: positiveInt(10_000_000).optional(),
+  types: positiveInt(1_000_000).optional(),
+  imports: positiveInt(1_000_000).optional(),
+  exports: positiveInt(1_000_000).optional(),
+  /**
+   * V8 heap one instance may take for what its modules declare (estimated). Workers hold up to
+   * 32 instances in a 512 MiB heap and budget them by this, so 64 is also the most it may be.
+   */
+  heap_mib: positiveInt(64).optional(),
+});
+export type ModuleLimitsConfig = z.infer<typeof ModuleLimitsSchema>;
+
 /** Hard limits a tenant (or one of its environments) places on every component call. */
 export const LimitsSchema = z.strictObject({
   /** Wall-clock deadline per component call. */
@@ -39,16 +77,59 @@ export const LimitsSchema = z.strictObject({
   max_state_value_bytes: positiveInt(16 * 1024 * 1024).optional(),
   /** Bytes of replies and sent messages per component call. */
   max_output_bytes: positiveInt(64 * 1024 * 1024).optional(),
+  /** Bytes of the strings and lists a guest hands the host in one call. */
+  max_value_bytes: positiveInt(32 * MiB).optional(),
+  /** Elements of the lists a guest hands the host in one call. */
+  max_value_items: positiveInt(1_000_000).optional(),
+  /** What a component's core modules may declare. */
+  module: ModuleLimitsSchema.optional(),
+  /** Replies and sent messages (counted) per component call, and per turn. */
+  max_messages: positiveInt(100_000).optional(),
+  max_turn_messages: positiveInt(100_000).optional(),
+  /** Bytes of replies and sent messages per turn. */
+  max_turn_output_bytes: positiveInt(256 * 1024 * 1024).optional(),
+  /** Log lines and log bytes (log.write, guest stdout/stderr) per component call, and per turn. */
+  max_log_lines: positiveInt(1_000_000).optional(),
+  max_log_bytes: positiveInt(64 * 1024 * 1024).optional(),
+  max_turn_log_lines: positiveInt(1_000_000).optional(),
+  max_turn_log_bytes: positiveInt(256 * 1024 * 1024).optional(),
+  /** Keys of a session's working memory, and their bytes together. */
+  max_state_keys: positiveInt(100_000).optional(),
+  max_state_bytes: positiveInt(256 * 1024 * 1024).optional(),
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
+/** Bounds on a tenant's anonymous webchat traffic (per environment). */
+export const WebchatSettingsSchema = z.strictObject({
+  /** Messages a second one webchat channel accepts (token bucket). */
+  rate_per_sec: positiveInt(1_000_000).optional(),
+  burst: positiveInt(1_000_000).optional(),
+  /** Messages a second one client address (IPv4, or IPv6 /64) may send to this tenant's channels. */
+  address_rate_per_sec: positiveInt(1_000_000).optional(),
+  address_burst: positiveInt(1_000_000).optional(),
+  /** Client addresses remembered at once; the least recently seen is forgotten first. */
+  max_tracked_addresses: positiveInt(1_000_000).optional(),
+  /** Webchat sessions with a message in the last session_idle_seconds. */
+  max_live_sessions: positiveInt(1_000_000).optional(),
+  session_idle_seconds: positiveInt(30 * 86400).optional(),
+  /** Bytes the webchat sessions this instance has seen may store (their records, as written). */
+  max_stored_bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 40)
+    .optional(),
+});
+export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
+
 export const SettingsSchema = z.strictObject({
   limits: LimitsSchema.optional(),
-  /** Calls of this tenant that may run at once across the worker pool. */
+  /** Turns of this tenant that may run at once across the worker pool (default: every worker). */
   concurrency: positiveInt(1024).optional(),
   /** Sustained component calls per second for this tenant (token bucket, burst = 2x). */
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
+  webchat: WebchatSettingsSchema.optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
@@ -103,7 +184,7 @@ export type GrantsConfig = z.infer<typeof GrantsSchema>;
 
 /** A tenant component kept outside tenants/<tenant>/components/: a folder with manifest.yaml and the pinned .wasm. */
 export const ComponentSourceSchema = z.strictObject({
-  /** The component's folder, relative to the bundle root. */
+  /** The component's folder, relative to the bundle root; inside the tenant's folder or the shared components folder. */
   path: z.string().min(1),
 });
 
@@ -118,7 +199,7 @@ export const ApiKeySchema = z.discriminatedUnion('alg', [
   z.strictObject({
     alg: z.enum(['EdDSA', 'RS256', 'ES256']),
     kid: z.string().min(1).max(100).optional(),
-    /** PEM (SPKI) public key file, relative to the bundle root. */
+    /** PEM (SPKI) public key file, relative to the bundle root; inside the tenant's folder. */
     public_key_file: z.string().min(1),
   }),
 ]);
@@ -160,6 +241,11 @@ export type TenantBody = z.infer<typeof InlineTenantSchema>;
 /** Bundle form: bundle.yaml at the root of a bundle directory. */
 export const BundleFileSchema = z.strictObject({
   workspace: idSchema('workspace'),
+  /**
+   * A folder of components the operator shares (relative to the bundle root): a tenant's
+   * `components.<name>.path` may point into it as well as into the tenant's own folder.
+   */
+  shared_components: z.string().min(1).optional(),
   /** Tenants defined inline; others come from tenants/<id>/tenant.yaml. */
   tenants: z.record(idSchema('tenant'), InlineTenantSchema).optional(),
 });
