@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { redact } from '../data/redaction.js';
+import { expiryOf, transcriptLinesKept } from '../data/session-policy.js';
 import { randomHex } from '../util/random-hex.js';
 import type { OutgoingMessage, ScopeServices } from '../capabilities/scope.js';
 import type { IngressMessage } from '../messaging/envelope.js';
@@ -13,8 +15,7 @@ import { TurnPlans } from './turn-plan.js';
 
 /** How many message ids a session remembers to recognise redeliveries. */
 const RECENT_MESSAGES = 32;
-/** Lines of conversation a session keeps, and the longest line kept whole. */
-const TRANSCRIPT_LINES = 50;
+/** The longest transcript line kept whole (how many lines: settings.sessions). */
 const TRANSCRIPT_TEXT = 2000;
 
 /** Attempts of a turn whose session another writer changed meanwhile. */
@@ -98,8 +99,13 @@ export class FlowExecutor {
 
   async #turn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, key: SessionKey): Promise<TurnResult> {
     const { sessions, pool, services, metrics } = this.deps;
-    const stored = await sessions.get(key);
+    const policy = runtime.model.envs.get(key.env)!.settings.sessions;
+    const found = await sessions.get(key);
     const now = Date.now();
+    // An ended session is a new conversation; its revision stays the compare-and-set token, so the sweep cannot race the turn.
+    const expired = found ? expiryOf(policy, found.record, now) : null;
+    if (expired) metrics.sessionsExpired.inc({ tenant: key.tenant, env: key.env, team: key.team, reason: expired });
+    const stored = expired ? null : found;
     const prev: SessionRecord = stored?.record ?? {
       v: 1,
       tenant: key.tenant,
@@ -136,7 +142,7 @@ export class FlowExecutor {
       userId: msg.user,
       traceId: msg.trace ?? randomHex(16),
       text: msg.text,
-      start: index.get(resumable ? prev.cursor!.node : f.start)!,
+      start: index.get(resumable ? prev.cursor!.node : expired ? f.onExpired : f.start)!,
       resumed: Boolean(resumable),
       working: Object.entries(prev.state),
       services,
@@ -153,22 +159,31 @@ export class FlowExecutor {
     }
     const cursor: SessionRecord['cursor'] = outcome.cursor < 0 ? null : { flow: f.name, node: nodes[outcome.cursor]!.id, waiting: true };
     const outbox = outcome.outbox;
-
+    // What is stored of the conversation is redacted first (settings.sessions.redact); the replies sent are not.
+    const scrub = (text: string) => (policy.redact.length > 0 ? redact(text, policy.redact) : text);
+    const lines = transcriptLinesKept(policy);
+    const { transcript: _old, ...kept } = prev;
     const record: SessionRecord = {
-      ...prev,
+      ...kept,
       cursor,
       state: outcome.working ? Object.fromEntries(outcome.working) : prev.state,
       updated_at: Date.now(),
       turns: prev.turns + 1,
       recent_messages: [...prev.recent_messages, msg.id].slice(-RECENT_MESSAGES),
-      last_turn: { id: msg.id, outbox },
-      transcript: [
-        ...(prev.transcript ?? []),
-        { from: 'user' as const, text: msg.text.slice(0, TRANSCRIPT_TEXT), at: now },
-        ...outbox.filter((o) => o.channel === address.channel).map((o) => ({ from: 'bot' as const, text: o.text.slice(0, TRANSCRIPT_TEXT), at: now })),
-      ].slice(-TRANSCRIPT_LINES),
+      last_turn: { id: msg.id, outbox: policy.redact.length > 0 ? outbox.map((o) => ({ ...o, text: scrub(o.text) })) : outbox },
+      ...(lines === 0
+        ? {}
+        : {
+            transcript: [
+              ...(prev.transcript ?? []),
+              { from: 'user' as const, text: scrub(msg.text.slice(0, TRANSCRIPT_TEXT)), at: now },
+              ...outbox
+                .filter((o) => o.channel === address.channel)
+                .map((o) => ({ from: 'bot' as const, text: scrub(o.text.slice(0, TRANSCRIPT_TEXT)), at: now })),
+            ].slice(-lines),
+          }),
     };
-    await sessions.put(key, record, stored?.revision ?? 0);
+    await sessions.put(key, record, found?.revision ?? 0);
     return { session: key.session, outbox, duplicate: false };
   }
 }

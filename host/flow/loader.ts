@@ -24,6 +24,8 @@ export interface Flow {
   readonly version: string;
   readonly file: string;
   readonly start: string;
+  /** The node a conversation starts at after the user's session expired. */
+  readonly onExpired: string;
   readonly nodes: ReadonlyMap<string, FlowNode>;
 }
 
@@ -122,6 +124,7 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
     ids.add(n.id);
   });
   if (!ids.has(def.start)) problem('start', `no node "${def.start}" in this flow`);
+  if (def.on_expired !== undefined && !ids.has(def.on_expired)) problem('on_expired', `no node "${def.on_expired}" in this flow`);
 
   const nodes = new Map<string, FlowNode>();
   def.nodes.forEach((n, i) => {
@@ -156,5 +159,5 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
   });
 
   if (problems.length > before) return null;
-  return { name: def.name, version: def.version, file: shown, start: def.start, nodes };
+  return { name: def.name, version: def.version, file: shown, start: def.start, onExpired: def.on_expired ?? def.start, nodes };
 }

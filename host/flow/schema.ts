@@ -24,6 +24,8 @@ export const FlowSchema = z.strictObject({
   version: z.union([z.string().min(1), z.number()]).transform(String),
   description: z.string().optional(),
   start: idSchema('node'),
+  /** Where a conversation starts when the user's previous session expired (settings.sessions); `start` when omitted. */
+  on_expired: idSchema('node').optional(),
   nodes: z.array(NodeSchema).min(1),
 });
 

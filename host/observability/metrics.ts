@@ -90,6 +90,12 @@ export class HostMetrics implements StoreMetricsSink {
     labelNames: [...SCOPE],
     registers: [this.registry],
   });
+  readonly sessionsExpired = new Counter({
+    name: 'greentic_sessions_expired_total',
+    help: 'Sessions ended by settings.sessions (idle_ttl or max_age), at a turn or by the sweep',
+    labelNames: [...SCOPE, 'reason'],
+    registers: [this.registry],
+  });
   readonly liveInstances: Gauge<'tenant'>;
   readonly logLinesDropped: Counter<'tenant'>;
   #liveSource: () => ReadonlyMap<string, number> = () => new Map();

@@ -1,6 +1,7 @@
 import type { ApiKeyConfig, ChannelConfig, LimitsConfig, ModuleLimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
 import type { ConfigProblem } from './config/problems.js';
+import { DEFAULT_SESSION_POLICY, resolveSessionPolicy, type SessionPolicy } from '../data/session-policy.js';
 
 /**
  * What a component's core modules may declare, summed over them (settings.limits.module); a
@@ -131,6 +132,8 @@ export interface Settings {
   readonly concurrency: number | undefined;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** Session expiry, transcript retention and redaction (settings.sessions). */
+  readonly sessions: SessionPolicy;
 }
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
@@ -139,6 +142,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   concurrency: undefined,
   ratePerSec: undefined,
   logLevel: 'info',
+  sessions: DEFAULT_SESSION_POLICY,
 });
 
 /** Layer `over` (an environment's settings) on `base` (the tenant's), key by key. */
@@ -150,6 +154,7 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,
+    sessions: resolveSessionPolicy(base.sessions, over.sessions),
   };
 }
 

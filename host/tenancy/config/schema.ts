@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkId, type IdKind, InvalidIdError } from '../ids.js';
+import { SessionsSettingsSchema } from './sessions-schema.js';
 
 /**
  * The three configuration forms, strict: a key nobody reads is an error, not a silent no-op.
@@ -130,6 +131,8 @@ export const SettingsSchema = z.strictObject({
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   webchat: WebchatSettingsSchema.optional(),
+  /** Session expiry and what is kept of a conversation (sessions-schema.ts). */
+  sessions: SessionsSettingsSchema.optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
