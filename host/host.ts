@@ -37,6 +37,10 @@ import { loadWorkspace } from './tenancy/config/load.js';
 import { settlesWithin } from './util/settles-within.js';
 import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
+import { startDataLife } from './data/data-life.js';
+import type { DataEventSink } from './data/data-events.js';
+import type { SessionExpiry } from './stores/session-expiry.js';
+import type { TenantData } from './data/tenant-data.js';
 
 export interface HostOptions {
   readonly bundleDir: string;
@@ -69,6 +73,10 @@ export interface HostOptions {
   readonly sessionStore?: Omit<FileSessionStoreOptions, 'logger' | 'metrics'>;
   /** One line per slow step (component loads), for the CLI's progress output. */
   readonly onProgress?: (line: string) => void;
+  /** Told of every export, erasure and expiry of stored conversations (where an audit log hooks in). */
+  readonly onDataEvent?: DataEventSink;
+  /** The pace of the session expiry sweep (sessions examined per tick, ms between ticks). */
+  readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
 }
 
 /**
@@ -82,6 +90,7 @@ export class GreenticHost {
   readonly #lock: DataDirLock | undefined;
   #accepting = true;
   #closing: Promise<void> | undefined;
+  #dataLife: { data: TenantData; expiry: SessionExpiry } | undefined;
 
   private constructor(
     readonly workspace: Workspace,
@@ -108,6 +117,16 @@ export class GreenticHost {
   /** A key for one purpose derived from the master key (the master key itself never leaves). */
   subkey(purpose: string): Buffer {
     return createHmac('sha256', this.#masterKey).update(`greentic-host ${purpose}`).digest();
+  }
+
+  /** Export and erasure of the tenants' stored conversations. */
+  get data(): TenantData {
+    return this.#dataLife!.data;
+  }
+
+  /** The background sweep removing expired sessions. */
+  get expiry(): SessionExpiry {
+    return this.#dataLife!.expiry;
   }
 
   /** Load the bundle, its tenants and components, start the workers, and subscribe to ingress. */
@@ -196,6 +215,19 @@ export class GreenticHost {
       masterKey,
       lock,
     );
+    host.#dataLife = startDataLife({
+      sessions,
+      secrets,
+      deadLetters: host.deadLetters,
+      tenants: workspace.tenants,
+      runtimes,
+      links: stores === 'nats' ? links : undefined,
+      dataDir: opts.dataDir,
+      logger,
+      metrics,
+      onEvent: opts.onDataEvent,
+      expiry: opts.expiry,
+    });
     try {
       host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
     } catch (e) {
@@ -392,6 +424,7 @@ export class GreenticHost {
     // Fails whatever still runs; the turns then end at once, and the bus is drained.
     await this.pool.close();
     await drained.catch(() => undefined);
+    await this.#dataLife?.expiry.stop();
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
     await this.#lock?.release();

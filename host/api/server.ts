@@ -15,6 +15,7 @@ import { registerFlowRoutes } from './routes/flows.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerUsageRoutes } from './routes/usage.js';
+import { registerUserRoutes } from './routes/users.js';
 
 export interface HttpServerOptions {
   readonly replyTimeoutMs?: number;
@@ -120,6 +121,7 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   registerMessageRoutes(app, host, opts.replyTimeoutMs ?? 30_000);
   registerFlowRoutes(app, host);
   registerUsageRoutes(app, host);
+  registerUserRoutes(app, host);
   registerWebchat(app, {
     bus: host.bus,
     sessions: host.sessions,

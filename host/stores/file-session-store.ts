@@ -131,16 +131,27 @@ export class FileSessionStore implements SessionStore {
   }
 
   /** Forget a session; true if there was one (a damaged file counts: it is moved aside). */
-  async delete(key: SessionKey): Promise<boolean> {
+  async delete(key: SessionKey, expected?: number): Promise<boolean> {
     await this.#ready;
     const id = sessionIdOf(key);
     return this.#serialise(id, async () => {
       const current = await this.#current(key, id);
-      if (current === 'quarantined') return true;
+      if (current === 'quarantined') return expected === undefined;
       if (!current || current.bytes === null) return false;
+      if (expected !== undefined && current.rev !== expected) return false;
       await this.#commit(id, { key, rev: current.rev + 1, bytes: null, form: 'record', record: null });
       return true;
     });
+  }
+
+  /** The session as stored, from the cache or its file, without caching it (a damaged file reads as none, and is moved aside). */
+  async peek(key: SessionKey): Promise<StoredSession | null> {
+    await this.#ready;
+    const hit = this.#cache.get(sessionIdOf(key));
+    if (hit) return stored(hit);
+    // Not cached means not changed since the last checkpoint: the file is current (a change racing this read fails a later compare-and-set).
+    const found = await this.#files.read(key);
+    return found.kind === 'session' ? { record: found.record, revision: found.rev } : null;
   }
 
   async list(scope: TenantScope, opts: { after?: string; limit?: number } = {}): Promise<string[]> {

@@ -42,18 +42,21 @@ export class KvBuckets {
    * Remove a key's stored value (the bucket keeps one revision, so this erases it): deletes the
    * stream message of its latest revision. No delete marker and no purge, so no rollup is needed.
    */
-  async remove(bucket: string, key: string, tenant?: string): Promise<boolean> {
+  async remove(bucket: string, key: string, tenant?: string, expected?: number): Promise<boolean> {
     const link = tenant === undefined ? this.links.main : this.links.forTenant(tenant);
     const kv = await this.bucket(bucket, tenant);
     for (let attempt = 1; attempt <= 5; attempt++) {
       const entry = await kv.get(key);
       if (!entry) return false;
+      if (expected !== undefined && entry.revision !== expected) return false;
       try {
         await link.jsm.streams.deleteMessage(`KV_${bucket}`, entry.revision, false);
         return entry.operation === 'PUT';
       } catch (e) {
-        // Updated between the read and the delete: the old revision is gone, try the new one.
-        if (!/no message found|not found/i.test((e as Error).message) || attempt === 5) throw e;
+        // Updated between the read and the delete: the old revision is gone (one revision is kept); try the new one, unless only `expected` was to go.
+        const gone = /no message found|not found/i.test((e as Error).message);
+        if (gone && expected !== undefined) return false;
+        if (!gone || attempt === 5) throw e;
       }
     }
     return false;

@@ -59,8 +59,8 @@ export class NatsSessionStore implements SessionStore {
   }
 
   /** Forget a session; works on a damaged entry too (it is not decoded). */
-  async delete(key: SessionKey): Promise<boolean> {
-    return this.kv.remove(sessionsBucket(key.tenant), sessionKvKey(key), key.tenant);
+  async delete(key: SessionKey, expected?: number): Promise<boolean> {
+    return this.kv.remove(sessionsBucket(key.tenant), sessionKvKey(key), key.tenant, expected);
   }
 
   async list(scope: TenantScope, opts: { after?: string; limit?: number } = {}): Promise<string[]> {

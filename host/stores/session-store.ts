@@ -61,7 +61,10 @@ export interface SessionStore {
   get(key: SessionKey): Promise<StoredSession | null>;
   /** Store `record` if the stored revision is still `expected` (0: must not exist); returns the new revision. */
   put(key: SessionKey, record: SessionRecord, expected: number): Promise<number>;
-  delete(key: SessionKey): Promise<boolean>;
+  /** Forget a session; with `expected`, only if its revision is still that one (the expiry sweep must not race a turn). */
+  delete(key: SessionKey, expected?: number): Promise<boolean>;
+  /** Read a session without keeping it in any cache (the expiry sweep and exports walk every session); get() when omitted. */
+  peek?(key: SessionKey): Promise<StoredSession | null>;
   /** Session ids of one tenant/env/team, sorted, starting after `after`. */
   list(scope: TenantScope, opts?: { after?: string; limit?: number }): Promise<string[]>;
   /** Make every change so far visible in the backend's own storage (files, KV). */

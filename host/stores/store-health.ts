@@ -3,7 +3,7 @@ import type { SessionKey } from './keys.js';
 import { PROBLEM_TEXT, problemOf, type StorageProblem } from './storage-problem.js';
 
 /** The store's operations whose failures are tracked: a turn's journal write, and the background work. */
-export type StoreOp = 'append' | 'checkpoint' | 'sweep' | 'recover';
+export type StoreOp = 'append' | 'checkpoint' | 'sweep' | 'recover' | 'expire';
 
 /** Where a store reports what it counts (HostMetrics implements it). */
 export interface StoreMetricsSink {
