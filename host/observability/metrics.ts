@@ -156,16 +156,4 @@ export class HostMetrics implements StoreMetricsSink {
   trackLiveInstances(source: () => ReadonlyMap<string, number>): void {
     this.#liveSource = source;
   }
-
-  /** One tenant's figures: every series labelled with it, as plain JSON. */
-  async tenantUsage(tenant: string): Promise<Record<string, Array<{ labels: Record<string, string | number>; value: number }>>> {
-    const out: Record<string, Array<{ labels: Record<string, string | number>; value: number }>> = {};
-    for (const metric of await this.registry.getMetricsAsJSON()) {
-      const values = (metric.values as Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>)
-        .filter((v) => v.labels.tenant === tenant)
-        .map((v) => ({ labels: { ...(v.metricName && v.metricName !== metric.name ? { series: v.metricName } : {}), ...v.labels }, value: v.value }));
-      if (values.length > 0) out[metric.name] = values;
-    }
-    return out;
-  }
 }

@@ -4,7 +4,7 @@ import type { TenantScope } from '../tenancy/tenant-ctx.js';
 import { BackgroundTask } from './background-task.js';
 import { changeBody } from './journal-frame.js';
 import { replayJournal, sessionIdOf } from './journal-recovery.js';
-import { sessionKey, type SessionKey } from './keys.js';
+import { sessionKey, sessionPathSegments, type SessionKey } from './keys.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
 import { encodeRecord } from './session-codec.js';
 import { SessionFiles } from './session-files.js';
@@ -14,6 +14,7 @@ import { PROBLEM_TEXT, StoreUnavailableError } from './storage-problem.js';
 import { nodeFs, type StoreFs } from './store-fs.js';
 import { StoreHealth, type StoreHealthReport, type StoreMetricsSink } from './store-health.js';
 import { sweepTempFiles } from './temp-sweep.js';
+import { treeBytes } from './tree-bytes.js';
 
 export interface FileSessionStoreOptions {
   /** Longest a change waits in the journal before a checkpoint writes it to its session file (ms; default 10000). */
@@ -168,6 +169,11 @@ export class FileSessionStore implements SessionStore {
     const sorted = [...ids].sort();
     const start = opts.after === undefined ? 0 : sorted.findIndex((id) => id > opts.after!);
     return (start < 0 ? [] : sorted.slice(start)).slice(0, opts.limit ?? sorted.length);
+  }
+
+  /** Bytes of the tenant's session files, as last checkpointed. */
+  async bytesStored(tenant: string): Promise<number> {
+    return treeBytes(this.#fs, join(this.#files.root, ...sessionPathSegments(sessionKey({ tenant, env: 'x' }, 'x')).slice(0, 2)));
   }
 
   /** Write every change so far to the session files now; throws if that fails. */

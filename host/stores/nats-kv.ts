@@ -38,6 +38,17 @@ export class KvBuckets {
     return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
   }
 
+  /** Bytes the bucket's stream holds (0 if it does not exist). */
+  async bytes(bucket: string, tenant?: string): Promise<number> {
+    const link = tenant === undefined ? this.links.main : this.links.forTenant(tenant);
+    try {
+      return (await link.jsm.streams.info(`KV_${bucket}`)).state.bytes;
+    } catch (e) {
+      if (isNotFound(e)) return 0;
+      throw e;
+    }
+  }
+
   /**
    * Remove a key's stored value (the bucket keeps one revision, so this erases it): deletes the
    * stream message of its latest revision. No delete marker and no purge, so no rollup is needed.

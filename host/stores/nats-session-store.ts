@@ -70,6 +70,11 @@ export class NatsSessionStore implements SessionStore {
     return (start < 0 ? [] : ids.slice(start)).slice(0, opts.limit ?? ids.length);
   }
 
+  /** Bytes of the tenant's session bucket (its stream's size). */
+  bytesStored(tenant: string): Promise<number> {
+    return this.kv.bytes(sessionsBucket(tenant), tenant);
+  }
+
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {}

@@ -72,6 +72,8 @@ export interface SessionStore {
   close(): Promise<void>;
   /** Whether the backend can save now, and what fails if not (for readiness and the admin API); optional. */
   health?(): StoreHealthReport;
+  /** Bytes a tenant's sessions take in the backend's storage (usage figures); optional. */
+  bytesStored?(tenant: string): Promise<number>;
 }
 
 /** A record found under one key must name that key: a copied or moved record is refused. */

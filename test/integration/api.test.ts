@@ -23,6 +23,8 @@ describe('the REST API', () => {
       '/api/v1/sessions',
       '/api/v1/sessions/{id}',
       '/api/v1/usage',
+      '/api/v1/users/{user}',
+      '/api/v1/users/{user}/export',
       '/healthz',
       '/readyz',
     ]);
@@ -83,10 +85,21 @@ describe('the REST API', () => {
 
   it("gives the caller its own tenant's usage and nobody else's", async () => {
     await api.t.say({ tenant: 'bigcorp', env: 'prod', team: 'helpdesk', channel: 'webchat' }, 'other', 'hi');
+    await api.t.host.sessions.flush();
     const r = await call(api.base, 'GET', '/api/v1/usage', { token });
     expect(r.status).toBe(200);
     expect(r.body.tenant).toBe('acme');
-    expect(r.body.metrics.greentic_messages_in_total.length).toBeGreaterThan(0);
+    expect(Object.keys(r.body).sort()).toEqual(['bytes_stored', 'envs', 'since', 'tenant', 'totals']);
+    expect(Object.keys(r.body.envs).sort()).toEqual(['prod', 'staging']);
+    const fields = ['access_denials', 'guest_call_seconds', 'messages_in', 'messages_out', 'node_calls', 'node_errors', 'sessions_expired', 'turn_errors', 'turns'];
+    expect(Object.keys(r.body.totals).sort()).toEqual(fields);
+    // The totals are the sum of the environments'.
+    for (const f of fields) expect(r.body.totals[f]).toBeCloseTo(r.body.envs.prod[f] + r.body.envs.staging[f], 9);
+    expect(r.body.totals.messages_in).toBeGreaterThan(0);
+    expect(r.body.totals.turns).toBeGreaterThan(0);
+    expect(r.body.totals.node_calls).toBeGreaterThanOrEqual(r.body.totals.turns);
+    expect(r.body.totals.guest_call_seconds).toBeGreaterThan(0);
+    expect(r.body.bytes_stored).toBeGreaterThan(0);
     expect(r.text).not.toContain('bigcorp');
   });
 
