@@ -4,6 +4,7 @@ import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.j
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
+import { dataCommand, DATA_HELP } from './data.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
 import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
   nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
+  data: { run: dataCommand, help: DATA_HELP, summary: "export or erase a user's, session's, environment's or tenant's stored data" },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
