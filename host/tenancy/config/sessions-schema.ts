@@ -4,15 +4,19 @@ import { z } from 'zod';
 export const REDACTIONS = ['email', 'card_number'] as const;
 export type Redaction = (typeof REDACTIONS)[number];
 
-/** A duration: seconds as a number, or a string like "90s", "30m", "12h", "7d". */
-const duration = z.union([
-  z.number().int().positive().max(3650 * 86400),
-  z
-    .string()
-    .regex(/^[1-9][0-9]{0,6}[smhd]$/, 'expected seconds, or a number followed by s, m, h or d ("30m")')
-    .transform((s) => Number(s.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[s.slice(-1) as 's' | 'm' | 'h' | 'd'])
-    .refine((n) => n <= 3650 * 86400, 'at most 3650 days'),
-]);
+const UNIT = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+const MAX_SECONDS = 3650 * 86400;
+
+/** A duration: seconds as a number, or a string like "90s", "30m", "12h", "7d"; at most 3650 days. */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = typeof v === 'string' ? /^([1-9][0-9]{0,6})([smhd])$/.exec(v) : null;
+  const seconds = typeof v === 'number' ? v : m ? Number(m[1]) * UNIT[m[2] as keyof typeof UNIT] : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_SECONDS) {
+    ctx.addIssue({ code: 'custom', message: 'expected seconds (1 to 315360000), or a number followed by s, m, h or d ("30m")' });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 /** settings.sessions: how long a conversation lives, and what of it is kept. */
 export const SessionsSettingsSchema = z.strictObject({
