@@ -27,11 +27,17 @@ function bundleWith(sessions: string): { dir: string; cleanup: () => void } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Make a stored session look idle since `msAgo` (no test waits out an idle time: a busy machine would make that flaky). */
+async function age(h: TestHost, key: ReturnType<typeof sessionKey>, msAgo: number): Promise<void> {
+  const s = (await h.host.sessions.get(key))!;
+  await h.host.sessions.put(key, { ...s.record, updated_at: Date.now() - msAgo }, s.revision);
+}
+
 describe('session expiry on the embedded store', () => {
   let h: TestHost;
   let bundle: { dir: string; cleanup: () => void };
   beforeAll(async () => {
-    bundle = bundleWith('{ idle_ttl: 3, max_age: 3600 }');
+    bundle = bundleWith('{ idle_ttl: 60, max_age: 3600 }');
     h = await startHost({ bundleDir: bundle.dir, workers: 1, spare: false, tenants: ['acme'], expiry: { intervalMs: 3_600_000, perTick: 50 } });
     expect(h.host.problems).toEqual([]);
   });
@@ -44,9 +50,9 @@ describe('session expiry on the embedded store', () => {
     expect(replies(await h.say(ACME_SLACK, 'ida', 'hello'))).toEqual(['Welcome to ACME Support! How can I help?']);
     // Within the idle time the conversation goes on.
     expect(replies(await h.say(ACME_SLACK, 'ida', 'my invoice is wrong'))).toEqual(['Sorry about the billing trouble. What is the email on your account?']);
-    await sleep(3100);
-    expect(replies(await h.say(ACME_SLACK, 'ida', 'ida@example.com'))).toEqual(['Your last conversation timed out. How can I help now?']);
     const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, defaultSessionId('slack', 'ida'));
+    await age(h, key, 61_000);
+    expect(replies(await h.say(ACME_SLACK, 'ida', 'ida@example.com'))).toEqual(['Your last conversation timed out. How can I help now?']);
     const s = await h.host.sessions.get(key);
     expect(s!.record.turns).toBe(1);
     expect(s!.record.transcript!.map((t) => t.text)).toEqual(['ida@example.com', 'Your last conversation timed out. How can I help now?']);
@@ -61,7 +67,7 @@ describe('session expiry on the embedded store', () => {
     // The sweep runs by itself every intervalMs; here one tick is run by hand, after the idle time.
     await h.host.expiry.tickNow();
     expect(await h.host.sessions.get(key)).not.toBeNull();
-    await sleep(3100);
+    await age(h, key, 61_000);
     await h.host.expiry.tickNow();
     expect(await h.host.sessions.get(key)).toBeNull();
     await h.host.sessions.flush();
