@@ -1,0 +1,47 @@
+import { appendFileSync } from 'node:fs';
+
+/** Each part's share of GREENTIC_ATTACK_OPS: the host's doors (guest, REST, webchat) and NATS publishes. */
+const SHARE = { host: 0.5, nats: 0.5 } as const;
+
+export interface AttackBudget {
+  readonly seed: number;
+  readonly ops: number;
+  readonly batch: number;
+  readonly runs: number;
+  readonly timeoutMs: number;
+  /** The calm tenant's median under attack stays below this times its baseline median. */
+  readonly p50Ratio: number;
+  /** At most 1% of its turns take longer than this times its baseline p99. */
+  readonly slowRatio: number;
+}
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/**
+ * The size of an attack run: GREENTIC_ATTACK_OPS operations in all (default 400, `npm test`;
+ * `npm run test:attack` runs 100,000), from GREENTIC_ATTACK_SEED (default: a fresh one, printed,
+ * so that any run can be replayed exactly with the same ops and seed).
+ */
+export function attackBudget(part: keyof typeof SHARE): AttackBudget {
+  const total = envInt('GREENTIC_ATTACK_OPS', 400);
+  const seed = envInt('GREENTIC_ATTACK_SEED', Math.floor(Math.random() * 2 ** 31));
+  const batch = part === 'nats' ? 100 : 20;
+  const runs = Math.max(1, Math.ceil((total * SHARE[part]) / batch));
+  console.log(`attack ${part}: ${runs * batch} ops, replay with GREENTIC_ATTACK_SEED=${seed} GREENTIC_ATTACK_OPS=${total}`);
+  // About 10 ms an op on a busy machine, and a minute to start.
+  return { seed, ops: runs * batch, batch, runs, timeoutMs: 60_000 + runs * batch * 10, p50Ratio: 4, slowRatio: 10 };
+}
+
+/** Print a run's result (and append it to GREENTIC_ATTACK_REPORT when set, for the README's record). */
+export function reportRun(part: string, result: Record<string, unknown>): void {
+  const line = JSON.stringify({ part, ...result });
+  console.log(`attack result ${line}`);
+  const file = process.env.GREENTIC_ATTACK_REPORT;
+  if (file) appendFileSync(file, `${line}\n`);
+}
