@@ -76,7 +76,8 @@ async function guest(w: AttackWorld, op: Extract<AttackOp, { door: 'guest' }>, t
     tally.add(`guest error ${r.code}`);
     return;
   }
-  const outcomes = JSON.parse(r.replies[0]!) as Outcome[];
+  // The node's own reply comes after whatever the guest sent on the channel during the call.
+  const outcomes = JSON.parse(r.replies.at(-1)!) as Outcome[];
   const bound: Record<string, unknown> = { tenantId: op.by, envId: ENV, teamId: TEAM, sessionId: r.session, userId: op.user };
   op.calls.forEach((c: GuestCall, i) => {
     const o = outcomes[i]!;

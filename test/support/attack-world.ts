@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../dist/api/server.js';
 import type { ChannelAddress } from '../../dist/messaging/subjects.js';
@@ -6,7 +5,7 @@ import { WebchatGuard } from '../../dist/messaging/providers/webchat-limits.js';
 import { sessionKey } from '../../dist/stores/keys.js';
 import { installTenantComponent, tempDir, writeFiles } from './bundle.js';
 import { startHost, type TestHost } from './host.js';
-import { LeakWatch } from './leak-watch.js';
+import { LeakWatch, newMarker } from './leak-watch.js';
 import { sign } from './api.js';
 
 /** The tenants of an attack run: the first two attack each other, the last one only chats (the calm tenant). */
@@ -47,8 +46,6 @@ export interface AttackWorld {
   snapshot(tenant: Tenant): Promise<string>;
   close(): Promise<void>;
 }
-
-const marker = (tenant: string, what: string) => `MARK${what}${tenant}${randomBytes(12).toString('hex')}`;
 
 function tenantConfig(apiSecretName: string) {
   return {
@@ -129,11 +126,11 @@ export async function startAttackWorld(): Promise<AttackWorld> {
 
 async function plant(t: TestHost, base: string, tenant: Tenant, watch: LeakWatch): Promise<TenantVault> {
   const markers = {
-    secret: marker(tenant, 'S'),
-    state: marker(tenant, 'V'),
-    transcript: marker(tenant, 'T'),
-    webchat: marker(tenant, 'W'),
-    apiKey: marker(tenant, 'K'),
+    secret: newMarker(tenant, 'S'),
+    state: newMarker(tenant, 'V'),
+    transcript: newMarker(tenant, 'T'),
+    webchat: newMarker(tenant, 'W'),
+    apiKey: newMarker(tenant, 'K'),
   };
   watch.own(tenant, Object.values(markers));
   await t.host.secrets.set({ kind: 'tenant', tenant }, 'api_key', markers.secret);

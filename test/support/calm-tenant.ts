@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { TestHost } from './host.js';
+import type { ConversationReply } from '../../dist/messaging/conversation.js';
 import type { LeakWatch } from './leak-watch.js';
-import type { ChannelAddress } from '../../dist/messaging/subjects.js';
 
 /** The median and 99th percentile of `xs`. */
 export function percentiles(xs: readonly number[]): { p50: number; p99: number } {
@@ -11,8 +10,7 @@ export function percentiles(xs: readonly number[]): { p50: number; p99: number }
 }
 
 /**
- * A tenant that only chats: one turn at a time on its own channel, each reading its secret and
- * writing its state, timed. Its latency under attack is compared with its own baseline.
+ * A tenant that only chats: one turn at a time on its own channel, timed. Its latency under attack is compared with its own baseline.
  */
 export class CalmTenant {
   /** Turns taken while the attack ran, and with nothing else running (interleaved through the run, so the machine's own load weighs on both alike). */
@@ -23,26 +21,19 @@ export class CalmTenant {
   #loop: Promise<void> | undefined;
   #n = 0;
 
+  /** `say` takes the tenant's n-th turn, as its own user on its own channel. */
   constructor(
-    private readonly t: TestHost,
-    private readonly address: ChannelAddress,
+    private readonly tenant: string,
+    private readonly say: (n: number) => Promise<ConversationReply>,
     private readonly watch: LeakWatch,
   ) {}
 
   /** One timed turn. */
   async turn(): Promise<number> {
-    const script = {
-      calls: [
-        { fn: 'state.set', args: ['n', String(++this.#n)] },
-        { fn: 'secrets.get', args: ['api_key'] },
-        { fn: 'state.list-keys', args: [] },
-      ],
-      next: 'wait',
-    };
     const start = performance.now();
-    const r = await this.t.say(this.address, 'calm', JSON.stringify(script));
+    const r = await this.say(++this.#n);
     const ms = performance.now() - start;
-    this.watch.check(this.address.tenant, JSON.stringify(r), 'calm turn');
+    this.watch.check(this.tenant, JSON.stringify(r), 'calm turn');
     if (!r.ok) this.failures.push(`${r.code}: ${r.message}`);
     return ms;
   }

@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { createLogger, type Logger } from '../../dist/observability/logger.js';
 
-/** Every marker the attack worlds plant: MARK, what it is (one letter), the owner, 24 hex digits. */
-const MARKER = /MARK([A-Z])([a-z0-9_-]+?)([0-9a-f]{24})/g;
+/** Every marker the attack worlds plant: MARK_, what it is (one letter), the owner, 24 hex digits, `_`-separated (no tenant id has one). */
+const MARKER = /MARK_([A-Z])_([a-z0-9-]+)_([0-9a-f]{24})/g;
+
+/** A fresh marker of `what` (one capital letter; S and K are secrets) owned by `tenant`. */
+export const newMarker = (tenant: string, what: string): string => `MARK_${what}_${tenant}_${randomBytes(12).toString('hex')}`;
 /** Marker kinds that are secrets: they may appear in no log line at all, not even their own tenant's. */
 const SECRET_KINDS = new Set(['S', 'K']);
 /** Leaks kept in full for the report; the rest are counted. */
@@ -18,6 +22,8 @@ export class LeakWatch {
   readonly leaks: string[] = [];
   leakCount = 0;
   checked = 0;
+  /** Texts in which a viewer saw its own markers: proof that the scanned answers carry real data. */
+  ownSeen = 0;
   logLines = 0;
   readonly logger: Logger;
 
@@ -37,10 +43,13 @@ export class LeakWatch {
   /** Record a leak if `text`, seen by `viewer` (null: anonymous), holds anything of another tenant. */
   check(viewer: string | null, text: string, where: string): void {
     this.checked++;
+    let own = false;
     for (const m of text.matchAll(MARKER)) {
       const owner = this.#owners.get(m[0]);
+      own ||= owner === viewer;
       if (owner !== undefined && owner !== viewer) this.#leak(`${where}: ${viewer ?? 'anonymous'} saw ${owner}'s marker ${m[0]}`);
     }
+    if (own) this.ownSeen++;
     for (const [c, owner] of this.#credentials) {
       if (owner !== viewer && text.includes(c)) this.#leak(`${where}: ${viewer ?? 'anonymous'} saw ${owner}'s credential`);
     }
