@@ -89,6 +89,7 @@ describe('the host: guest capability calls, REST and webchat', () => {
           // Fail the run (and let fast-check print its seed) at the first batch that leaked or misbehaved.
           expect(w.watch.leaks).toEqual([]);
           expect(tally.violations).toEqual([]);
+          if (tally.ops % 5000 === 0) console.log(`attack host: ${tally.ops} ops, ${Math.round((Date.now() - started) / 1000)} s, no leak`);
         }),
         { seed: budget.seed, numRuns: budget.runs, endOnFailure: true },
       );

@@ -34,6 +34,15 @@ type Outcome = { fn: string; ok?: unknown; err?: { tag: string; val: string }; t
 
 /** Header values a client can put on the wire: what a generated one holds outside printable ASCII is percent-encoded. */
 const wireSafe = (v: string) => v.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c));
+/** The one shape of every refusal: `{"error": {"code", "message", ...}}`. */
+function isErrorShape(text: string): boolean {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    return typeof e?.code === 'string' && typeof e.message === 'string';
+  } catch {
+    return false;
+  }
+}
 const STACK = /\bat [^\n]*\.(?:js|ts):\d+/;
 
 /** Make one operation and check what came back: every text the attacker gets is scanned for other tenants' data. */
@@ -60,7 +69,8 @@ async function http(w: AttackWorld, op: Exclude<AttackOp, { door: 'guest' }>, ta
   const where = `${op.door} ${op.method} ${op.path.slice(0, 120)} by ${op.by}`;
   tally.add(`${op.door} ${res.status}`);
   w.watch.check(op.by, text + JSON.stringify([...res.headers]), where);
-  if (res.status >= 500 && res.status !== 503 && res.status !== 504) tally.violation(`${where}: ${res.status} ${text.slice(0, 200)}`);
+  // A refusal or a failed turn (a guest's trap is a 502) is the documented JSON error; a 500 would be a host bug.
+  if (res.status === 500 || (res.status >= 400 && !isErrorShape(text))) tally.violation(`${where}: ${res.status} ${text.slice(0, 200)}`);
   if (STACK.test(text)) tally.violation(`${where}: a stack trace: ${text.slice(0, 200)}`);
   // An answer about a tenant's data goes only to a caller that named its own tenant.
   if (op.door === 'rest' && res.ok && /^\/api\/v1\/(sessions|flows|usage|messages)/.test(op.path) && op.headers['x-tenant-id'] !== op.by) {
