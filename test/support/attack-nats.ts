@@ -182,7 +182,7 @@ export async function startNatsAttackWorld(): Promise<NatsAttackWorld> {
       for (const subject of Object.keys(info.state.subjects ?? {}).sort()) {
         if (subject.endsWith(`.${calmSession}`)) continue;
         const m = await jsm.streams.getMessage(s, { last_by_subj: subject });
-        out[subject] = `${m.seq} ${Buffer.from(m.data).toString('base64')}`;
+        out[subject] = m ? `${m.seq} ${Buffer.from(m.data).toString('base64')}` : 'gone';
       }
     }
     return JSON.stringify(out);
