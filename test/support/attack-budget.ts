@@ -31,7 +31,8 @@ function envInt(name: string, fallback: number): number {
 export function attackBudget(part: keyof typeof SHARE): AttackBudget {
   const total = envInt('GREENTIC_ATTACK_OPS', 400);
   const seed = envInt('GREENTIC_ATTACK_SEED', Math.floor(Math.random() * 2 ** 31));
-  const batch = part === 'nats' ? 100 : 25;
+  // A batch is what runs between two baseline turns of the calm tenant.
+  const batch = part === 'nats' ? 20 : 25;
   const runs = Math.max(1, Math.ceil((total * SHARE[part]) / batch));
   console.log(`attack ${part}: ${runs * batch} ops, replay with GREENTIC_ATTACK_SEED=${seed} GREENTIC_ATTACK_OPS=${total}`);
   // Up to 150 ms a host op and 10 ms a publish on a busy machine (2 cores shared by several test runs), and a minute to start.
