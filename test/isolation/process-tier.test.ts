@@ -1,11 +1,13 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ComponentRegistry, type CompiledComponent } from '../../dist/components/registry.js';
 import { DEFAULT_CACHE_DIR } from '../../dist/paths.js';
 import type { NodeError } from '../../dist/sandbox/errors.js';
 import { WorkerPool } from '../../dist/sandbox/pool.js';
 import { DEFAULT_LIMITS, DEFAULT_MODULE_LIMITS } from '../../dist/tenancy/model.js';
-import { fixtureWasm } from '../support/bundle.js';
+import { fixtureWasm, ROOT } from '../support/bundle.js';
 import { memoryLogger } from '../support/logs.js';
 import { permissions, testScope } from '../support/scope.js';
 import { eventually } from '../support/serve-process.js';
@@ -18,6 +20,7 @@ import { eventually } from '../support/serve-process.js';
  * runs in a fresh process.
  */
 
+const HOST_SCRIPT = join(ROOT, 'test', 'support', 'process-tier-host.mjs');
 const input = (text: string) => ({ nodeId: 'n', message: { text, userId: 'u1', channel: 'slack' }, config: '{}', resumed: false });
 const longDeadline = permissions({ limits: { ...DEFAULT_LIMITS, deadlineMs: 60_000 } });
 const acme = () => testScope({ perms: longDeadline }).scope;
@@ -164,6 +167,19 @@ describe('what a sandbox process is given', () => {
     } finally {
       delete process.env.GREENTIC_MASTER_KEY_PROBE;
     }
+  });
+
+  it('ends when its host dies without closing it (kill -9 of the host): no orphan keeps running', async () => {
+    const host = spawn(process.execPath, [HOST_SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    host.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually(() => out.includes('\n'), 'the host to serve its first sandboxed call');
+    const { out: answer, pids } = JSON.parse(out) as { out: unknown; pids: number[] };
+    expect(answer).toEqual(ok);
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('process-child.js');
+    host.kill('SIGKILL');
+    for (const pid of pids) await eventually(() => !existsSync(`/proc/${pid}`), `sandbox process ${pid} to end after its host`);
   });
 
   it('the thread tier is untouched: a tenant without the setting runs in the host process', async () => {
