@@ -6,7 +6,7 @@ import type { Permissions } from '../tenancy/grants.js';
 import { Doorbell } from './doorbell.js';
 import { DeadlineWatch } from './deadlines.js';
 import { NodeError } from './errors.js';
-import { ThreadWorker, type GuestWorker, type WorkerEvents, type WorkerSettings } from './guest-worker.js';
+import { THREAD_TRANSPORT, type GuestWorker, type WorkerSettings, type WorkerTransport } from './guest-worker.js';
 import { writeJob } from './job-codec.js';
 import type { PlannedTurn, PoolJob, TurnOutcome, TurnRequest } from './jobs.js';
 import { PlanBook } from './plans.js';
@@ -17,13 +17,6 @@ import { Spares } from './spares.js';
 import { CpuSampler, WaitKind } from './waiting.js';
 
 export type { GuestCall } from './pool-jobs.js';
-
-/** How a pool's workers are made: threads of this process, or threads inside supervised child processes (process-worker.ts). */
-export interface WorkerTransport {
-  spawn(id: number, settings: WorkerSettings, log: Logger, on: WorkerEvents): GuestWorker;
-}
-
-export const THREAD_TRANSPORT: WorkerTransport = { spawn: (id, settings, log, on) => new ThreadWorker(id, settings, log, on) };
 
 export interface GuestPoolOptions {
   readonly logger: Logger;

@@ -164,3 +164,10 @@ export class ThreadWorker extends GuestWorker {
     await this.worker.terminate();
   }
 }
+
+/** How a pool's workers are made: threads of this process, or threads inside supervised child processes (process-worker.ts). */
+export interface WorkerTransport {
+  spawn(id: number, settings: WorkerSettings, log: Logger, on: WorkerEvents): GuestWorker;
+}
+
+export const THREAD_TRANSPORT: WorkerTransport = { spawn: (id, settings, log, on) => new ThreadWorker(id, settings, log, on) };

@@ -112,7 +112,7 @@ describe('a sandbox process that dies fails only the call it held', () => {
     const before = pool.sandboxPids('acme');
     const looping = pool.invoke({ component: faults, scope: acme(), input: input('l') });
     const calm = calmTenant(pool, looping.catch(() => undefined));
-    // The loop runs (its deadline is a minute away) in one of acme's processes: kill them all but the spare cannot be told apart, so kill every one.
+    // The loop runs (its deadline is a minute away) in the worker process; the spare is killed too, so the restart backs off.
     await new Promise((r) => setTimeout(r, 200));
     for (const pid of before) process.kill(pid, signal);
     const err = (await looping.catch((e: NodeError) => e)) as NodeError;
