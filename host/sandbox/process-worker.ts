@@ -96,7 +96,11 @@ export class ProcessWorker extends GuestWorker {
     this.ring();
     clearTimeout(this.#timer);
     const child = this.#child;
-    if (!child) return this.opts.gone();
+    if (!child) {
+      // Retired while it waited out its backoff: whatever waits for its start is released.
+      this.opts.gone();
+      return this.exited('retired before it started');
+    }
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
     await this.#gone;
