@@ -134,6 +134,8 @@ export interface Settings {
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   /** Session expiry, transcript retention and redaction (settings.sessions). */
   readonly sessions: SessionPolicy;
+  /** Where the tenant's guests run (tenant level: its environments share it). */
+  readonly isolation: 'thread' | 'process';
 }
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
@@ -143,6 +145,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   ratePerSec: undefined,
   logLevel: 'info',
   sessions: DEFAULT_SESSION_POLICY,
+  isolation: 'thread',
 });
 
 /** Layer `over` (an environment's settings) on `base` (the tenant's), key by key. */
@@ -155,6 +158,7 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,
     sessions: resolveSessionPolicy(base.sessions, over.sessions),
+    isolation: over.isolation ?? base.isolation,
   };
 }
 
