@@ -10,6 +10,7 @@ import { MAX_COMPONENT_FILE_BYTES, readFileBounded } from '../tenancy/config/con
 import type { ConfigProblem } from '../tenancy/config/problems.js';
 import { effectivePermissions, grantedWasiOf, wasiGranted, type Permissions } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
+import type { ChannelFlow } from './channel-flows.js';
 import type { Describer } from './describe.js';
 import { loadTenantFlows, type Flow } from './loader.js';
 
@@ -28,6 +29,8 @@ export class TenantRuntime {
   constructor(
     readonly model: TenantModel,
     readonly flows: ReadonlyMap<string, Flow>,
+    /** "team/channel" -> the flow it runs, named or by the default rule. */
+    readonly channelFlows: ReadonlyMap<string, ChannelFlow>,
     /** "team/channel" -> why that channel cannot run. */
     readonly unavailable: ReadonlyMap<string, string>,
     /** "env/type" -> the component compiled under that environment's memory cap. */
@@ -43,8 +46,8 @@ export class TenantRuntime {
   flowFor(team: string, channel: string): { ok: true; flow: Flow } | { ok: false; reason: string } {
     const why = this.unavailable.get(`${team}/${channel}`);
     if (why) return { ok: false, reason: why };
-    const ch = this.model.teams.get(team)?.channels.get(channel);
-    const flow = ch && this.flows.get(ch.flow);
+    const bound = this.channelFlows.get(`${team}/${channel}`);
+    const flow = bound && this.flows.get(bound.flow);
     return flow ? { ok: true, flow } : { ok: false, reason: `channel ${team}/${channel} has no flow` };
   }
 
@@ -131,13 +134,9 @@ export async function loadTenantRuntime(
     const why = broken ? `flow "${name}" cannot run: ${failed.get(broken.type)}` : brokenFlows.get(name);
     if (!why) continue;
     flows.delete(name);
-    for (const team of tenant.teams.values()) {
-      for (const ch of team.channels.values()) {
-        if (ch.flow === name) unavailable.set(`${team.id}/${ch.id}`, why);
-      }
-    }
+    for (const [channel, bound] of loaded.channelFlows) if (bound.flow === name) unavailable.set(channel, why);
   }
-  return { runtime: new TenantRuntime(tenant, flows, unavailable, compiled), problems };
+  return { runtime: new TenantRuntime(tenant, flows, loaded.channelFlows, unavailable, compiled), problems };
 }
 
 /**
