@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js';
+import type { BuiltinLocation } from './components/catalog.js';
 import { ComponentRegistry } from './components/registry.js';
 import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
-import { loadServedTenants } from './flow/served-tenants.js';
-import type { BusMessage, BusSubscription, MessageBus } from './messaging/bus.js';
+import { TenantRegistry } from './flow/tenant-registry.js';
+import type { BusMessage, MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
 import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
@@ -24,8 +24,7 @@ import { loadMasterKey } from './stores/master-key.js';
 import { FileSecretStore, type SecretStore } from './stores/secret-store.js';
 import { FileSessionStore } from './stores/file-session-store.js';
 import type { SessionStore } from './stores/session-store.js';
-import { loadWorkspace } from './tenancy/config/load.js';
-import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
+import type { ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
 
 export interface HostOptions {
@@ -53,6 +52,8 @@ export interface HostOptions {
   readonly builtins?: BuiltinLocation;
   /** One line per slow step (component loads), for the CLI's progress output. */
   readonly onProgress?: (line: string) => void;
+  /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
+  readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
 }
 
 /**
@@ -60,15 +61,13 @@ export interface HostOptions {
  * ingress subscription. Everything is per instance; nothing lives at module level.
  */
 export class GreenticHost {
-  readonly #subs: BusSubscription[] = [];
   readonly #ownsBus: boolean;
   readonly #masterKey: Buffer;
   #ready = true;
 
   private constructor(
-    readonly workspace: Workspace,
-    readonly runtimes: ReadonlyMap<string, TenantRuntime>,
-    readonly problems: readonly ConfigProblem[],
+    /** The tenants, each reloaded, added and removed on its own while the host runs. */
+    readonly tenants: TenantRegistry,
     readonly bus: MessageBus,
     readonly pool: WorkerPool,
     readonly sessions: SessionStore,
@@ -83,6 +82,21 @@ export class GreenticHost {
     this.#masterKey = masterKey;
   }
 
+  /** The bundle as it is now (tenants change as they are reloaded). */
+  get workspace(): Workspace {
+    return this.tenants.workspace;
+  }
+
+  /** The served tenants' runtimes, as they are now. */
+  get runtimes(): ReadonlyMap<string, TenantRuntime> {
+    return this.tenants.runtimes;
+  }
+
+  /** Every configuration problem now: the bundle's and each tenant's. */
+  get problems(): readonly ConfigProblem[] {
+    return this.tenants.problems;
+  }
+
   /** A key for one purpose derived from the master key (the master key itself never leaves). */
   subkey(purpose: string): Buffer {
     return createHmac('sha256', this.#masterKey).update(`greentic-host ${purpose}`).digest();
@@ -91,13 +105,16 @@ export class GreenticHost {
   /** Load the bundle, its tenants and components, start the workers, and subscribe to ingress. */
   static async start(opts: HostOptions): Promise<GreenticHost> {
     const logger = opts.logger ?? createLogger();
-    const workspace = await loadWorkspace(opts.bundleDir);
-    const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
-    const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
-    const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
-    const runtimes = new Map<string, TenantRuntime>();
-
     const metrics = new HostMetrics();
+    const tenants = await TenantRegistry.open({
+      ...opts,
+      builtins: opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR },
+      registry: new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR),
+      logger,
+      metrics: metrics.registry,
+    });
+    const runtimes = tenants.runtimes;
+
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     const nc = opts.nats && !opts.bus ? await connectNats(opts.nats, logger) : undefined;
     const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
@@ -117,14 +134,12 @@ export class GreenticHost {
     await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
     try {
-      await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
-      await preloadComponents(pool, runtimes);
+      await tenants.start(pool);
     } catch (e) {
       await pool.close();
       await nc?.close();
       throw e;
     }
-    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const bus =
       opts.bus ??
@@ -132,9 +147,7 @@ export class GreenticHost {
         ? await NatsBus.open(nc, logger, { ackWaitMs: opts.ackWaitMs })
         : new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed')));
     const host = new GreenticHost(
-      workspace,
-      runtimes,
-      problems,
+      tenants,
       bus,
       pool,
       sessions,
@@ -145,7 +158,12 @@ export class GreenticHost {
       !opts.bus,
       masterKey,
     );
-    host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
+    // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
+    await tenants.attach({
+      subscribe: (tenant) => bus.consumeIngress([tenant], (m) => host.handleIngress(m)),
+      retire: (tenant) => bus.retireIngress(tenant),
+    });
+    if (opts.watch) tenants.watch(opts.watch === true ? {} : opts.watch);
     return host;
   }
 
@@ -288,29 +306,12 @@ export class GreenticHost {
   /** Stop taking messages, finish the ones in flight, stop the workers and close the stores. */
   async close(): Promise<void> {
     this.#ready = false;
-    for (const s of this.#subs) s.unsubscribe();
-    this.#subs.length = 0;
+    await this.tenants.close();
     await this.bus.drain();
     await this.pool.close();
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
   }
-}
-
-/** Get the workers ready for every component (with its WASI grants) the served tenants' flows use. */
-async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string, TenantRuntime>): Promise<void> {
-  const ready: Array<Promise<void>> = [];
-  for (const runtime of runtimes.values()) {
-    for (const env of runtime.model.envs.keys()) {
-      for (const flow of runtime.flows.values()) {
-        for (const node of flow.nodes.values()) {
-          const c = runtime.componentFor(env, node.type);
-          if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi]));
-        }
-      }
-    }
-  }
-  await Promise.all(ready);
 }
 
 /** What a failed turn tells the sender. */

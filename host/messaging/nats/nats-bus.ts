@@ -130,7 +130,26 @@ export class NatsBus implements MessageBus {
       }
       const consumer = await this.js.consumers.get(INGRESS_STREAM, name);
       const messages = await consumer.consume({ max_messages: this.opts.maxInFlight ?? 256 });
-      stops.push(() => void messages.close());
+      let stopped = false;
+      stops.push(() => {
+        stopped = true;
+        void messages.close();
+      });
+      // Another instance that stopped serving the tenant retired its consumer: while this one
+      // still serves it, it makes the consumer again (the messages wait in the stream meanwhile).
+      void (async () => {
+        for await (const s of messages.status()) {
+          if ((s.type !== 'consumer_deleted' && s.type !== 'consumer_not_found') || stopped || this.#closed) continue;
+          await this.jsm.consumers.add(INGRESS_STREAM, config).then(
+            () =>
+              this.logger.warn(
+                { event: 'consumer-recreated', consumer: name },
+                'the ingress consumer was deleted while this instance serves its tenant; made it again',
+              ),
+            () => undefined,
+          );
+        }
+      })().catch(() => undefined);
       void (async () => {
         for await (const m of messages) {
           // Tell the server we are still at it, so a slow turn is not redelivered to someone else meanwhile.
@@ -156,6 +175,13 @@ export class NatsBus implements MessageBus {
     }
     this.#stops.push(...stops);
     return { unsubscribe: () => stops.forEach((s) => s()) };
+  }
+
+  /** The tenant left the bundle: delete its durable consumer (idempotent; its waiting messages stay in the stream). */
+  async retireIngress(tenant: string): Promise<void> {
+    await this.jsm.consumers.delete(INGRESS_STREAM, ingressConsumerName(tenant)).catch((e: unknown) => {
+      if (!/consumer not found/i.test(e instanceof Error ? e.message : String(e))) throw e;
+    });
   }
 
   #track(p: Promise<void>): void {
