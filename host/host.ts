@@ -7,10 +7,14 @@ import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
 import { TenantRegistry } from './flow/tenant-registry.js';
-import type { BusMessage, MessageBus } from './messaging/bus.js';
+import { UnhandleableMessageError, type BusMessage, type MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
-import { connectNats, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { answerId } from './messaging/nats/headers.js';
+import { NatsLinks } from './messaging/nats/links.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
+import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
+import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
@@ -23,7 +27,7 @@ import { WorkerPool } from './sandbox/pool.js';
 import { loadMasterKey } from './stores/master-key.js';
 import { FileSecretStore, type SecretStore } from './stores/secret-store.js';
 import { FileSessionStore } from './stores/file-session-store.js';
-import type { SessionStore } from './stores/session-store.js';
+import { CorruptSessionError, type SessionStore } from './stores/session-store.js';
 import type { ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
 
@@ -49,6 +53,8 @@ export interface HostOptions {
   readonly stores?: 'embedded' | 'nats';
   /** NATS only: how long a delivered ingress message may stay unacknowledged before redelivery. */
   readonly ackWaitMs?: number;
+  /** NATS only: attempts at handling an ingress message before it becomes a dead letter. */
+  readonly maxDeliver?: number;
   readonly builtins?: BuiltinLocation;
   /** One line per slow step (component loads), for the CLI's progress output. */
   readonly onProgress?: (line: string) => void;
@@ -75,6 +81,8 @@ export class GreenticHost {
     readonly executor: FlowExecutor,
     readonly logger: Logger,
     readonly metrics: HostMetrics,
+    /** Messages that could not be handled, per tenant (NATS: a stream per tenant; embedded: files under dataDir). */
+    readonly deadLetters: DeadLetterStore,
     ownsBus: boolean,
     masterKey: Buffer,
   ) {
@@ -116,11 +124,12 @@ export class GreenticHost {
     const runtimes = tenants.runtimes;
 
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
-    const nc = opts.nats && !opts.bus ? await connectNats(opts.nats, logger) : undefined;
+    // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
+    const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
     const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
-    if (stores === 'nats' && !nc) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
-    const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(nc!) : new FileSessionStore(opts.dataDir);
-    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(nc!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+    if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
+    const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(links!) : new FileSessionStore(opts.dataDir);
+    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, metrics };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
 
@@ -128,24 +137,34 @@ export class GreenticHost {
       logger,
       size: opts.workers,
       spare: opts.spare,
-      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
+    // Nothing may keep the process alive after a failed start: workers and connections go.
+    const abandon = async (e: unknown): Promise<never> => {
+      await pool.close().catch(() => undefined);
+      await links?.close();
+      throw e;
+    };
     try {
       await tenants.start(pool);
     } catch (e) {
-      await pool.close();
-      await nc?.close();
-      throw e;
+      await abandon(e);
     }
 
+    const natsBus = links
+      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
+      : undefined;
+    const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =
       opts.bus ??
-      (nc
-        ? await NatsBus.open(nc, logger, { ackWaitMs: opts.ackWaitMs })
-        : new EmbeddedBus((err, msg) => logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed')));
+      natsBus ??
+      new EmbeddedBus((err, msg) => {
+        if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
+        else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
+      });
     const host = new GreenticHost(
       tenants,
       bus,
@@ -155,14 +174,20 @@ export class GreenticHost {
       new FlowExecutor({ sessions, pool, services, metrics }),
       logger,
       metrics,
+      natsBus?.deadLetters ?? fileLetters!,
       !opts.bus,
       masterKey,
     );
-    // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
-    await tenants.attach({
-      subscribe: (tenant) => bus.consumeIngress([tenant], (m) => host.handleIngress(m)),
-      retire: (tenant) => bus.retireIngress(tenant),
-    });
+    try {
+      // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
+      await tenants.attach({
+        subscribe: (tenant) => bus.consumeIngress([tenant], (m) => host.handleIngress(m)),
+        retire: (tenant) => bus.retireIngress(tenant),
+      });
+    } catch (e) {
+      await host.close().catch(() => undefined);
+      throw e;
+    }
     if (opts.watch) tenants.watch(opts.watch === true ? {} : opts.watch);
     return host;
   }
@@ -205,8 +230,10 @@ export class GreenticHost {
     const log = (): Logger => (child ??= this.logger.child(fields));
     const decoded = decodeJson(m.data);
     const body = decoded.ok ? IngressSchema.safeParse(decoded.value) : undefined;
-    const idGuess =
-      decoded.ok && typeof (decoded.value as { id?: unknown })?.id === 'string' ? String((decoded.value as { id: string }).id).slice(0, 64) : 'unknown';
+    const claimed = decoded.ok ? (decoded.value as { id?: unknown } | null)?.id : undefined;
+    // The id the answer goes out under: the sender's when it is valid, else one derived from the bytes
+    // (an id is attacker-controlled; it must never reach a header unchecked).
+    const idGuess = answerId(claimed, m.data);
     const userGuess =
       decoded.ok && typeof (decoded.value as { user?: unknown })?.user === 'string' ? String((decoded.value as { user: string }).user).slice(0, 64) : 'unknown';
     const found = findChannel(this.workspace, address.tenant, address.env, address.team, address.channel);
@@ -219,7 +246,7 @@ export class GreenticHost {
       const reason = !decoded.ok ? decoded.error : body!.error!.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
       log().warn({ event: 'bad-ingress', reason }, 'rejected a malformed ingress message');
       await this.#publishError(address, idGuess, null, userGuess, 'invalid-message', `ingress message rejected: ${reason}`, false);
-      return;
+      throw new UnhandleableMessageError('invalid-message', `ingress message rejected: ${reason}`);
     }
     const msg = body.data;
     const t0 = performance.now();
@@ -241,6 +268,13 @@ export class GreenticHost {
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
+      if (e instanceof CorruptSessionError) {
+        // It can never succeed while the session is damaged: answer, and keep the message as a dead letter.
+        log().error({ event: 'turn-failed', message_id: msg.id, code: 'session-unreadable', err: e.message }, 'the session cannot be read');
+        this.metrics.turnErrors.inc({ ...scopeLabels, code: 'session-unreadable' });
+        await this.#publishError(address, msg.id, msg.session ?? null, msg.user, 'session-unreadable', 'the session cannot be read; an operator must delete it', false);
+        throw new UnhandleableMessageError('corrupt-session', e.message);
+      }
       const { code, message, retryable } = describeFailure(e);
       if (code === 'internal' && this.bus.redelivers) {
         // A store or the bus failed (an outage?): let the bus deliver the message again rather

@@ -4,8 +4,28 @@ import { idSchema } from '../tenancy/config/schema.js';
 import { ConfigError, zodProblems } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import { checkId, InvalidIdError } from '../tenancy/ids.js';
-import type { NatsOptions } from '../messaging/nats/connection.js';
+import type { NatsCredentials, NatsOptions } from '../messaging/nats/connection.js';
+import { redactCredentials } from '../observability/redact.js';
 import { UsageError } from './usage.js';
+
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/)
+  .optional();
+
+/** Who an instance is on NATS; secrets are named by the environment variables holding them. */
+const NatsCredentialsSchema = z.strictObject({
+  user: z.string().min(1).optional(),
+  /** Name of the environment variable holding the password. */
+  password_env: envName,
+  /** Name of the environment variable holding the token. */
+  token_env: envName,
+  /** Reply-subject prefix of this instance's user (see the README's NATS permissions). */
+  inbox_prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_]+$/)
+    .optional(),
+});
 
 /**
  * One instance's deployment settings (`serve --config FILE`): which bundle, which tenants, which
@@ -25,26 +45,16 @@ export const InstanceConfigSchema = z.strictObject({
   nats: z
     .strictObject({
       url: z.string().regex(/^(nats|tls):\/\/\S+$/, 'expected nats://host:port'),
-      user: z.string().min(1).optional(),
-      /** Name of the environment variable holding the password. */
-      password_env: z
-        .string()
-        .regex(/^[A-Z_][A-Z0-9_]*$/)
-        .optional(),
-      /** Name of the environment variable holding the token. */
-      token_env: z
-        .string()
-        .regex(/^[A-Z_][A-Z0-9_]*$/)
-        .optional(),
-      /** Reply-subject prefix of this instance's user (see the README's NATS permissions). */
-      inbox_prefix: z
-        .string()
-        .regex(/^[A-Za-z0-9_]+$/)
-        .optional(),
+      ...NatsCredentialsSchema.shape,
+      /** Give up reaching NATS at start after this long (0: keep trying). */
+      connect_wait_ms: z.number().int().min(0).max(86_400_000).optional(),
+      /** Tenants that are NATS accounts of their own: the credentials of each one's connection. */
+      tenants: z.record(idSchema('tenant'), NatsCredentialsSchema).optional(),
     })
     .optional(),
   stores: z.enum(['embedded', 'nats']).optional(),
   ack_wait_ms: z.number().int().min(100).max(3_600_000).optional(),
+  max_deliver: z.number().int().min(1).max(100).optional(),
 });
 
 /** Everything `serve` needs, after the file and the flags are merged. */
@@ -59,6 +69,7 @@ export interface InstanceSettings {
   nats: NatsOptions | undefined;
   stores: 'embedded' | 'nats' | undefined;
   ackWaitMs: number | undefined;
+  maxDeliver: number | undefined;
 }
 
 /** Read `serve --config FILE`; problems are a ConfigError naming file and path. */
@@ -75,6 +86,12 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     if (v === undefined || v === '') throw new ConfigError([{ file: displayPath(file), path, message: `environment variable ${name} is not set` }]);
     return v;
   };
+  const credentials = (c: z.infer<typeof NatsCredentialsSchema>, path: string): NatsCredentials => ({
+    user: c.user,
+    password: secret(c.password_env, `${path}.password_env`),
+    token: secret(c.token_env, `${path}.token_env`),
+    inboxPrefix: c.inbox_prefix,
+  });
   return {
     bundle: c.bundle === undefined ? undefined : resolve(base, c.bundle),
     data: c.data === undefined ? undefined : resolve(base, c.data),
@@ -85,13 +102,15 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     excludeTenants: c.exclude_tenants,
     nats: c.nats && {
       url: c.nats.url,
-      user: c.nats.user,
-      password: secret(c.nats.password_env, 'nats.password_env'),
-      token: secret(c.nats.token_env, 'nats.token_env'),
-      inboxPrefix: c.nats.inbox_prefix,
+      ...credentials(c.nats, 'nats'),
+      connectWaitMs: c.nats.connect_wait_ms,
+      tenants:
+        c.nats.tenants &&
+        new Map(Object.entries(c.nats.tenants).map(([tenant, creds]) => [tenant, credentials(creds, `nats.tenants.${tenant}`)] as const)),
     },
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,
+    maxDeliver: c.max_deliver,
   };
 }
 
@@ -108,6 +127,6 @@ export function tenantListFlag(value: string, flag: string, allowAll: boolean): 
 
 /** A NATS URL flag. */
 export function natsUrlFlag(value: string): string {
-  if (!/^(nats|tls):\/\/\S+$/.test(value)) throw new UsageError(`--nats must be a URL like nats://127.0.0.1:4222, got ${JSON.stringify(value)}`);
+  if (!/^(nats|tls):\/\/\S+$/.test(value)) throw new UsageError(`--nats must be a URL like nats://127.0.0.1:4222, got ${JSON.stringify(redactCredentials(value))}`);
   return value;
 }

@@ -1,8 +1,10 @@
+import { redactCredentials } from '../observability/redact.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
 import { reloadCommand, RELOAD_HELP } from './reload.js';
+import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
@@ -20,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   reload: { run: reloadCommand, help: RELOAD_HELP, summary: 'make a running serve reload a tenant, or its whole bundle' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
+  nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
@@ -52,18 +55,20 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
     io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return 2;
   }
+  // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
+  const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(rest, io);
+    return await cmd.run(rest, safe);
   } catch (e) {
     if (e instanceof UsageError || e instanceof InvalidIdError) {
-      io.err(`greentic-host ${command}: ${e.message} (see --help)`);
+      safe.err(`greentic-host ${command}: ${e.message} (see --help)`);
       return 2;
     }
     if (e instanceof CommandFailed) {
-      io.err(`greentic-host ${command}: ${e.message}`);
+      safe.err(`greentic-host ${command}: ${e.message}`);
       return 1;
     }
-    io.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    safe.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;
   }
 }

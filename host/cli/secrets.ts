@@ -3,7 +3,9 @@ import { loadMasterKey } from '../stores/master-key.js';
 import { namespacePrefix, type SecretNamespace } from '../stores/keys.js';
 import { FileSecretStore, MAX_SECRET_BYTES, type SecretStore } from '../stores/secret-store.js';
 import { NatsSecretStore } from '../stores/nats-secret-store.js';
-import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsLinks } from '../messaging/nats/links.js';
+import { ensureStreams, globalStreams, NatsSetupError, tenantStreams } from '../messaging/nats/resources.js';
 import { createLogger } from '../observability/logger.js';
 import { natsUrlFlag } from './instance-config.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
@@ -26,8 +28,9 @@ allow it; lookups go team, then tenant, then global (only where granted).
 Options:
   --data DIR      the data directory (default: ./data)
   --bundle DIR    also check that the tenant and team exist in this bundle
-  --nats URL      store in the NATS KV bucket greentic_secrets (stores: nats) instead of
-                  files; the master key must be the hosts' (GREENTIC_MASTER_KEY)
+  --nats URL      store in the tenant's NATS KV bucket greentic_secrets_{tenant} (or
+                  greentic_secrets_global) instead of files; the master key must be the
+                  hosts' (GREENTIC_MASTER_KEY)
   -h, --help      this help`;
 
 export async function secretsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -76,11 +79,16 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
   if (values.nats !== undefined) {
     const logger = createLogger({ level: 'warn' });
     try {
-      const nc = await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host secrets' }, logger);
-      closeNats = () => nc.drain();
-      store = await NatsSecretStore.open(nc, masterKey);
+      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host secrets', connectWaitMs: 1 }, logger);
+      closeNats = () => links.close();
+      // The namespace's bucket is made if missing (by a user that may; a confined one gets a clear error).
+      await ensureStreams(links.main.jsm, ns.kind === 'global' ? globalStreams() : tenantStreams(ns.tenant), 'this NATS user');
+      store = await NatsSecretStore.open(links, masterKey);
     } catch (e) {
-      if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
+      if (e instanceof NatsConnectError || e instanceof NatsSetupError) {
+        await closeNats?.();
+        throw new CommandFailed(e.message);
+      }
       throw e;
     }
   } else {

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { GreenticHost } from '../host.js';
 import { converse, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
-import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsLinks } from '../messaging/nats/links.js';
 import { NatsBus } from '../messaging/nats/nats-bus.js';
 import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
@@ -24,7 +25,10 @@ Options:
   --user U         the user id on that channel                 (required)
   --session S      continue session S instead of the user's default one
   --nats URL       talk to the hosts serving this NATS server instead of running one
-                   in-process (--bundle and --data are then not needed)
+                   in-process (--bundle and --data are then not needed); credentials may be
+                   in the URL (nats://user:password@host:4222)
+  --inbox-prefix P with --nats: the reply-subject prefix the NATS user may subscribe to
+                   (e.g. _INBOX_provider_acme in the example's nats-server.conf)
   --json           print {"session", "replies"} as JSON
   --timeout MS     how long to wait for the answer             (default: 30000)
   -h, --help       this help
@@ -48,6 +52,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
         session: { type: 'string' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
+        'inbox-prefix': { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -81,7 +86,10 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   if (values.nats !== undefined) {
     let bus: NatsBus;
     try {
-      bus = await NatsBus.open(await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host send' }, logger), logger, { setup: false });
+      const inboxPrefix = values['inbox-prefix'];
+      if (inboxPrefix !== undefined && !/^[A-Za-z0-9_]+$/.test(inboxPrefix)) throw new UsageError(`--inbox-prefix must be letters, digits and _, got ${JSON.stringify(inboxPrefix)}`);
+      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host send', connectWaitMs: 1, inboxPrefix }, logger);
+      bus = await NatsBus.open(links, logger, { setup: false });
     } catch (e) {
       if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
       throw e;

@@ -4,6 +4,8 @@ import { AdminTokenError, adminTokenFromEnv } from '../api/admin-auth.js';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsSetupError } from '../messaging/nats/resources.js';
+import { redactCredentials } from '../observability/redact.js';
 import { webchatPath } from '../messaging/providers/webchat-cookie.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
@@ -29,17 +31,26 @@ Options:
                       serving the same tenants share the work, each message handled once
   --stores KIND       embedded (files under --data) or nats (JetStream KV); default: nats with --nats
   --ack-wait MS       NATS: redeliver an ingress message unacknowledged this long (default 30000)
+  --max-deliver N     NATS: attempts at an ingress message before it becomes a dead letter (default 5)
+  --nats-wait MS      NATS: give up reaching the server at start after MS (default 0: keep trying,
+                      one line per attempt)
   --watch, --no-watch reload a tenant when its files change (default: on when NODE_ENV=development,
                       as with npm start; else off: reload with greentic-host reload)
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
-                      stores, ack_wait_ms); flags win over the file
+                      stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants); flags
+                      win over the file
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
 GREENTIC_ADMIN_TOKEN (or GREENTIC_ADMIN_TOKEN_FILE) turns on the admin API (/admin/v1).
 Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default info); progress and the ready
 line go to stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first.`;
+
+/** `--nats-wait` wins over the file's nats.connect_wait_ms. */
+function withNatsWait(nats: InstanceSettings['nats'], wait: number | undefined): InstanceSettings['nats'] {
+  return nats && wait !== undefined ? { ...nats, connectWaitMs: wait } : nats;
+}
 
 export async function serveCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
   const { values } = parsingFlags(() =>
@@ -57,6 +68,8 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         nats: { type: 'string' },
         stores: { type: 'string' },
         'ack-wait': { type: 'string' },
+        'max-deliver': { type: 'string' },
+        'nats-wait': { type: 'string' },
         config: { type: 'string' },
         watch: { type: 'boolean' },
         'no-watch': { type: 'boolean' },
@@ -83,7 +96,9 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     nats: values.nats === undefined ? undefined : { url: natsUrlFlag(values.nats) },
     stores: values.stores as InstanceSettings['stores'],
     ackWaitMs: intFlag(values['ack-wait'], 'ack-wait', 100, 3_600_000),
+    maxDeliver: intFlag(values['max-deliver'], 'max-deliver', 1, 100),
   };
+  const natsWait = intFlag(values['nats-wait'], 'nats-wait', 0, 86_400_000);
   let fromFile: Partial<InstanceSettings> = {};
   if (values.config !== undefined) {
     try {
@@ -103,9 +118,10 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     workers: pick('workers'),
     tenants: pick('tenants') ?? 'all',
     excludeTenants: pick('excludeTenants') ?? [],
-    nats: fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats,
+    nats: withNatsWait(fromFlags.nats ? { ...fromFile.nats, ...fromFlags.nats } : fromFile.nats, natsWait),
     stores: pick('stores'),
     ackWaitMs: pick('ackWaitMs'),
+    maxDeliver: pick('maxDeliver'),
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
   if (settings.stores === 'nats' && !settings.nats) throw new UsageError('--stores nats needs --nats URL');
@@ -132,12 +148,13 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       nats: settings.nats,
       stores: settings.stores,
       ackWaitMs: settings.ackWaitMs,
+      maxDeliver: settings.maxDeliver,
       logger,
       watch,
       onProgress: (line) => io.out(`  ${line}`),
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof NatsConnectError) throw new CommandFailed(e.message);
+    if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof NatsSetupError) throw new CommandFailed(e.message);
     throw e;
   }
   for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
@@ -166,7 +183,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       }
     }
   }
-  const bus = settings.nats ? `NATS ${settings.nats.url}` : 'embedded bus';
+  const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
     `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +

@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken, parseTtl, TokenMintError } from '../api/tokens.js';
 import type { ApiScope } from '../api/auth.js';
-import { connectNats, NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsLinks } from '../messaging/nats/links.js';
 import { createLogger } from '../observability/logger.js';
 import { loadMasterKey } from '../stores/master-key.js';
 import { NatsSecretStore } from '../stores/nats-secret-store.js';
@@ -96,9 +97,9 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
   let close = async () => {};
   if (values.nats !== undefined) {
     try {
-      const nc = await connectNats({ url: natsUrlFlag(values.nats), name: 'greentic-host token' }, createLogger({ level: 'warn' }));
-      close = () => nc.drain();
-      store = await NatsSecretStore.open(nc, masterKey);
+      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host token', connectWaitMs: 1 }, createLogger({ level: 'warn' }));
+      close = () => links.close();
+      store = await NatsSecretStore.open(links, masterKey);
     } catch (e) {
       if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
       throw e;

@@ -4,6 +4,23 @@ export interface BusMessage {
   readonly data: Uint8Array;
   /** Set on ingress the bus delivered before and was not told was handled. */
   readonly redelivered?: boolean;
+  /** How often the bus has delivered it, this time included (1 when it cannot tell). */
+  readonly deliveries?: number;
+}
+
+/**
+ * An ingress handler's verdict that a message can never be handled (a malformed body, a session
+ * that cannot be read): the bus records it as a dead letter with `reason` instead of
+ * delivering it again.
+ */
+export class UnhandleableMessageError extends Error {
+  override readonly name = 'UnhandleableMessageError';
+  constructor(
+    readonly reason: 'invalid-message' | 'invalid-header' | 'corrupt-session',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export type BusHandler = (msg: BusMessage) => void | Promise<void>;

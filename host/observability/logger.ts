@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { redactCredentials } from './redact.js';
 
 export type { Logger };
 
@@ -26,13 +27,16 @@ export interface LoggerOptions {
   destination?: DestinationStream | NodeJS.WritableStream;
 }
 
-/** The host's root logger: JSON lines, secrets redacted. Tenant work logs through child loggers. */
+/** The host's root logger: JSON lines, secrets and credentials redacted. Tenant work logs through child loggers. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   return pino(
     {
       level: opts.level ?? 'info',
       base: { service: 'greentic-host' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Credentials inside text (a NATS URL with a password, a token in an error) are redacted in
+      // the finished line: message, fields and child bindings alike, whatever key they are under.
+      hooks: { streamWrite: (line) => redactCredentials(line) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     (opts.destination ?? pino.destination({ dest: 2, sync: true })) as DestinationStream,

@@ -1,60 +1,72 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
+import { NatsLinks } from '../messaging/nats/links.js';
+import { GLOBAL_SECRETS_BUCKET, secretsBucket } from '../messaging/nats/resources.js';
 import { checkId } from '../tenancy/ids.js';
 import { namespacePrefix, type SecretNamespace } from './keys.js';
+import { KvBuckets } from './nats-kv.js';
 import { MAX_SECRET_BYTES, SecretCipher, type SecretStore } from './secret-store.js';
 
-/** The KV bucket holding secrets (sealed; the server never sees a value). */
-export const SECRETS_BUCKET = 'greentic_secrets';
-
 /**
- * Secrets in a NATS JetStream KV bucket: keys global.{name}, {tenant}.{name},
- * {tenant}.teams.{team}.{name}; values sealed with AES-256-GCM exactly as on disk, with the
- * secret's address as associated data. Every instance needs the same master key.
+ * Secrets in NATS JetStream KV: one bucket per tenant (greentic_secrets_{tenant}, keys {name}
+ * and teams.{team}.{name}, in the tenant's own account when it has one) and
+ * greentic_secrets_global for the global namespace (on the main connection). Values are sealed
+ * with AES-256-GCM exactly as on disk, with the secret's address as associated data; every
+ * instance needs the same master key.
  */
 export class NatsSecretStore implements SecretStore {
   readonly #cipher: SecretCipher;
 
   private constructor(
-    private readonly kv: KV,
+    private readonly kv: KvBuckets,
     masterKey: Buffer,
   ) {
     this.#cipher = new SecretCipher(masterKey);
   }
 
-  static async open(nc: NatsConnection, masterKey: Buffer, bucket = SECRETS_BUCKET): Promise<NatsSecretStore> {
-    return new NatsSecretStore(await new Kvm(nc).create(bucket, { history: 1 }), masterKey);
+  /** Secrets through these connections (or one connection every tenant shares). */
+  static async open(links: NatsLinks | NatsConnection, masterKey: Buffer): Promise<NatsSecretStore> {
+    return new NatsSecretStore(new KvBuckets(links instanceof NatsLinks ? links : await NatsLinks.of(links)), masterKey);
   }
 
-  #address(ns: SecretNamespace, name: string): { address: string; key: string } {
-    const address = `${namespacePrefix(ns)}${checkId('secret', name, 'secret name')}`;
-    return { address, key: address.replaceAll('/', '.') };
+  /** The bucket, the connection's tenant, the key prefix inside the bucket and the sealed address. */
+  #place(ns: SecretNamespace): { bucket: string; tenant: string | undefined; prefix: string } {
+    switch (ns.kind) {
+      case 'global':
+        return { bucket: GLOBAL_SECRETS_BUCKET, tenant: undefined, prefix: '' };
+      case 'tenant':
+        return { bucket: secretsBucket(ns.tenant), tenant: ns.tenant, prefix: '' };
+      case 'team':
+        return { bucket: secretsBucket(ns.tenant), tenant: ns.tenant, prefix: `teams.${checkId('team', ns.team, 'secret namespace')}.` };
+    }
+  }
+
+  #address(ns: SecretNamespace, name: string): { address: string; key: string; bucket: string; tenant: string | undefined } {
+    const place = this.#place(ns);
+    const n = checkId('secret', name, 'secret name');
+    return { address: `${namespacePrefix(ns)}${n}`, key: `${place.prefix}${n}`, bucket: place.bucket, tenant: place.tenant };
   }
 
   async get(ns: SecretNamespace, name: string): Promise<string | null> {
-    const { address, key } = this.#address(ns, name);
-    const entry = await this.kv.get(key);
+    const { address, key, bucket, tenant } = this.#address(ns, name);
+    const entry = await (await this.kv.bucket(bucket, tenant)).get(key);
     if (!entry || entry.operation !== 'PUT') return null;
     return this.#cipher.open(address, Buffer.from(entry.value));
   }
 
   async set(ns: SecretNamespace, name: string, value: string): Promise<void> {
-    const { address, key } = this.#address(ns, name);
+    const { address, key, bucket, tenant } = this.#address(ns, name);
     if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new RangeError(`secret ${address} is larger than ${MAX_SECRET_BYTES} bytes`);
-    await this.kv.put(key, this.#cipher.seal(address, value));
+    await (await this.kv.bucket(bucket, tenant)).put(key, this.#cipher.seal(address, value));
   }
 
   async delete(ns: SecretNamespace, name: string): Promise<boolean> {
-    const { key } = this.#address(ns, name);
-    const entry = await this.kv.get(key);
-    await this.kv.purge(key);
-    return entry !== null && entry.operation === 'PUT';
+    const { key, bucket, tenant } = this.#address(ns, name);
+    return this.kv.remove(bucket, key, tenant);
   }
 
   async list(ns: SecretNamespace): Promise<string[]> {
-    const prefix = namespacePrefix(ns).replaceAll('/', '.');
-    const names: string[] = [];
-    for await (const key of await this.kv.keys(`${prefix}*`)) names.push(key.slice(prefix.length));
-    return names.sort();
+    const { bucket, tenant, prefix } = this.#place(ns);
+    const keys = await this.kv.keys(bucket, `${prefix}*`, tenant);
+    return keys.map((k) => k.slice(prefix.length)).sort();
   }
 }

@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, DeliverPolicy, AckPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../../dist/messaging/nats/connection.js';
-import { NatsBus, EGRESS_STREAM } from '../../dist/messaging/nats/nats-bus.js';
+import { NatsBus, egressStream } from '../../dist/messaging/nats/nats-bus.js';
 import type { EgressMessage } from '../../dist/messaging/envelope.js';
 import { memoryLogger } from './logs.js';
 
@@ -11,12 +11,14 @@ export async function natsClient(url: string): Promise<NatsBus> {
   return NatsBus.open(await connectNats({ url, name: 'test-client' }, logger), logger, { setup: false });
 }
 
-/** Every message stored in the egress stream (deduplicated by message id, as a provider reads it). */
-export async function egressMessages(nc: NatsConnection): Promise<EgressMessage[]> {
+/** Every message stored in the tenants' egress streams (deduplicated by message id, as a provider reads it). */
+export async function egressMessages(nc: NatsConnection, tenants: readonly string[] = ['acme', 'bigcorp']): Promise<EgressMessage[]> {
   // Right after a server restart JetStream may still be recovering: retry a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await readEgress(nc);
+      const all: EgressMessage[] = [];
+      for (const t of tenants) all.push(...(await readEgress(nc, egressStream(t))));
+      return all;
     } catch (e) {
       if (attempt >= 10) throw e;
       await new Promise((r) => setTimeout(r, 500));
@@ -24,14 +26,20 @@ export async function egressMessages(nc: NatsConnection): Promise<EgressMessage[
   }
 }
 
-async function readEgress(nc: NatsConnection): Promise<EgressMessage[]> {
+async function readEgress(nc: NatsConnection, stream: string): Promise<EgressMessage[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(EGRESS_STREAM);
+  let info;
+  try {
+    info = await jsm.streams.info(stream);
+  } catch (e) {
+    if (/not found/.test((e as Error).message)) return [];
+    throw e;
+  }
   const total = info.state.messages;
   if (total === 0) return [];
   const name = `audit-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
-  await jsm.consumers.add(EGRESS_STREAM, { name, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
-  const consumer = await jetstream(nc).consumers.get(EGRESS_STREAM, name);
+  await jsm.consumers.add(stream, { name, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: 60_000_000_000 });
+  const consumer = await jetstream(nc).consumers.get(stream, name);
   const out: EgressMessage[] = [];
   while (out.length < total) {
     const batch = await consumer.fetch({ max_messages: Math.min(1000, total - out.length), expires: 2000 });
@@ -42,7 +50,7 @@ async function readEgress(nc: NatsConnection): Promise<EgressMessage[]> {
     }
     if (got === 0) break;
   }
-  await jsm.consumers.delete(EGRESS_STREAM, name);
+  await jsm.consumers.delete(stream, name);
   return out;
 }
 

@@ -50,11 +50,11 @@ export interface NatsServer {
 }
 
 /** Start nats-server; `config` (nats-server config text) is written to a file and used if given. */
-export async function startNats(config?: string): Promise<NatsServer> {
-  const port = await freePort();
+export async function startNats(config?: string, opts: { jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'greentic-nats-'));
   const storeDir = join(dir, 'js');
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir];
+  const args = ['-a', '127.0.0.1', '-p', String(port), ...(opts.jetstream === false ? [] : ['-js', '-sd', storeDir])];
   if (config !== undefined) {
     const file = join(dir, 'nats.conf');
     writeFileSync(file, config);

@@ -1,103 +1,147 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  jetstream,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
 import type { Logger } from '../../observability/logger.js';
+import type { DeadLetterStore } from '../../stores/dead-letters.js';
+import { NatsDeadLetterStore } from '../../stores/nats-dead-letters.js';
 import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus } from '../bus.js';
-import { checkId } from '../../tenancy/ids.js';
+import { checkHeaderValue } from './headers.js';
+import { consumeTenantIngress, DEFAULT_DELIVERY, ensureIngressConsumer, type DeliveryPolicy } from './ingress-consumer.js';
+import { NatsLinks } from './links.js';
+import { ensureStreams, globalStreams, ingressConsumerName, ingressStream, isNotFound, LEGACY_STREAMS, tenantStreams } from './resources.js';
 
-/** Streams the host keeps its messages in. */
-export const INGRESS_STREAM = 'GREENTIC_INGRESS';
-export const EGRESS_STREAM = 'GREENTIC_EGRESS';
-
-const NS_PER_MS = 1_000_000;
+export { ingressConsumerName, ingressStream, egressStream } from './resources.js';
 
 export interface NatsBusOptions {
   /** How long a delivered ingress message may stay unacknowledged before it is redelivered. */
   readonly ackWaitMs?: number;
   /** Ingress messages one instance works on at once, per tenant. */
   readonly maxInFlight?: number;
-  /** Create the streams if missing (hosts); clients that only talk to channels skip it. */
+  /** Attempts at handling an ingress message before it becomes a dead letter (default 5). */
+  readonly maxDeliver?: number;
+  /** Create each served tenant's streams and consumer if missing (hosts); clients that only talk to channels skip it. */
   readonly setup?: boolean;
-}
-
-/** The durable consumer that carries one tenant's ingress to the instances serving it. */
-export function ingressConsumerName(tenant: string): string {
-  return `ingress-${checkId('tenant', tenant, 'consumer name')}`;
+  /** Where messages that cannot be handled go (default: each tenant's JetStream dead-letter stream). */
+  readonly deadLetters?: DeadLetterStore;
+  /** Who this instance is on NATS, for error messages. */
+  readonly who?: string;
 }
 
 /**
- * The message bus over NATS. Ingress goes through a JetStream stream and one durable consumer
- * per tenant, which every instance serving that tenant pulls from: each message is handled
- * once, and acknowledged only after its handler (session saved, replies published) finished,
- * so a crash or a server restart loses nothing. Durable publishes carry a message id, so a
- * retried publish is stored once.
+ * The message bus over NATS. Each tenant has streams of its own (ingress work queue, egress,
+ * dead letters), reached through its own connection when it is a NATS account of its own.
+ * Ingress goes through one durable consumer per tenant, which every instance serving that
+ * tenant pulls from: each message is handled once, and acknowledged only after its handler
+ * (session saved, replies published) finished, so a crash or a server restart loses nothing.
+ * Durable publishes carry a validated message id, so a retried publish is stored once.
  */
 export class NatsBus implements MessageBus {
   readonly #inflight = new Set<Promise<void>>();
+  /** Tenants whose connection and resources are set up (a tenant added at run time is set up when it is first consumed). */
+  readonly #ready = new Set<string>();
   readonly #stops: Array<() => void> = [];
+  readonly #policy: DeliveryPolicy;
+  readonly deadLetters: DeadLetterStore;
   #closed = false;
   readonly redelivers = true;
 
   private constructor(
-    readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    readonly links: NatsLinks,
     private readonly logger: Logger,
     private readonly opts: NatsBusOptions,
-  ) {}
+    private readonly ownsLinks: boolean,
+  ) {
+    this.#policy = {
+      ackWaitMs: opts.ackWaitMs ?? DEFAULT_DELIVERY.ackWaitMs,
+      maxDeliver: opts.maxDeliver ?? DEFAULT_DELIVERY.maxDeliver,
+      maxInFlight: opts.maxInFlight ?? DEFAULT_DELIVERY.maxInFlight,
+    };
+    this.deadLetters = opts.deadLetters ?? new NatsDeadLetterStore(links);
+  }
 
-  /** Set up (or find) the streams on an open connection. */
-  static async open(nc: NatsConnection, logger: Logger, opts: NatsBusOptions = {}): Promise<NatsBus> {
-    const jsm = await jetstreamManager(nc, { checkAPI: opts.setup !== false });
-    if (opts.setup === false) return new NatsBus(nc, jetstream(nc), jsm, logger, opts);
-    await ensureStream(jsm, {
-      name: INGRESS_STREAM,
-      subjects: ['greentic.messaging.ingress.>'],
-      // Work queue: a message is gone once acknowledged; per-tenant consumers never overlap.
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      max_age: 24 * 3600 * 1000 * NS_PER_MS,
-      duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
-    });
-    await ensureStream(jsm, {
-      name: EGRESS_STREAM,
-      subjects: ['greentic.messaging.egress.>'],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      max_age: 3600 * 1000 * NS_PER_MS,
-      duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
-    });
-    return new NatsBus(nc, jetstream(nc), jsm, logger, opts);
+  /** The main connection (global secrets; every tenant without an account of its own). */
+  get nc(): NatsConnection {
+    return this.links.main.nc;
+  }
+
+  /** A bus over these connections, or over one connection that every tenant shares (then closing the bus drains it). */
+  static async open(links: NatsLinks | NatsConnection, logger: Logger, opts: NatsBusOptions = {}): Promise<NatsBus> {
+    const owned = !(links instanceof NatsLinks);
+    const l = links instanceof NatsLinks ? links : await NatsLinks.of(links);
+    return new NatsBus(l, logger, opts, owned);
+  }
+
+  /** A host's bus: the served tenants' account connections, then their resources (created if missing). */
+  static async forHost(links: NatsLinks, tenants: readonly string[], logger: Logger, opts: NatsBusOptions, onRetry?: (line: string) => void): Promise<NatsBus> {
+    await links.connectTenants(tenants, onRetry);
+    const bus = new NatsBus(links, logger, opts, false);
+    await bus.setUp(tenants);
+    return bus;
+  }
+
+  /**
+   * Create (or find) the JetStream resources of these tenants and the global secrets bucket, and
+   * say once if the shared streams of an earlier version are still on the server.
+   */
+  async setUp(tenants: readonly string[]): Promise<void> {
+    const who = this.opts.who ?? 'this NATS user';
+    await ensureStreams(this.links.main.jsm, globalStreams(), who);
+    // A few tenants at a time: a start with hundreds of tenants is bound by round trips, not by the server.
+    await inBatches(tenants, SETUP_PARALLEL, (tenant) => ensureStreams(this.links.forTenant(tenant).jsm, tenantStreams(tenant), who));
+    for (const t of tenants) this.#ready.add(t);
+    // Earlier versions knew no accounts: their shared streams can only be on a deployment without them.
+    if (!this.links.hasTenantAccounts) await this.#warnLegacy();
+  }
+
+  async #warnLegacy(): Promise<void> {
+    const found: string[] = [];
+    for (const name of LEGACY_STREAMS) {
+      try {
+        const info = await this.links.main.jsm.streams.info(name);
+        found.push(`${name} (${info.state.messages} messages)`);
+      } catch {
+        // Not there (or not ours to see): nothing to say.
+      }
+    }
+    if (found.length > 0)
+      this.logger.warn(
+        { event: 'nats-legacy-streams', streams: found },
+        `shared streams of an earlier version are still on the server and are no longer used: ${found.join(', ')}; ` +
+          'each tenant now has its own (see the README, "Migrating from shared streams")',
+      );
   }
 
   async publish(subject: string, data: Uint8Array): Promise<void> {
-    this.nc.publish(subject, data);
+    this.#linkOf(subject).nc.publish(subject, data);
   }
 
   /** Publish into the subject's stream and wait for the server to store it; retried through reconnects. */
   async publishDurable(subject: string, data: Uint8Array, id: string): Promise<void> {
+    const msgID = checkHeaderValue('Nats-Msg-Id', id);
+    const { js } = this.#linkOf(subject);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.js.publish(subject, data, { msgID: id, timeout: 5000 });
+        await js.publish(subject, data, { msgID, timeout: 5000 });
         return;
       } catch (e) {
-        if (this.#closed || attempt >= 60) throw e;
+        if (this.#closed || attempt >= 60 || isPermanent(e)) throw e;
         this.logger.warn({ event: 'publish-retry', subject, attempt, err: (e as Error).message }, 'durable publish failed; retrying');
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
       }
     }
   }
 
+  /** The connection of the tenant a channel subject belongs to (the main one for anything else). */
+  #linkOf(subject: string) {
+    const tokens = subject.split('.');
+    const tenant = tokens.length === 7 && tokens[0] === 'greentic' && tokens[1] === 'messaging' ? tokens[4]! : undefined;
+    try {
+      return tenant === undefined ? this.links.main : this.links.forTenant(tenant);
+    } catch {
+      return this.links.main;
+    }
+  }
+
   subscribe(pattern: string, handler: BusHandler, opts: { queue?: string } = {}): BusSubscription {
-    const sub: Subscription = this.nc.subscribe(pattern, {
+    const sub: Subscription = this.#linkOf(pattern).nc.subscribe(pattern, {
       queue: opts.queue,
       callback: (err, msg) => {
         if (err) {
@@ -112,76 +156,37 @@ export class NatsBus implements MessageBus {
 
   async consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription> {
     const stops: Array<() => void> = [];
-    for (const tenant of tenants) {
-      const name = ingressConsumerName(tenant);
-      const config = {
-        durable_name: name,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: `greentic.messaging.ingress.*.${tenant}.*.*`,
-        ack_wait: (this.opts.ackWaitMs ?? 30_000) * NS_PER_MS,
-        max_ack_pending: 10_000,
-      };
-      try {
-        await this.jsm.consumers.info(INGRESS_STREAM, name);
-        await this.jsm.consumers.update(INGRESS_STREAM, name, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
-      } catch {
-        await this.jsm.consumers.add(INGRESS_STREAM, config);
-      }
-      const consumer = await this.js.consumers.get(INGRESS_STREAM, name);
-      const messages = await consumer.consume({ max_messages: this.opts.maxInFlight ?? 256 });
-      let stopped = false;
-      stops.push(() => {
-        stopped = true;
-        void messages.close();
-      });
-      // Another instance that stopped serving the tenant retired its consumer: while this one
-      // still serves it, it makes the consumer again (the messages wait in the stream meanwhile).
-      void (async () => {
-        for await (const s of messages.status()) {
-          if ((s.type !== 'consumer_deleted' && s.type !== 'consumer_not_found') || stopped || this.#closed) continue;
-          await this.jsm.consumers.add(INGRESS_STREAM, config).then(
-            () =>
-              this.logger.warn(
-                { event: 'consumer-recreated', consumer: name },
-                'the ingress consumer was deleted while this instance serves its tenant; made it again',
-              ),
-            () => undefined,
-          );
-        }
-      })().catch(() => undefined);
-      void (async () => {
-        for await (const m of messages) {
-          // Tell the server we are still at it, so a slow turn is not redelivered to someone else meanwhile.
-          const heartbeat = setInterval(() => m.working(), Math.max(50, (this.opts.ackWaitMs ?? 30_000) / 3));
-          const work = Promise.resolve()
-            .then(() => handler({ subject: m.subject, data: m.data, redelivered: m.redelivered }))
-            .finally(() => clearInterval(heartbeat))
-            .then(
-              () => m.ack(),
-              (err: unknown) => {
-                this.logger.error(
-                  { event: 'ingress-handler-error', subject: m.subject, err: String(err) },
-                  'ingress handler failed; the message will be redelivered',
-                );
-                m.nak(1000);
-              },
-            );
-          this.#track(work);
-        }
-      })().catch((err: unknown) => {
-        if (!this.#closed) this.logger.error({ event: 'consumer-stopped', consumer: name, err: String(err) }, 'ingress consumer stopped');
-      });
+    const added = tenants.filter((t) => !this.#ready.has(t));
+    if (added.length > 0 && this.opts.setup !== false) {
+      // Tenants new since start (added to the bundle while the host runs): their account and resources first.
+      await this.links.connectTenants(added);
+      await this.setUp(added);
     }
+    await inBatches(tenants, SETUP_PARALLEL, async (tenant) => {
+      const link = this.links.forTenant(tenant);
+      await ensureIngressConsumer(link, tenant, this.#policy, this.logger);
+      stops.push(
+        await consumeTenantIngress(
+          { link, tenant, policy: this.#policy, deadLetters: this.deadLetters, logger: this.logger, track: (p) => this.#track(p), closed: () => this.#closed },
+          handler,
+        ),
+      );
+    });
     this.#stops.push(...stops);
     return { unsubscribe: () => stops.forEach((s) => s()) };
   }
 
-  /** The tenant left the bundle: delete its durable consumer (idempotent; its waiting messages stay in the stream). */
+  /**
+   * The tenant left the bundle: delete its durable consumer (idempotent). Its streams stay, and
+   * the messages waiting in them: its data is kept until an operator deletes it.
+   */
   async retireIngress(tenant: string): Promise<void> {
-    await this.jsm.consumers.delete(INGRESS_STREAM, ingressConsumerName(tenant)).catch((e: unknown) => {
-      if (!/consumer not found/i.test(e instanceof Error ? e.message : String(e))) throw e;
-    });
+    await this.links
+      .forTenant(tenant)
+      .jsm.consumers.delete(ingressStream(tenant), ingressConsumerName(tenant))
+      .catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
   }
 
   #track(p: Promise<void>): void {
@@ -199,16 +204,26 @@ export class NatsBus implements MessageBus {
     this.#closed = true;
     for (const stop of this.#stops) stop();
     await this.drain();
-    await this.nc.drain().catch(() => undefined);
+    if (this.ownsLinks) await this.links.main.nc.drain().catch(() => undefined);
+    else await this.links.close();
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Parameters<JetStreamManager['streams']['add']>[0]): Promise<void> {
-  try {
-    await jsm.streams.info(config.name!);
-  } catch {
-    await jsm.streams.add(config);
+/** Tenants set up at once at start. */
+const SETUP_PARALLEL = 16;
+
+/** Run `fn` over `items`, at most `n` at a time; the first failure is thrown once all started ones settled. */
+async function inBatches<T>(items: readonly T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += n) {
+    const results = await Promise.allSettled(items.slice(i, i + n).map(fn));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
+}
+
+/** Errors a retry cannot fix: a refused permission, a full stream, a message the stream does not take. */
+function isPermanent(e: unknown): boolean {
+  return /permissions violation|maximum (messages|bytes|payload)|message size exceeds|no stream matches/i.test(e instanceof Error ? e.message : String(e));
 }
 
 export type { BusMessage };
