@@ -60,7 +60,8 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
   try {
     res = await fetch(new URL(path, base), { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(RELOAD_TIMEOUT_MS) });
   } catch (e) {
-    const why = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (e as Error).message;
     throw new CommandFailed(`cannot reach ${base.origin}: ${why}`);
   }
   const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string }; reloads?: Reload[] } & Partial<Reload>;
@@ -68,7 +69,7 @@ export async function reloadCommand(argv: string[], io: CommandIo): Promise<numb
     const error = body?.error;
     if (res.status === 404 && error?.message === 'no such route')
       throw new CommandFailed(`${base.origin} has no admin API (start it with GREENTIC_ADMIN_TOKEN set)`);
-    throw new CommandFailed(`${base.origin} answered ${res.status}${error ? `: ${error.code}: ${error.message}` : ''}`);
+    throw new CommandFailed(`${base.origin} answered ${res.status}${error ? ` (${error.code}): ${error.message}` : ''}`);
   }
   const reloads = tenant ? [body as Reload] : (body.reloads ?? []);
   if (reloads.length === 0) io.out('nothing changed');

@@ -3,7 +3,7 @@ import type { TenantRegistry } from '../../flow/tenant-registry.js';
 import type { ReloadReport, TenantReport } from '../../flow/tenant-reports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ConfigProblem } from '../../tenancy/config/problems.js';
-import { checkId } from '../../tenancy/ids.js';
+import { checkId, ID_PATTERN_TEXT } from '../../tenancy/ids.js';
 import type { AdminGate } from '../admin-auth.js';
 import { sendError } from '../error-reply.js';
 import { errorBody, idString } from '../schemas.js';
@@ -103,7 +103,12 @@ export function registerAdminRoutes(app: FastifyInstance, tenants: TenantRegistr
       const tenantParam = (req: FastifyRequest) => checkId('tenant', (req.params as { tenant: string }).tenant, 'the URL');
       const unknown = (reply: FastifyReply, tenant: string) => sendError(reply, 404, 'not-found', `this instance knows no tenant "${tenant}"`);
       const security = [{ admin: [] }];
-      const params = { type: 'object', required: ['tenant'], properties: { tenant: idString } } as const;
+      // Checked by the handler (checkId), so a malformed id is answered invalid-id, saying why.
+      const params = {
+        type: 'object',
+        required: ['tenant'],
+        properties: { tenant: { type: 'string', description: `a tenant id (${ID_PATTERN_TEXT})` } },
+      } as const;
 
       admin.get(
         '/tenants',
