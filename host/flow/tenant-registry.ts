@@ -183,11 +183,16 @@ export class TenantRegistry {
     for (const slot of this.#slots.values()) if (!slot.removed) this.#watcher.setTenant(slot.id, slot.dirs, slot.truncated);
   }
 
-  /** Stop watching, let a reload under way finish, and end every ingress subscription (nothing is retired). */
+  /** Stop watching, end every ingress subscription at once (nothing is retired), and let a reload under way finish. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#watcher?.close();
+    this.#unsubscribeAll();
     await this.#queue.catch(() => undefined);
+    this.#unsubscribeAll();
+  }
+
+  #unsubscribeAll(): void {
     for (const slot of this.#slots.values()) {
       slot.subscription?.unsubscribe();
       slot.subscription = undefined;
@@ -254,7 +259,7 @@ export class TenantRegistry {
       // The swap: one step, no await between the two Maps.
       this.#models.set(c.id, c.model!);
       if (c.runtime) this.runtimes.set(c.id, c.runtime);
-      if (c.served && !slot.subscription && this.#ingress) {
+      if (c.served && !slot.subscription && this.#ingress && !this.#closed) {
         try {
           slot.subscription = await this.#ingress.subscribe(c.id);
         } catch (e) {
