@@ -303,18 +303,7 @@ export class TenantRegistry {
   }
 
   #told(report: ReloadReport, trigger: ReloadTrigger): ReloadReport {
-    const { logger } = this.opts;
-    const slot = this.#slots.get(report.tenant);
-    this.#metrics.reloads.inc({ tenant: report.tenant, outcome: report.outcome });
-    this.#metrics.problems.set({ tenant: report.tenant }, slot?.allProblems().length ?? 0);
-    const fields = { event: `tenant-${report.outcome}`, tenant_id: report.tenant, trigger, version: report.version, previous_version: report.previousVersion };
-    if (report.outcome === 'kept-last-good' || report.outcome === 'failed') {
-      logger.error(
-        { ...fields, problems: report.problems.length },
-        `tenant ${report.tenant}: ${report.outcome === 'failed' ? 'failed to load' : 'kept its last good version'}`,
-      );
-    } else if (trigger !== 'start' || report.outcome !== 'loaded') logger.info(fields, `tenant ${report.tenant}: ${report.outcome}`);
-    for (const p of report.problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
+    this.#metrics.record(report, trigger, this.#slots.get(report.tenant)?.allProblems().length ?? 0, this.opts.logger);
     this.emit({ kind: 'reload', report, trigger });
     return report;
   }

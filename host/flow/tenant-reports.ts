@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ConfigProblem } from '../tenancy/config/problems.js';
+import type { Logger } from '../observability/logger.js';
+import { formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
 
 /**
  * Where a tenant stands on this instance:
@@ -77,5 +78,19 @@ export class ReloadMetrics {
       labelNames: ['tenant'],
       registers: [registry],
     });
+  }
+
+  /** Count, log and gauge one report (`problems`: the tenant's problems now, served and refused). */
+  record(report: ReloadReport, trigger: ReloadTrigger, problems: number, logger: Logger): void {
+    this.reloads.inc({ tenant: report.tenant, outcome: report.outcome });
+    this.problems.set({ tenant: report.tenant }, problems);
+    const fields = { event: `tenant-${report.outcome}`, tenant_id: report.tenant, trigger, version: report.version, previous_version: report.previousVersion };
+    if (report.outcome === 'kept-last-good' || report.outcome === 'failed') {
+      logger.error(
+        { ...fields, problems: report.problems.length },
+        `tenant ${report.tenant}: ${report.outcome === 'failed' ? 'failed to load' : 'kept its last good version'}`,
+      );
+    } else if (trigger !== 'start' || report.outcome !== 'loaded') logger.info(fields, `tenant ${report.tenant}: ${report.outcome}`);
+    for (const p of report.problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
   }
 }
