@@ -69,7 +69,7 @@ export async function preloadComponents(pool: WorkerPool, runtime: TenantRuntime
     for (const flow of runtime.flows.values()) {
       for (const node of flow.nodes.values()) {
         const c = runtime.componentFor(env, node.type);
-        if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi]));
+        if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi], runtime.model.id));
       }
     }
   }

@@ -14,7 +14,10 @@ import { ApiSchema, ComponentSourceSchema, GrantsSchema, idSchema, SettingsSchem
 /** One environment: a display name, and settings layered over the tenant's. */
 export const EnvironmentSchema = z.strictObject({
   name: z.string().min(1).optional(),
-  settings: SettingsSchema.optional(),
+  settings: SettingsSchema.refine((s) => s.isolation === undefined, {
+    message: "isolation is a tenant-level setting: set it in the tenant's settings, not an environment's",
+    path: ['isolation'],
+  }).optional(),
 });
 export type EnvironmentBody = z.infer<typeof EnvironmentSchema>;
 
