@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { ComponentCatalog, type BuiltinLocation } from './components/catalog.js';
+import type { BuiltinLocation } from './components/catalog.js';
 import { ComponentRegistry } from './components/registry.js';
 import type { ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
-import { loadServedTenants } from './flow/served-tenants.js';
-import { UnhandleableMessageError, type BusMessage, type BusSubscription, type MessageBus } from './messaging/bus.js';
+import { TenantRegistry } from './flow/tenant-registry.js';
+import { UnhandleableMessageError, type BusMessage, type MessageBus } from './messaging/bus.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
 import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
 import { answerId } from './messaging/nats/headers.js';
@@ -33,9 +33,8 @@ import { SessionTooLargeError } from './stores/session-codec.js';
 import { CorruptSessionError, type SessionStore } from './stores/session-store.js';
 import { StoreUnavailableError } from './stores/storage-problem.js';
 import type { StoreHealthReport } from './stores/store-health.js';
-import { loadWorkspace } from './tenancy/config/load.js';
 import { settlesWithin } from './util/settles-within.js';
-import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
+import type { ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
 import { startDataLife } from './data/data-life.js';
 import type { DataEventSink } from './data/data-events.js';
@@ -77,6 +76,8 @@ export interface HostOptions {
   readonly onDataEvent?: DataEventSink;
   /** The pace of the session expiry sweep (sessions examined per tick, ms between ticks). */
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
+  /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
+  readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
 }
 
 /**
@@ -84,7 +85,6 @@ export interface HostOptions {
  * ingress subscription. Everything is per instance; nothing lives at module level.
  */
 export class GreenticHost {
-  readonly #subs: BusSubscription[] = [];
   readonly #ownsBus: boolean;
   readonly #masterKey: Buffer;
   readonly #lock: DataDirLock | undefined;
@@ -93,9 +93,8 @@ export class GreenticHost {
   #dataLife: { data: TenantData; expiry: SessionExpiry } | undefined;
 
   private constructor(
-    readonly workspace: Workspace,
-    readonly runtimes: ReadonlyMap<string, TenantRuntime>,
-    readonly problems: readonly ConfigProblem[],
+    /** The tenants, each reloaded, added and removed on its own while the host runs. */
+    readonly tenants: TenantRegistry,
     readonly bus: MessageBus,
     readonly pool: WorkerPool,
     readonly sessions: SessionStore,
@@ -112,6 +111,21 @@ export class GreenticHost {
     this.#ownsBus = ownsBus;
     this.#masterKey = masterKey;
     this.#lock = lock;
+  }
+
+  /** The bundle as it is now (tenants change as they are reloaded). */
+  get workspace(): Workspace {
+    return this.tenants.workspace;
+  }
+
+  /** The served tenants' runtimes, as they are now. */
+  get runtimes(): ReadonlyMap<string, TenantRuntime> {
+    return this.tenants.runtimes;
+  }
+
+  /** Every configuration problem now: the bundle's and each tenant's. */
+  get problems(): readonly ConfigProblem[] {
+    return this.tenants.problems;
   }
 
   /** A key for one purpose derived from the master key (the master key itself never leaves). */
@@ -145,15 +159,18 @@ export class GreenticHost {
   }
 
   static async #start(opts: HostOptions, logger: Logger, stores: 'embedded' | 'nats', lock: DataDirLock | undefined): Promise<GreenticHost> {
-    const workspace = await loadWorkspace(opts.bundleDir);
-    const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
-    const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
-    const problems: ConfigProblem[] = [...workspace.problems, ...catalog.problems];
-    const runtimes = new Map<string, TenantRuntime>();
-
     const metrics = new HostMetrics();
     const logCap = tenantLogCapOf(logger);
     if (logCap) metrics.trackLogDrops(() => logCap.droppedTotals());
+    const tenants = await TenantRegistry.open({
+      ...opts,
+      builtins: opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR },
+      registry: new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR),
+      logger,
+      metrics: metrics.registry,
+    });
+    const runtimes = tenants.runtimes;
+
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
     const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
@@ -170,7 +187,7 @@ export class GreenticHost {
       spare: opts.spare,
       tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
-      sandbox: (t) => tenantSandbox(workspace.tenants.get(t)?.settings),
+      sandbox: (t) => tenantSandbox(tenants.workspace.tenants.get(t)?.settings),
       onWorkerExit: (t, tier) => metrics.workerCrashes.inc({ tenant: t ?? '', tier }),
     });
     await pool.start();
@@ -183,12 +200,10 @@ export class GreenticHost {
       throw e;
     };
     try {
-      await loadServedTenants({ ...opts, workspace, catalog, registry, pool, logger }, runtimes, problems);
-      await preloadComponents(pool, runtimes);
+      await tenants.start(pool);
     } catch (e) {
       await abandon(e);
     }
-    for (const p of problems) logger.error({ event: 'config-problem', tenant_id: p.tenant }, formatProblem(p));
 
     const natsBus = links
       ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
@@ -202,9 +217,7 @@ export class GreenticHost {
         else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
       });
     const host = new GreenticHost(
-      workspace,
-      runtimes,
-      problems,
+      tenants,
       bus,
       pool,
       sessions,
@@ -221,7 +234,7 @@ export class GreenticHost {
       sessions,
       secrets,
       deadLetters: host.deadLetters,
-      tenants: workspace.tenants,
+      tenants: tenants.workspace.tenants,
       runtimes,
       links: stores === 'nats' ? links : undefined,
       dataDir: opts.dataDir,
@@ -231,11 +244,16 @@ export class GreenticHost {
       expiry: opts.expiry,
     });
     try {
-      host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
+      // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
+      await tenants.attach({
+        subscribe: (tenant) => bus.consumeIngress([tenant], (m) => host.handleIngress(m)),
+        retire: (tenant) => bus.retireIngress(tenant),
+      });
     } catch (e) {
       await host.close().catch(() => undefined);
       throw e;
     }
+    if (opts.watch) tenants.watch(opts.watch === true ? {} : opts.watch);
     return host;
   }
 
@@ -417,9 +435,8 @@ export class GreenticHost {
 
   async #close(drainMs: number | undefined): Promise<void> {
     this.#accepting = false;
-    for (const s of this.#subs) s.unsubscribe();
-    this.#subs.length = 0;
-    const drained = this.bus.drain();
+    // Every tenant's subscription ends at once; a reload under way finishes (or fails with the pool).
+    const drained = Promise.all([this.tenants.close(), this.bus.drain()]);
     if (drainMs !== undefined && !(await settlesWithin(drained, drainMs))) {
       this.logger.warn({ event: 'drain-timeout', drain_ms: drainMs }, 'turns still running at the end of the drain time; failing them');
     }
@@ -431,22 +448,6 @@ export class GreenticHost {
     if (this.#ownsBus) await this.bus.close();
     await this.#lock?.release();
   }
-}
-
-/** Get the workers ready for every component (with its WASI grants) the served tenants' flows use. */
-async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string, TenantRuntime>): Promise<void> {
-  const ready: Array<Promise<void>> = [];
-  for (const runtime of runtimes.values()) {
-    for (const env of runtime.model.envs.keys()) {
-      for (const flow of runtime.flows.values()) {
-        for (const node of flow.nodes.values()) {
-          const c = runtime.componentFor(env, node.type);
-          if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi], runtime.model.id));
-        }
-      }
-    }
-  }
-  await Promise.all(ready);
 }
 
 /** What a failed turn tells the sender. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeJwt, errors, importSPKI, jwtVerify, type CryptoKey, type JWTHeaderParameters, type KeyObject } from 'jose';
 import { z } from 'zod';
 import { idSchema } from '../tenancy/config/schema.js';
@@ -74,8 +75,9 @@ export class TenantKeyring {
         if (!secret) throw new ApiAuthError(401, 'invalid-token', `tenant "${tenant}" has no API signing secret "${k.secret}" set`);
         return secret;
       }
-      // The PEM was read from inside the tenant's folder when it loaded; nothing is read here.
-      const cacheKey = `${tenant}\n${k.kid ?? ''}\n${k.public_key_file}`;
+      // The PEM was read from inside the tenant's folder when it loaded; nothing is read here. A
+      // reload with another key in the same file is another key.
+      const cacheKey = `${tenant}\n${k.kid ?? ''}\n${createHash('sha256').update(k.public_key_pem).digest('hex')}`;
       let pending = this.#publicKeys.get(cacheKey);
       if (!pending) {
         pending = importSPKI(k.public_key_pem, k.alg).catch(() => {

@@ -11,6 +11,8 @@ import { findChannel } from '../tenancy/model.js';
 import { answerClientError, describeFrameworkError, errorBody, sendError } from './error-reply.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
+import { AdminGate } from './admin-auth.js';
+import { registerAdminRoutes } from './routes/admin.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
@@ -25,6 +27,8 @@ export interface HttpServerOptions {
   readonly readiness?: readonly ReadinessCheck[];
   /** The bounds on webchat traffic; one per server by default. */
   readonly webchatGuard?: WebchatGuard;
+  /** The operator token /admin/v1 needs (adminTokenFromEnv); without it the admin API answers 404. */
+  readonly adminToken?: string | undefined;
 }
 
 /** Routes under /api/v1 that need no token. */
@@ -62,9 +66,15 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
       info: {
         title: 'greentic-host API',
         version: '1',
-        description: 'Every /api/v1 route except this document needs a Bearer JWT of the tenant named by X-Tenant-ID.',
+        description:
+          "Every /api/v1 route except this document needs a Bearer JWT of the tenant named by X-Tenant-ID. Every /admin/v1 route needs the operator's admin token instead (and answers 404 on an instance without one).",
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          admin: { type: 'http', scheme: 'bearer', description: "the operator's admin token (GREENTIC_ADMIN_TOKEN), for /admin/v1 only" },
+        },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -122,6 +132,7 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   registerFlowRoutes(app, host);
   registerUsageRoutes(app, host);
   registerUserRoutes(app, host);
+  registerAdminRoutes(app, host.tenants, opts.adminToken === undefined ? undefined : new AdminGate(opts.adminToken), host.logger);
   registerWebchat(app, {
     bus: host.bus,
     sessions: host.sessions,

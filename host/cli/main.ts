@@ -6,6 +6,7 @@ import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { dataCommand, DATA_HELP } from './data.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
+import { reloadCommand, RELOAD_HELP } from './reload.js';
 import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   describe: { run: describeCommand, help: DESCRIBE_HELP, summary: "print a Greentic component's descriptor (its ops and schemas)" },
   component: { run: componentCommand, help: COMPONENT_HELP, summary: 'scaffold and build your own components (for plugin authors)' },
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
+  reload: { run: reloadCommand, help: RELOAD_HELP, summary: 'make a running serve reload a tenant, or its whole bundle' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
   nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AdminTokenError, adminTokenFromEnv } from '../api/admin-auth.js';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
@@ -37,6 +38,8 @@ Options:
   --nats-wait MS      NATS: give up reaching the server at start after MS (default 0: keep trying,
                       one line per attempt)
   --drain-timeout MS  on stop, how long in-flight turns may take to finish (default 10000)
+  --watch, --no-watch reload a tenant when its files change (default: on when NODE_ENV=development,
+                      as with npm start; else off: reload with greentic-host reload)
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
                       stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants,
@@ -44,6 +47,7 @@ Options:
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
+GREENTIC_ADMIN_TOKEN (or GREENTIC_ADMIN_TOKEN_FILE) turns on the admin API (/admin/v1).
 With embedded stores, one instance at a time uses a data directory (its lock,
 greentic.lock/, names the holder). Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default
 info; each tenant at most GREENTIC_LOG_TENANT_LINES lines, default 1000, and
@@ -76,6 +80,8 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         'nats-wait': { type: 'string' },
         'drain-timeout': { type: 'string' },
         config: { type: 'string' },
+        watch: { type: 'boolean' },
+        'no-watch': { type: 'boolean' },
       },
       allowPositionals: false,
       strict: true,
@@ -130,6 +136,15 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
   if (settings.stores === 'nats' && !settings.nats) throw new UsageError('--stores nats needs --nats URL');
+  if (values.watch && values['no-watch']) throw new UsageError('--watch and --no-watch contradict each other');
+  const watch = values.watch ?? (values['no-watch'] ? false : process.env.NODE_ENV === 'development');
+  let adminToken: string | undefined;
+  try {
+    adminToken = await adminTokenFromEnv();
+  } catch (e) {
+    if (e instanceof AdminTokenError) throw new CommandFailed(e.message);
+    throw e;
+  }
 
   let tenantCap;
   try {
@@ -153,6 +168,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       maxDeliver: settings.maxDeliver,
       lockDataDir: true,
       logger,
+      watch,
       onProgress: (line) => io.out(`  ${line}`),
     });
   } catch (e) {
@@ -173,7 +189,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     io.err(`warning: ${host.problems.length} configuration problem(s); affected tenants or channels are unavailable (see the log, or run validate)`);
   }
 
-  const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined });
+  const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined, adminToken });
   const drain = new HttpDrain(app.server);
   let url: string;
   try {
@@ -213,7 +229,8 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
     `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
-      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
+      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${adminToken ? `, admin ${url}/admin/v1` : ''}${watch ? ', watching the bundle' : ''}` +
+      `${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
 

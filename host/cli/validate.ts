@@ -7,6 +7,7 @@ import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
 import { HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
+import { RULE_DESCRIPTIONS } from '../flow/channel-flows.js';
 import { describeInPool, type Describer } from '../flow/describe.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { WorkerPool } from '../sandbox/pool.js';
@@ -22,7 +23,8 @@ export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR
 Check a bundle without serving it: every config file against its schema, every flow's
 nodes, routes, component types, grants and node configs, and every component it uses
 (digest, imports; a Greentic component's ops, by calling its describe() in the sandbox).
-Prints each problem as FILE: PATH: MESSAGE.
+Prints each problem as FILE: PATH: MESSAGE, and which flow each channel runs
+(TENANT/TEAM/CHANNEL: FLOW (why): named by the channel, or the default rule).
 
 Exit codes: 0 valid, 1 problems found, 2 bad usage.`;
 
@@ -48,6 +50,7 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
   let teams = 0;
   let channels = 0;
   let flows = 0;
+  const bound: string[] = [];
   // Greentic components are described in the sandbox to check each node's op; workers start only if one is used.
   const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'warn' });
   let pool: Promise<WorkerPool> | undefined;
@@ -62,6 +65,7 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
       teams += tenant.teams.size;
       for (const t of tenant.teams.values()) channels += t.channels.size;
       flows += runtime?.flows.size ?? 0;
+      for (const [channel, b] of runtime?.channelFlows ?? []) bound.push(`${tenant.id}/${channel}: ${b.flow} (${RULE_DESCRIPTIONS[b.rule]})`);
     }
   } finally {
     await (await pool)?.close();
@@ -73,11 +77,14 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
       for (const note of entry.greentic?.notes ?? []) io.err(`note: ${entry.manifestFile}: ${note}`);
     }
   }
+  bound.sort();
   if (problems.length > 0) {
+    for (const line of bound) io.out(line);
     for (const p of problems) io.err(formatProblem(p));
     io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bundle}`);
     return 1;
   }
   io.out(`bundle ${workspace.name} is valid: ${workspace.tenants.size} tenants, ${teams} teams, ${channels} channels, ${flows} flows`);
+  for (const line of bound) io.out(line);
   return 0;
 }

@@ -71,6 +71,22 @@ export class ComponentCatalog {
     return new ComponentCatalog(builtins, perTenant, problems);
   }
 
+  /**
+   * The built-ins and `tenant`'s own components, read again (a reload of that tenant), with the
+   * problems of its components. No other tenant's components are read or kept.
+   */
+  async withTenant(tenant: TenantModel): Promise<{ catalog: ComponentCatalog; problems: ConfigProblem[] }> {
+    const problems: ConfigProblem[] = [];
+    let entries: Map<string, ComponentEntry>;
+    try {
+      entries = await tenantEntries(tenant, this.builtins, problems);
+    } catch (e) {
+      problems.push({ file: tenant.file, path: '', message: `components of tenant "${tenant.id}" failed to load: ${(e as Error).message}`, tenant: tenant.id });
+      entries = new Map();
+    }
+    return { catalog: new ComponentCatalog(this.builtins, new Map([[tenant.id, entries]]), problems), problems };
+  }
+
   /** The component a flow of `tenant` means by `type`; another tenant's components never match. */
   resolve(tenant: string, type: string): ComponentEntry | undefined {
     return this.perTenant.get(tenant)?.get(type) ?? this.builtins.get(type);

@@ -135,6 +135,14 @@ export class FlowExecutor {
 
     // Resume where the session waits, unless the flow changed under it.
     const resumable = prev.cursor && prev.cursor.waiting && prev.cursor.flow === f.name && f.nodes.has(prev.cursor.node);
+    if (prev.cursor?.waiting && !resumable) {
+      // A reload took away the node the session waited at (or the channel runs another flow now): it starts again, its state kept.
+      const was = `${prev.cursor.flow}/${prev.cursor.node}`;
+      services.logger.info(
+        { event: 'flow-restarted', tenant_id: key.tenant, env_id: key.env, team_id: key.team, session_id: key.session, was, flow: f.name },
+        'session restarted its flow',
+      );
+    }
     // The whole turn is one job for a worker: every node until the flow waits or ends.
     const outcome = await pool.runTurn({
       plan,

@@ -6,6 +6,7 @@ import { joinPath, zodProblems, type ConfigProblem } from '../tenancy/config/pro
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import { componentDenial, tenantDenial, ungrantedRequests } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
+import { channelFlow, type ChannelFlow } from './channel-flows.js';
 import { FlowSchema } from './schema.js';
 
 export interface FlowNode {
@@ -29,9 +30,11 @@ export interface Flow {
   readonly nodes: ReadonlyMap<string, FlowNode>;
 }
 
-/** A tenant's flows that loaded, and why each channel that cannot run is unavailable. */
+/** A tenant's flows that loaded, the flow each channel runs, and why each channel that cannot run is unavailable. */
 export interface TenantFlows {
   readonly flows: ReadonlyMap<string, Flow>;
+  /** "team/channel" -> the flow it runs (named, or by the default rule) and the rule. */
+  readonly channelFlows: ReadonlyMap<string, ChannelFlow>;
   /** "team/channel" -> reason, for channels whose flow did not load or may not run there. */
   readonly unavailable: ReadonlyMap<string, string>;
   readonly problems: readonly ConfigProblem[];
@@ -45,7 +48,8 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
   const problems: ConfigProblem[] = [];
   const flows = new Map<string, Flow>();
   const dir = join(tenant.dir, 'flows');
-  for (const name of await listFiles(dir, '.yaml')) {
+  const files = await listFiles(dir, '.yaml');
+  for (const name of files) {
     const file = join(dir, name);
     try {
       const flow = await loadFlow(file, name.slice(0, -'.yaml'.length), tenant, catalog, problems);
@@ -58,15 +62,24 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
 
   // Every channel must be bound to a flow of its own tenant whose components its team may use.
   const unavailable = new Map<string, string>();
+  const channelFlows = new Map<string, ChannelFlow>();
+  const flowFiles = files.map((f) => f.slice(0, -'.yaml'.length));
   for (const team of tenant.teams.values()) {
     for (const channel of team.channels.values()) {
-      const at = joinPath([...(team.path ? [team.path] : []), 'channels', channel.id, 'flow']);
-      const flow = flows.get(channel.flow);
+      const at = joinPath([...(channel.path ? [channel.path] : []), 'flow']);
+      const bound = channelFlow(tenant, channel, flowFiles);
+      if (typeof bound === 'string') {
+        problems.push({ file: channel.file, path: at, message: bound, tenant: tenant.id });
+        unavailable.set(`${team.id}/${channel.id}`, bound);
+        continue;
+      }
+      channelFlows.set(`${team.id}/${channel.id}`, bound);
+      const flow = flows.get(bound.flow);
       if (!flow) {
-        const reason = problems.some((p) => p.file === displayPath(join(dir, `${channel.flow}.yaml`)))
-          ? `flow "${channel.flow}" did not load (see its problems)`
-          : `tenant "${tenant.id}" has no flow "${channel.flow}" (expected ${displayPath(join(dir, `${channel.flow}.yaml`))})`;
-        if (!reason.startsWith('flow "')) problems.push({ file: team.file, path: at, message: reason, tenant: tenant.id });
+        const reason = problems.some((p) => p.file === displayPath(join(dir, `${bound.flow}.yaml`)))
+          ? `flow "${bound.flow}" did not load (see its problems)`
+          : `tenant "${tenant.id}" has no flow "${bound.flow}" (expected ${displayPath(join(dir, `${bound.flow}.yaml`))})`;
+        if (!reason.startsWith('flow "')) problems.push({ file: channel.file, path: at, message: reason, tenant: tenant.id });
         unavailable.set(`${team.id}/${channel.id}`, reason);
         continue;
       }
@@ -84,7 +97,7 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
       }
     }
   }
-  return { flows, unavailable, problems };
+  return { flows, channelFlows, unavailable, problems };
 }
 
 /**
@@ -123,7 +136,9 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
     if (ids.has(n.id)) problem(`nodes[${i}].id`, `node "${n.id}" is defined twice`);
     ids.add(n.id);
   });
-  if (!ids.has(def.start)) problem('start', `no node "${def.start}" in this flow`);
+  // Without `start`, a flow starts at its first node (as the spec's flows do).
+  const start = def.start ?? def.nodes[0]!.id;
+  if (!ids.has(start)) problem('start', `no node "${start}" in this flow`);
   if (def.on_expired !== undefined && !ids.has(def.on_expired)) problem('on_expired', `no node "${def.on_expired}" in this flow`);
 
   const nodes = new Map<string, FlowNode>();
@@ -159,5 +174,5 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
   });
 
   if (problems.length > before) return null;
-  return { name: def.name, version: def.version, file: shown, start: def.start, onExpired: def.on_expired ?? def.start, nodes };
+  return { name: def.name, version: def.version, file: shown, start, onExpired: def.on_expired ?? start, nodes };
 }

@@ -10,6 +10,8 @@ import { MAX_COMPONENT_FILE_BYTES, readFileBounded } from '../tenancy/config/con
 import type { ConfigProblem } from '../tenancy/config/problems.js';
 import { effectivePermissions, grantedWasiOf, wasiGranted, type Permissions } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
+import type { ChannelFlow } from './channel-flows.js';
+import { ComponentFileError, type ComponentFiles } from './component-files.js';
 import type { Describer } from './describe.js';
 import { loadTenantFlows, type Flow } from './loader.js';
 
@@ -28,6 +30,8 @@ export class TenantRuntime {
   constructor(
     readonly model: TenantModel,
     readonly flows: ReadonlyMap<string, Flow>,
+    /** "team/channel" -> the flow it runs, named or by the default rule. */
+    readonly channelFlows: ReadonlyMap<string, ChannelFlow>,
     /** "team/channel" -> why that channel cannot run. */
     readonly unavailable: ReadonlyMap<string, string>,
     /** "env/type" -> the component compiled under that environment's memory cap. */
@@ -43,8 +47,8 @@ export class TenantRuntime {
   flowFor(team: string, channel: string): { ok: true; flow: Flow } | { ok: false; reason: string } {
     const why = this.unavailable.get(`${team}/${channel}`);
     if (why) return { ok: false, reason: why };
-    const ch = this.model.teams.get(team)?.channels.get(channel);
-    const flow = ch && this.flows.get(ch.flow);
+    const bound = this.channelFlows.get(`${team}/${channel}`);
+    const flow = bound && this.flows.get(bound.flow);
     return flow ? { ok: true, flow } : { ok: false, reason: `channel ${team}/${channel} has no flow` };
   }
 
@@ -73,6 +77,7 @@ export async function loadTenantRuntime(
   registry: ComponentRegistry,
   onLoaded?: (entry: ComponentEntry, loaded: LoadedComponent, ms: number, details: LoadDetails) => void,
   describe?: Describer,
+  files?: ComponentFiles,
 ): Promise<{ runtime: TenantRuntime; problems: ConfigProblem[] }> {
   const loaded = await loadTenantFlows(tenant, catalog);
   const problems = [...loaded.problems];
@@ -91,7 +96,7 @@ export async function loadTenantRuntime(
       const envLimits = [...tenant.envs.keys()].map((env) => [env, effectivePermissions(tenant, env, entry.manifest).limits] as const);
       // The file is refused unread past the largest size any environment allows; compile checks each environment's limits.
       const maxBytes = envLimits.length > 0 ? Math.max(...envLimits.map(([, l]) => l.module.bytes)) : MAX_COMPONENT_FILE_BYTES;
-      const component = await loadComponentBytes(registry, entry, maxBytes);
+      const component = await loadComponentBytes(registry, entry, maxBytes, files);
       const refusal = importRefusal(entry.name, entry.manifest, grantedWasiOf(tenant, entry.name), component, `tenant "${tenant.id}"`);
       if (refusal) throw new ComponentLoadError(entry.manifestFile, refusal);
       // One compile per memory and table cap: environments may cap differently.
@@ -131,13 +136,9 @@ export async function loadTenantRuntime(
     const why = broken ? `flow "${name}" cannot run: ${failed.get(broken.type)}` : brokenFlows.get(name);
     if (!why) continue;
     flows.delete(name);
-    for (const team of tenant.teams.values()) {
-      for (const ch of team.channels.values()) {
-        if (ch.flow === name) unavailable.set(`${team.id}/${ch.id}`, why);
-      }
-    }
+    for (const [channel, bound] of loaded.channelFlows) if (bound.flow === name) unavailable.set(channel, why);
   }
-  return { runtime: new TenantRuntime(tenant, flows, unavailable, compiled), problems };
+  return { runtime: new TenantRuntime(tenant, flows, loaded.channelFlows, unavailable, compiled), problems };
 }
 
 /**
@@ -156,17 +157,26 @@ export async function loadTenantRuntimeSafely(
   }
 }
 
-/** A component's bytes, bounded in size; a tenant's are read only from inside its folders. */
-async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentEntry, moduleBytes: number): Promise<LoadedComponent> {
+/**
+ * A component's bytes, bounded in size; a tenant's are read only from inside its folders. With
+ * `files`, a file unchanged since it was last loaded is not read or hashed again.
+ */
+async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentEntry, moduleBytes: number, files?: ComponentFiles): Promise<LoadedComponent> {
   const maxBytes = Math.min(MAX_COMPONENT_FILE_BYTES, moduleBytes);
-  const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
-  if (!read.ok) {
-    const why = read.problems[0]!.message;
+  const refused = (why: string) =>
     // Over the tenant's own limit: say which setting it is.
-    if (why.startsWith('is more than') && maxBytes === moduleBytes)
-      throw new ComponentLoadError(entry.wasmPath, `the component is more than the ${maxBytes} bytes allowed (settings.limits.module.bytes)`);
-    throw new ComponentLoadError(entry.wasmPath, why);
+    why.startsWith('is more than') && maxBytes === moduleBytes
+      ? new ComponentLoadError(entry.wasmPath, `the component is more than the ${maxBytes} bytes allowed (settings.limits.module.bytes)`)
+      : new ComponentLoadError(entry.wasmPath, why);
+  if (files) {
+    try {
+      return await files.load(registry, entry, maxBytes);
+    } catch (e) {
+      throw e instanceof ComponentFileError ? refused(e.message) : e;
+    }
   }
+  const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
+  if (!read.ok) throw refused(read.problems[0]!.message);
   return registry.loadBytes(read.bytes, entry.wasmPath, entry.pinnedDigest);
 }
 

@@ -18,12 +18,12 @@ export const NodeSchema = z.strictObject({
   routes: z.array(RouteSchema).optional(),
 });
 
-/** The spec's flow format, plus `start` and `next`/`routes`. */
+/** The spec's flow format, plus `start` (default: the first node) and `next`/`routes` (none: the run ends). */
 export const FlowSchema = z.strictObject({
   name: idSchema('flow'),
   version: z.union([z.string().min(1), z.number()]).transform(String),
   description: z.string().optional(),
-  start: idSchema('node'),
+  start: idSchema('node').optional(),
   /** Where a conversation starts when the user's previous session expired (settings.sessions); `start` when omitted. */
   on_expired: idSchema('node').optional(),
   nodes: z.array(NodeSchema).min(1),

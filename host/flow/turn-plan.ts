@@ -63,16 +63,18 @@ export class TurnPlans {
       };
     });
     const tenant = runtime.model.id;
+    const settings = runtime.model.envs.get(env)!.settings;
     const wire: TurnPlan = {
       tenantId: tenant,
       envId: env,
       teamId: team,
       channel,
       flow: flow.name,
-      maxSteps: runtime.model.envs.get(env)!.settings.limits.maxSteps,
+      maxSteps: settings.limits.maxSteps,
       sessionBase: { tenant, env, team },
       nodes,
       single: false,
+      locale: { language: settings.language, timezone: settings.timezone },
     };
     return { plan: this.pool.plan(wire, components, permissions, new Set(teamChannels)), index };
   }

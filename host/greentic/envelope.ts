@@ -11,10 +11,20 @@ export interface GreenticCallInfo {
   readonly component: string;
   /** The call's deadline, milliseconds since the Unix epoch. */
   readonly deadlineAt: number;
+  /** The tenant environment's language and time zone (settings.language, settings.timezone). */
+  readonly locale?: CallLocale | undefined;
 }
 
-/** The language of human-facing text a component produces; flows carry none yet. */
+/** A tenant environment's BCP 47 language tag and IANA time zone, validated when its config loads. */
+export interface CallLocale {
+  readonly language: string;
+  readonly timezone: string;
+}
+
+/** The language of human-facing text a component produces when its tenant names none. */
 export const DEFAULT_I18N_ID = 'en';
+/** The time zone a component is told when its tenant names none. */
+export const DEFAULT_TIMEZONE_ID = 'UTC';
 /** Attempts count from 0, as in greentic-types; a turn that runs again is a new turn, not an attempt. */
 export const FIRST_ATTEMPT = 0;
 
@@ -38,7 +48,7 @@ export function greenticCtx(ctx: TenantCtx, call: GreenticCallInfo, step: string
     deadlineMs: BigInt(Math.floor(call.deadlineAt)),
     attempt: FIRST_ATTEMPT,
     idempotencyKey: key,
-    i18nId: DEFAULT_I18N_ID,
+    i18nId: call.locale?.language ?? DEFAULT_I18N_ID,
   };
 }
 
@@ -60,13 +70,15 @@ export interface NodePayload {
   readonly message: { readonly text: string; readonly user: string; readonly channel: string };
   readonly config: Record<string, unknown>;
   readonly resumed: boolean;
+  /** The tenant environment's language and time zone (the language is the ctx's i18n-id too). */
+  readonly locale: CallLocale;
 }
 
 /**
  * Split a flow node's input into the op its config picks (`config.op`, absent: the component's
  * default) and the payload: the config without `op`.
  */
-export function nodePayload(input: NodeInvocation): { op: string | undefined; payload: NodePayload } {
+export function nodePayload(input: NodeInvocation, locale: CallLocale | undefined): { op: string | undefined; payload: NodePayload } {
   const parsed: unknown = JSON.parse(input.config);
   const config = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? { ...(parsed as Record<string, unknown>) } : {};
   if (config.op !== undefined && (typeof config.op !== 'string' || config.op === '')) {
@@ -76,6 +88,11 @@ export function nodePayload(input: NodeInvocation): { op: string | undefined; pa
   delete config.op;
   return {
     op,
-    payload: { message: { text: input.message.text, user: input.message.userId, channel: input.message.channel }, config, resumed: input.resumed },
+    payload: {
+      message: { text: input.message.text, user: input.message.userId, channel: input.message.channel },
+      config,
+      resumed: input.resumed,
+      locale: locale ?? { language: DEFAULT_I18N_ID, timezone: DEFAULT_TIMEZONE_ID },
+    },
   };
 }

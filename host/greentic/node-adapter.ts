@@ -36,7 +36,7 @@ export class GreenticNode {
 
   /** Run a flow node: `config.op` (or the first op described), payload `{ message, config, resumed }`. */
   invokeNode(ctx: TenantCtx, input: NodeInvocation, call: GreenticCallInfo): NodeOutput {
-    const { op: requested, payload } = nodePayload(input);
+    const { op: requested, payload } = nodePayload(input, call.locale);
     const op = this.#op(requested, call.component);
     const result = this.node.invoke(op, invocationEnvelope(ctx, call, input.nodeId, encodeCbor(payload)));
     // Each CBOR item becomes a JS value: charged before the output is decoded.

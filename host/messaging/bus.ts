@@ -54,6 +54,11 @@ export interface MessageBus {
    * deployment, until the subscription ends. Only those tenants' messages ever arrive.
    */
   consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription>;
+  /**
+   * `tenant` left the bundle: remove what consumeIngress set up for it on the bus (NATS: its
+   * durable consumer; messages waiting for it stay in the stream). Its subscription ends first.
+   */
+  retireIngress(tenant: string): Promise<void>;
   /** Wait until every handler started so far has finished. */
   drain(): Promise<void>;
   close(): Promise<void>;

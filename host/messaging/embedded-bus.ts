@@ -50,6 +50,9 @@ export class EmbeddedBus implements MessageBus {
     return { unsubscribe: () => subs.forEach((s) => s.unsubscribe()) };
   }
 
+  /** Nothing to retire: a tenant's subscriptions are all there is, and they ended with its unsubscribe. */
+  async retireIngress(_tenant: string): Promise<void> {}
+
   subscribe(pattern: string, handler: BusHandler, opts: { queue?: string } = {}): BusSubscription {
     const sub: Sub = { pattern, handler, queue: opts.queue, active: true };
     this.#subs.push(sub);

@@ -1,6 +1,6 @@
 import type { ComponentWorld } from '../components/registry.js';
 import type { NextStep } from '../components/node-world.js';
-import type { GreenticCallInfo } from '../greentic/envelope.js';
+import type { CallLocale, GreenticCallInfo } from '../greentic/envelope.js';
 import type { DenialEvent } from '../observability/metrics.js';
 import type { SessionKey } from '../stores/keys.js';
 import type { Limits } from '../tenancy/model.js';
@@ -133,6 +133,8 @@ export interface TurnPlan {
   readonly sessionBase: { readonly tenant: string; readonly env: string; readonly team: string };
   readonly nodes: PlanNode[];
   readonly single: boolean;
+  /** The environment's time zone and language, told to every node (absent: the defaults, UTC and en). */
+  readonly locale?: CallLocale;
 }
 
 /** One turn: a plan and what varies per message. */

@@ -82,7 +82,7 @@ export class JobRunner {
       const ws = new WorkerCallScope(ctx, session, node.scope, this.#fixed.get(node.scope), turn, rec, at);
       const input: NodeInvocation = { nodeId: node.id, message: { text: job.text, userId: job.userId, channel: plan.channel }, config: node.config, resumed };
       const ran = await this.#call(ws, node.moduleKey, `${plan.tenantId}/${plan.envId}/${node.moduleKey}`, node.wasi, true, (i) =>
-        runNode(i, { ...ctx }, input, { flow: plan.flow, component: node.type, deadlineAt }),
+        runNode(i, { ...ctx }, input, { flow: plan.flow, component: node.type, deadlineAt, locale: plan.locale }),
       );
       steps.push({ node: at, ms: performance.now() - t0 });
       if (!ran.ok) return fail(ran.failure, at);

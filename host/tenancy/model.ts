@@ -1,5 +1,7 @@
-import type { ApiKeyConfig, ChannelConfig, LimitsConfig, ModuleLimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
+import type { Provider } from '../messaging/providers/channel-providers.js';
+import type { ApiKeyConfig, LimitsConfig, ModuleLimitsConfig, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
+import { DEFAULT_LANGUAGE, DEFAULT_TIMEZONE } from './config/locale.js';
 import type { ConfigProblem } from './config/problems.js';
 import { DEFAULT_SESSION_POLICY, resolveSessionPolicy, type SessionPolicy } from '../data/session-policy.js';
 
@@ -126,6 +128,9 @@ export const DEFAULT_WEBCHAT_LIMITS: WebchatLimits = Object.freeze({
 });
 
 export interface Settings {
+  /** IANA time zone and BCP 47 language tag, told to every component call. */
+  readonly timezone: string;
+  readonly language: string;
   readonly limits: Limits;
   readonly webchat: WebchatLimits;
   /** Calls (turns) of the tenant running at once; undefined: as many as there are workers. */
@@ -139,6 +144,8 @@ export interface Settings {
 }
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
+  timezone: DEFAULT_TIMEZONE,
+  language: DEFAULT_LANGUAGE,
   limits: DEFAULT_LIMITS,
   webchat: DEFAULT_WEBCHAT_LIMITS,
   concurrency: undefined,
@@ -152,6 +159,8 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
 export function resolveSettings(base: Settings, over: SettingsConfig | undefined): Settings {
   if (!over) return base;
   return {
+    timezone: over.timezone ?? base.timezone,
+    language: over.language ?? base.language,
     limits: resolveLimits(base.limits, over.limits),
     webchat: resolveWebchat(base.webchat, over.webchat),
     concurrency: over.concurrency ?? base.concurrency,
@@ -229,11 +238,20 @@ export interface EnvModel {
   readonly settings: Settings;
 }
 
-export interface ChannelModel extends Readonly<Omit<ChannelConfig, 'provider'>> {
+export interface ChannelModel {
   readonly id: string;
   readonly provider: Provider;
+  /** The flow the config names; without one the loader picks the team's flow (flow/channel-flows.ts). */
+  readonly flow: string | undefined;
+  /** A webchat channel's page title. */
+  readonly title: string | undefined;
+  /** The provider's settings, checked by its own schema (host/messaging/providers/). */
+  readonly config: Readonly<Record<string, unknown>>;
   readonly tenant: string;
   readonly team: string;
+  /** The file and path that define the channel, for error messages. */
+  readonly file: string;
+  readonly path: string;
 }
 
 export interface TeamModel {

@@ -18,6 +18,11 @@ describe('the REST API', () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.0.3');
     expect(Object.keys(r.body.paths).sort()).toEqual([
+      '/admin/v1/reload',
+      '/admin/v1/tenants',
+      '/admin/v1/tenants/{tenant}',
+      '/admin/v1/tenants/{tenant}/problems',
+      '/admin/v1/tenants/{tenant}/reload',
       '/api/v1/flows',
       '/api/v1/messages',
       '/api/v1/sessions',
@@ -30,6 +35,9 @@ describe('the REST API', () => {
     ]);
     expect(r.body.paths['/api/v1/messages'].post.requestBody.content['application/json'].schema.required).toEqual(['env', 'channel', 'user', 'text']);
     expect(r.body.components.securitySchemes.bearer.scheme).toBe('bearer');
+    // The operator's routes take the operator's token, not a tenant's.
+    expect(r.body.paths['/admin/v1/tenants/{tenant}/reload'].post.security).toEqual([{ admin: [] }]);
+    expect(r.body.components.securitySchemes.admin.scheme).toBe('bearer');
   });
 
   it('reports health and readiness, naming no tenant', async () => {

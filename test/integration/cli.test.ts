@@ -90,7 +90,14 @@ describe('greentic-host validate', () => {
   it('accepts the examples', async () => {
     expect(await greentic(['validate', '--bundle', EXAMPLES])).toMatchObject({
       code: 0,
-      stdout: 'bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows\n',
+      stdout: [
+        'bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows',
+        'acme/sales/teams: acme_sales_flow (named by the channel)',
+        'acme/support/slack: acme_support_flow (default: {tenant}_{team}_flow)',
+        'acme/support/telegram: acme_support_flow (default: {tenant}_{team}_flow)',
+        'bigcorp/helpdesk/webchat: bigcorp_helpdesk_flow (default: {tenant}_{team}_flow)',
+        '',
+      ].join('\n'),
     });
   });
 
@@ -108,7 +115,9 @@ describe('greentic-host validate', () => {
       });
       const r = await greentic(['validate', '--bundle', b.dir]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/tenants\/acme\/teams\/support\.yaml: channels\.slack\.provider: Invalid option/);
+      expect(r.stderr).toMatch(
+        /tenants\/acme\/teams\/support\.yaml: channels\.slack\.provider: unknown provider "pigeon"; expected one of "messaging-slack"\|/,
+      );
       expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.next: no node "b" in this flow/);
       expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.config\.message: /);
       expect(r.stderr).toMatch(/\d+ problems in /);

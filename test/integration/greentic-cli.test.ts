@@ -202,7 +202,7 @@ describe('greentic-host validate', () => {
       });
       expect(await greentic(['validate', '--bundle', b.dir])).toMatchObject({
         code: 0,
-        stdout: 'bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows\n',
+        stdout: expect.stringMatching(/^bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows\nacme\/sales\/teams: acme_sales_flow /),
       });
     } finally {
       b.cleanup();

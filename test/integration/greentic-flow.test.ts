@@ -39,7 +39,8 @@ beforeAll(async () => {
     ...flows,
     'tenants/acme/tenant.yaml': {
       tenant: 'acme',
-      environments: { prod: {}, staging: {} },
+      settings: { timezone: 'Europe/Paris', language: 'fr-FR' },
+      environments: { prod: {}, staging: { settings: { language: 'fr-BE' } } },
       grants: {
         components: { reply: null, ask: null, branch: null, gjs: GREENTIC_WASI_GRANT, slots: GREENTIC_WASI_GRANT, dirs: { wasi: ['wasi:filesystem/*'] } },
       },
@@ -94,7 +95,7 @@ describe('a Greentic component as a flow node', () => {
     expect(replies(await t.say(sales('slots'), 's1', 'hey'))).toEqual(['Slots: hey', 'routing to done', 'routed']);
   });
 
-  it('gets a ctx built from the bound scope, and the payload { message, config, resumed }', async () => {
+  it('gets a ctx built from the bound scope, and the payload { message, config, resumed, locale }', async () => {
     const t0 = Date.now();
     const [text] = replies(await t.say(sales('op_ctx'), 'u-ctx', 'who am I?'));
     const seen = JSON.parse(text!) as Record<string, unknown>;
@@ -105,19 +106,31 @@ describe('a Greentic component as a flow node', () => {
       env: 'prod',
       correlation: defaultSessionId('op_ctx', 'u-ctx'),
       attempt: 0,
-      i18n: 'en',
+      i18n: 'fr-FR',
       flow: 'g_ctx',
       step: 'n',
       component: 'gjs',
       envelopeAttempt: 0,
       metadata: null,
-      payload: { message: { text: 'who am I?', user: 'u-ctx', channel: 'op_ctx' }, config: {}, resumed: false },
+      payload: {
+        message: { text: 'who am I?', user: 'u-ctx', channel: 'op_ctx' },
+        config: {},
+        resumed: false,
+        locale: { language: 'fr-FR', timezone: 'Europe/Paris' },
+      },
     });
     expect(seen.trace).toMatch(/^[0-9a-f]{32}$/);
     expect(seen.idempotency).toMatch(/^[0-9a-f]{32}$/);
     // An absolute deadline: the tenant's 1000 ms cap from when the call was sent.
     expect(seen.deadline).toBeGreaterThanOrEqual(t0 + 1000);
     expect(seen.deadline).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it("is told its environment's language over the tenant's (settings layer), on the ctx and in the payload", async () => {
+    const [text] = replies(await t.say({ ...sales('op_ctx'), env: 'staging' }, 'u-loc', 'hi'));
+    const seen = JSON.parse(text!) as { i18n: string; payload: { locale: unknown } };
+    expect(seen.i18n).toBe('fr-BE');
+    expect(seen.payload.locale).toEqual({ language: 'fr-BE', timezone: 'Europe/Paris' });
   });
 
   it('maps outputs and errors: data only proceeds, node-error, ok: false, unmappable output', async () => {

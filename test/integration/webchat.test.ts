@@ -20,8 +20,8 @@ beforeAll(async () => {
   const bundleYaml = (await import('node:fs')).readFileSync(`${bundle.dir}/bundle.yaml`, 'utf8');
   writeFiles(bundle.dir, {
     'bundle.yaml': bundleYaml.replace(
-      '            title: BigCorp Helpdesk',
-      '            title: BigCorp Helpdesk\n          vip:\n            provider: webchat\n            flow: bigcorp_helpdesk_flow',
+      '              title: "BigCorp Helpdesk"',
+      '              title: "BigCorp Helpdesk"\n          vip:\n            provider: webchat\n            flow: bigcorp_helpdesk_flow',
     ),
   });
   t = await startHost({ bundleDir: bundle.dir });

@@ -23,7 +23,14 @@ describe('loading the example bundle', () => {
     expect([...acme.envs.keys()]).toEqual(['prod', 'staging']);
     expect([...acme.teams.keys()].sort()).toEqual(['sales', 'support']);
     expect([...acme.teams.get('support')!.channels.keys()]).toEqual(['slack', 'telegram']);
-    expect(acme.teams.get('support')!.channels.get('slack')).toMatchObject({ provider: 'slack', flow: 'acme_support_flow', tenant: 'acme', team: 'support' });
+    expect(acme.teams.get('support')!.channels.get('slack')).toMatchObject({
+      provider: 'slack',
+      flow: undefined,
+      config: { workspace_id: 'T123456', channel_id: 'C789012' },
+      tenant: 'acme',
+      team: 'support',
+    });
+    expect(acme.settings).toMatchObject({ timezone: 'America/New_York', language: 'en-US' });
     expect([...acme.teams.get('sales')!.channels.keys()]).toEqual(['teams']);
     // Environment settings layer over the tenant's.
     expect(acme.envs.get('prod')!.settings.limits.deadlineMs).toBe(1000);
@@ -32,7 +39,9 @@ describe('loading the example bundle', () => {
     const bigcorp = ws.tenants.get('bigcorp')!; // bundle form
     expect(bigcorp.file).toMatch(/bundle\.yaml$/);
     expect(bigcorp.path).toBe('tenants.bigcorp');
-    expect(bigcorp.teams.get('helpdesk')!.channels.get('webchat')!.provider).toBe('webchat');
+    expect(bigcorp.teams.get('helpdesk')!.channels.get('webchat')).toMatchObject({ provider: 'webchat', title: 'BigCorp Helpdesk' });
+    // No environments named: prod.
+    expect([...bigcorp.envs.keys()]).toEqual(['prod']);
   });
 });
 
@@ -52,7 +61,9 @@ describe('configuration errors name the file and the path inside it', () => {
     writeFiles(dir, { 'tenants/acme/teams/support.yaml': { team: 'support', channels: { slack: { provider: 'smoke-signals', flow: 'acme_support_flow' } } } });
     const ws = await loadWorkspace(dir);
     expect(messages(ws)).toContainEqual(
-      expect.stringMatching(/support\.yaml: channels\.slack\.provider: Invalid option: expected one of "slack"\|"telegram"\|"teams"\|"webchat"$/),
+      expect.stringMatching(
+        /support\.yaml: channels\.slack\.provider: unknown provider "smoke-signals"; expected one of "messaging-slack"\|"slack"\|"messaging-telegram"\|"telegram"\|"messaging-teams"\|"teams"\|"messaging-webchat"\|"webchat"$/,
+      ),
     );
   });
 
@@ -107,20 +118,26 @@ describe('configuration errors name the file and the path inside it', () => {
     writeFiles(dir, {
       'bundle.yaml': {
         workspace: 'demo',
-        tenants: { bigcorp: { environments: { prod: {} }, teams: { helpdesk: { channels: { webchat: { provider: 'webchat' } } } } } },
+        tenants: { bigcorp: { environments: { prod: {} }, teams: { helpdesk: { channels: { webchat: { provider: 'webchat', config: { colour: 1 } } } } } } },
       },
     });
     const ws = await loadWorkspace(dir);
-    expect(messages(ws)).toContainEqual(expect.stringMatching(/bundle\.yaml: tenants\.bigcorp\.teams\.helpdesk\.channels\.webchat\.flow: /));
+    expect(messages(ws)).toContainEqual(
+      expect.stringMatching(/bundle\.yaml: tenants\.bigcorp\.teams\.helpdesk\.channels\.webchat\.config\.colour: unknown key$/),
+    );
   });
 
-  it('a tenant defined twice', async () => {
+  it('a tenant defined in bundle.yaml and tenant.yaml that disagree', async () => {
     const dir = bundle();
-    writeFiles(dir, { 'bundle.yaml': { workspace: 'demo', tenants: { acme: { environments: { prod: {} } } } } });
+    writeFiles(dir, { 'bundle.yaml': { workspace: 'demo', tenants: { acme: { name: 'Acme Ltd' } } } });
     const ws = await loadWorkspace(dir);
-    expect(messages(ws)).toContainEqual(
-      expect.stringMatching(/bundle\.yaml: tenants\.acme: tenant "acme" is also defined in .*tenants\/acme\/tenant\.yaml; define it once$/),
-    );
+    expect(messages(ws)).toEqual([
+      expect.stringMatching(
+        /tenants\/acme\/tenant\.yaml: tenant\.name: "ACME Corporation" here, but "Acme Ltd" in .*bundle\.yaml at tenants\.acme\.name; give it once, or the same in both$/,
+      ),
+      // bigcorp was defined in bundle.yaml, which no longer does.
+      expect.stringMatching(/tenants\/bigcorp\/tenant\.yaml: tenants\/bigcorp\/ has no tenant\.yaml and bundle\.yaml does not define "bigcorp"$/),
+    ]);
   });
 
   it('one broken tenant does not stop the others', async () => {

@@ -81,14 +81,22 @@ describe('what a Greentic component receives', () => {
     expect(greenticCtx(ACME_CTX, call, 'ask').idempotencyKey).not.toBe(env.ctx.idempotencyKey);
   });
 
-  it('the payload is { message, config without op, resumed }; config.op picks the op', () => {
+  it('the payload is { message, config without op, resumed, locale }; config.op picks the op', () => {
     const input = { nodeId: 'n', message: { text: 'hi', userId: 'u1', channel: 'slack' }, config: '{"op":"route","route":"x"}', resumed: true };
-    expect(nodePayload(input)).toEqual({
+    const locale = { language: 'fr-CA', timezone: 'America/Toronto' };
+    expect(nodePayload(input, locale)).toEqual({
       op: 'route',
-      payload: { message: { text: 'hi', user: 'u1', channel: 'slack' }, config: { route: 'x' }, resumed: true },
+      payload: { message: { text: 'hi', user: 'u1', channel: 'slack' }, config: { route: 'x' }, resumed: true, locale },
     });
-    expect(nodePayload({ ...input, config: '{}' }).op).toBeUndefined();
-    expect(() => nodePayload({ ...input, config: '{"op":3}' })).toThrow('node "n": config.op must be the name of an op, got 3');
+    expect(nodePayload(input, undefined).payload.locale).toEqual({ language: 'en', timezone: 'UTC' });
+    expect(nodePayload({ ...input, config: '{}' }, locale).op).toBeUndefined();
+    expect(() => nodePayload({ ...input, config: '{"op":3}' }, locale)).toThrow('node "n": config.op must be the name of an op, got 3');
+  });
+
+  it("the ctx's i18n-id is the tenant's language, or en when it names none", () => {
+    const call = { flow: 'f', component: 'gjs', deadlineAt: 1 };
+    expect(greenticCtx(ACME_CTX, { ...call, locale: { language: 'de-CH', timezone: 'Europe/Zurich' } }, 's').i18nId).toBe('de-CH');
+    expect(greenticCtx(ACME_CTX, call, 's').i18nId).toBe('en');
   });
 
   it('CBOR is plain RFC 8949: big whole numbers stay integers, bytes and bigints reach JSON', () => {

@@ -47,7 +47,7 @@ export function registerFlowRoutes(app: FastifyInstance, host: GreenticHost): vo
         version: f.version,
         start: f.start,
         nodes: [...f.nodes.values()].map((n) => ({ id: n.id, type: n.type })),
-        channels: [...(team?.channels.values() ?? [])].filter((c) => c.flow === f.name).map((c) => c.id),
+        channels: [...(team?.channels.values() ?? [])].filter((c) => runtime?.channelFlows.get(`${p.team}/${c.id}`)?.flow === f.name).map((c) => c.id),
       }));
       const unavailable = Object.fromEntries(
         [...(runtime?.unavailable ?? [])].filter(([k]) => k.startsWith(`${p.team}/`)).map(([k, v]) => [k.slice(p.team.length + 1), v]),

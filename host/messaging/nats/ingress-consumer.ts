@@ -84,14 +84,39 @@ export interface ConsumeDeps {
  */
 export async function consumeTenantIngress(deps: ConsumeDeps, handler: IngressHandler): Promise<() => void> {
   const { link, tenant, policy, logger } = deps;
-  const consumer = await link.js.consumers.get(ingressStream(tenant), ingressConsumerName(tenant));
-  const messages = await consumer.consume({ max_messages: policy.maxInFlight });
-  void (async () => {
-    for await (const m of messages) deps.track(handleOne(deps, m, handler));
-  })().catch((err: unknown) => {
-    if (!deps.closed()) logger.error({ event: 'consumer-stopped', tenant_id: tenant, err: String(err) }, 'ingress consumer stopped');
-  });
-  return () => void messages.close();
+  let stopped = false;
+  let current: { close(): Promise<unknown> } | undefined;
+  const start = async (): Promise<void> => {
+    const consumer = await link.js.consumers.get(ingressStream(tenant), ingressConsumerName(tenant));
+    const messages = await consumer.consume({ max_messages: policy.maxInFlight });
+    current = messages;
+    void (async () => {
+      for await (const m of messages) deps.track(handleOne(deps, m, handler));
+    })().catch((err: unknown) => {
+      if (!deps.closed()) logger.error({ event: 'consumer-stopped', tenant_id: tenant, err: String(err) }, 'ingress consumer stopped');
+    });
+    // Another instance that stopped serving the tenant (it left that instance's bundle) retired the
+    // consumer: while this one still serves it, it makes the consumer again and pulls from it at once
+    // (the old pull would only notice after missed heartbeats); the messages waited in the stream.
+    void (async () => {
+      for await (const s of messages.status()) {
+        if ((s.type !== 'consumer_deleted' && s.type !== 'consumer_not_found') || stopped || deps.closed()) continue;
+        await ensureIngressConsumer(link, tenant, policy, logger);
+        if (stopped || deps.closed()) return;
+        await messages.close();
+        await start();
+        logger.warn({ event: 'consumer-recreated', tenant_id: tenant }, 'the ingress consumer was deleted while this instance serves its tenant; made it again');
+        return;
+      }
+    })().catch((err: unknown) => {
+      if (!stopped && !deps.closed()) logger.error({ event: 'consumer-stopped', tenant_id: tenant, err: String(err) }, 'the ingress consumer could not be made again');
+    });
+  };
+  await start();
+  return () => {
+    stopped = true;
+    void current?.close();
+  };
 }
 
 async function handleOne(deps: ConsumeDeps, m: JsMsg, handler: IngressHandler): Promise<void> {

@@ -6,7 +6,7 @@ import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBu
 import { checkHeaderValue } from './headers.js';
 import { consumeTenantIngress, DEFAULT_DELIVERY, ensureIngressConsumer, type DeliveryPolicy } from './ingress-consumer.js';
 import { NatsLinks } from './links.js';
-import { ensureStreams, globalStreams, LEGACY_STREAMS, tenantStreams } from './resources.js';
+import { ensureStreams, globalStreams, ingressConsumerName, ingressStream, isNotFound, LEGACY_STREAMS, tenantStreams } from './resources.js';
 
 export { ingressConsumerName, ingressStream, egressStream } from './resources.js';
 
@@ -35,6 +35,8 @@ export interface NatsBusOptions {
  */
 export class NatsBus implements MessageBus {
   readonly #inflight = new Set<Promise<void>>();
+  /** Tenants whose connection and resources are set up (a tenant added at run time is set up when it is first consumed). */
+  readonly #ready = new Set<string>();
   readonly #stops: Array<() => void> = [];
   readonly #policy: DeliveryPolicy;
   readonly deadLetters: DeadLetterStore;
@@ -84,6 +86,7 @@ export class NatsBus implements MessageBus {
     await ensureStreams(this.links.main.jsm, globalStreams(), who);
     // A few tenants at a time: a start with hundreds of tenants is bound by round trips, not by the server.
     await inBatches(tenants, SETUP_PARALLEL, (tenant) => ensureStreams(this.links.forTenant(tenant).jsm, tenantStreams(tenant), who));
+    for (const t of tenants) this.#ready.add(t);
     // Earlier versions knew no accounts: their shared streams can only be on a deployment without them.
     if (!this.links.hasTenantAccounts) await this.#warnLegacy();
   }
@@ -153,6 +156,12 @@ export class NatsBus implements MessageBus {
 
   async consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription> {
     const stops: Array<() => void> = [];
+    const added = tenants.filter((t) => !this.#ready.has(t));
+    if (added.length > 0 && this.opts.setup !== false) {
+      // Tenants new since start (added to the bundle while the host runs): their account and resources first.
+      await this.links.connectTenants(added);
+      await this.setUp(added);
+    }
     await inBatches(tenants, SETUP_PARALLEL, async (tenant) => {
       const link = this.links.forTenant(tenant);
       await ensureIngressConsumer(link, tenant, this.#policy, this.logger);
@@ -165,6 +174,19 @@ export class NatsBus implements MessageBus {
     });
     this.#stops.push(...stops);
     return { unsubscribe: () => stops.forEach((s) => s()) };
+  }
+
+  /**
+   * The tenant left the bundle: delete its durable consumer (idempotent). Its streams stay, and
+   * the messages waiting in them: its data is kept until an operator deletes it.
+   */
+  async retireIngress(tenant: string): Promise<void> {
+    await this.links
+      .forTenant(tenant)
+      .jsm.consumers.delete(ingressStream(tenant), ingressConsumerName(tenant))
+      .catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
   }
 
   #track(p: Promise<void>): void {

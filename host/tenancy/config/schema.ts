@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { checkId, type IdKind, InvalidIdError } from '../ids.js';
 import { SessionsSettingsSchema } from './sessions-schema.js';
+import { LanguageSchema, TimezoneSchema } from './locale.js';
 
 /**
- * The three configuration forms, strict: a key nobody reads is an error, not a silent no-op.
- * - tenant form: tenants/<tenant>/tenant.yaml
- * - team form: tenants/<tenant>/teams/<team>.yaml
- * - bundle form: bundle.yaml with tenants > teams > channels inline
+ * The parts of a tenant's configuration every form shares (settings, limits, grants, API keys),
+ * strict: a key nobody reads is an error, not a silent no-op. The three forms themselves are in
+ * forms.ts.
  */
 
 /** A string that must be a valid id of `kind`. */
@@ -20,9 +20,6 @@ export function idSchema(kind: IdKind) {
     }
   });
 }
-
-export const PROVIDERS = ['slack', 'telegram', 'teams', 'webchat'] as const;
-export type Provider = (typeof PROVIDERS)[number];
 
 const positiveInt = (max: number) => z.number().int().positive().max(max);
 
@@ -124,6 +121,10 @@ export const WebchatSettingsSchema = z.strictObject({
 export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
 
 export const SettingsSchema = z.strictObject({
+  /** The tenant's (or environment's) IANA time zone, told to every component call. */
+  timezone: TimezoneSchema.optional(),
+  /** Its BCP 47 language tag, told to every component call. */
+  language: LanguageSchema.optional(),
   limits: LimitsSchema.optional(),
   /** Turns of this tenant that may run at once across the worker pool (default: every worker). */
   concurrency: positiveInt(1024).optional(),
@@ -137,36 +138,6 @@ export const SettingsSchema = z.strictObject({
   isolation: z.enum(['thread', 'process'], { error: 'expected "thread" or "process"' }).optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
-
-export const EnvironmentSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  settings: SettingsSchema.refine((s) => s.isolation === undefined, {
-    message: "isolation is a tenant-level setting: set it in the tenant's settings, not an environment's",
-    path: ['isolation'],
-  }).optional(),
-});
-
-export const ChannelSchema = z.strictObject({
-  provider: z.enum(PROVIDERS),
-  /** The flow of this tenant that answers messages on this channel. */
-  flow: idSchema('flow'),
-  /** Page title of a webchat channel. */
-  title: z.string().min(1).max(200).optional(),
-});
-export type ChannelConfig = z.infer<typeof ChannelSchema>;
-
-const teamBody = {
-  name: z.string().min(1).optional(),
-  /** Environments the team exists in; all of the tenant's when omitted. */
-  environments: z.array(idSchema('env')).min(1).optional(),
-  channels: z.record(idSchema('channel'), ChannelSchema),
-};
-
-/** Team form: tenants/<tenant>/teams/<team>.yaml. */
-export const TeamFileSchema = z.strictObject({ team: idSchema('team'), ...teamBody });
-/** A team inline under a tenant. */
-export const InlineTeamSchema = z.strictObject(teamBody);
-export type TeamBody = z.infer<typeof InlineTeamSchema>;
 
 export const SecretGrantSchema = z.strictObject({
   /** Secrets read from the team's, then the tenant's namespace. */
@@ -220,40 +191,3 @@ export const ApiSchema = z.strictObject({
   keys: z.array(ApiKeySchema).min(1),
 });
 export type ApiConfig = z.infer<typeof ApiSchema>;
-
-const tenantBody = {
-  name: z.string().min(1).optional(),
-  environments: z.record(idSchema('env'), EnvironmentSchema.nullable()),
-  settings: SettingsSchema.optional(),
-  grants: GrantsSchema.optional(),
-  /** The tenant's own components found elsewhere than tenants/<tenant>/components/<name>/. */
-  components: z.record(idSchema('component'), ComponentSourceSchema).optional(),
-  /** REST API keys; a tenant without them has no API access. */
-  api: ApiSchema.optional(),
-};
-
-/** Tenant form: tenants/<tenant>/tenant.yaml (teams may also live in teams/*.yaml). */
-export const TenantFileSchema = z.strictObject({
-  tenant: idSchema('tenant'),
-  ...tenantBody,
-  teams: z.record(idSchema('team'), InlineTeamSchema).optional(),
-});
-
-/** A tenant inline in bundle.yaml. */
-export const InlineTenantSchema = z.strictObject({
-  ...tenantBody,
-  teams: z.record(idSchema('team'), InlineTeamSchema).optional(),
-});
-export type TenantBody = z.infer<typeof InlineTenantSchema>;
-
-/** Bundle form: bundle.yaml at the root of a bundle directory. */
-export const BundleFileSchema = z.strictObject({
-  workspace: idSchema('workspace'),
-  /**
-   * A folder of components the operator shares (relative to the bundle root): a tenant's
-   * `components.<name>.path` may point into it as well as into the tenant's own folder.
-   */
-  shared_components: z.string().min(1).optional(),
-  /** Tenants defined inline; others come from tenants/<id>/tenant.yaml. */
-  tenants: z.record(idSchema('tenant'), InlineTenantSchema).optional(),
-});

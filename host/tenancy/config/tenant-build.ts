@@ -14,15 +14,10 @@ import type { ApiKeyModel } from '../model.js';
 import { displayPath, MAX_CONFIG_FILE_BYTES, readTextBounded } from './config-file.js';
 import type { Confinement } from './confinement.js';
 import { listEntries } from './folder.js';
-import { joinPath, zodProblems, type ConfigProblem } from './problems.js';
-import { TeamFileSchema, type TeamBody, type TenantBody } from './schema.js';
+import { teamHeader, TeamFileSchema, type TenantBody } from './forms.js';
+import { mergeSources, type ConfigSource } from './merge.js';
+import { zodProblems, type ConfigProblem } from './problems.js';
 import { readYamlFile } from './yaml-file.js';
-
-/** Where a piece of config came from, so every problem can name file and path. */
-export interface Origin {
-  readonly file: string;
-  readonly path: PropertyKey[];
-}
 
 /** What a tenant's config may reach: its own folder, and for components also the shared components folder. */
 export interface TenantFolders {
@@ -31,34 +26,18 @@ export interface TenantFolders {
   readonly components: Confinement;
 }
 
-/**
- * Build one tenant's model from its validated body: teams (inline and teams/*.yaml), grants as
- * Maps, component folders and API key files resolved inside its folders. Returns null (with
- * problems) when anything is wrong; never throws for bad config.
- */
-export async function buildTenant(
-  id: string,
-  body: TenantBody,
-  origin: Origin,
-  folders: TenantFolders,
-  bundleRoot: string,
-  problems: ConfigProblem[],
-): Promise<TenantModel | null> {
-  const before = problems.length;
-  const at = (...path: PropertyKey[]) => joinPath([...origin.path, ...path]);
-  const problem = (path: string, message: string, file = origin.file) => problems.push({ file, path, message, tenant: id });
-  const settings = resolveSettings(DEFAULT_SETTINGS, body.settings);
-  const envs = new Map<string, EnvModel>();
-  for (const [envId, env] of Object.entries(body.environments)) {
-    envs.set(envId, { id: envId, name: env?.name ?? envId, settings: resolveSettings(settings, env?.settings) });
-  }
-  if (envs.size === 0) problem(at('environments'), 'a tenant needs at least one environment');
+/** The first-party components a tenant whose config names no `grants.components` may use (in every team). */
+export const DEFAULT_COMPONENT_GRANTS: readonly string[] = ['reply', 'ask', 'branch'];
+/** The environment a tenant whose config names none has. */
+export const DEFAULT_ENVIRONMENT = 'prod';
 
-  // Teams: inline in the tenant definition, or one file each under teams/.
-  const teamSources = new Map<string, { body: TeamBody; origin: Origin }>();
-  for (const [teamId, team] of Object.entries(body.teams ?? {}))
-    teamSources.set(teamId, { body: team, origin: { file: origin.file, path: [...origin.path, 'teams', teamId] } });
-  const teamsDir = join(folders.dir, 'teams');
+/**
+ * Read tenants/<id>/teams/*.yaml, each as a piece to merge at teams.<team>; problems (a bad
+ * file, a header naming another team or tenant) are added to `problems`.
+ */
+export async function teamFileSources(id: string, dir: string, folders: TenantFolders, problems: ConfigProblem[]): Promise<ConfigSource[]> {
+  const sources: ConfigSource[] = [];
+  const teamsDir = join(dir, 'teams');
   for (const name of await listEntries(teamsDir, '.yaml')) {
     const teamId = name.slice(0, -'.yaml'.length);
     const file = join(teamsDir, name);
@@ -73,53 +52,84 @@ export async function buildTenant(
       problems.push(...zodProblems(shown, parsed.error.issues, [], id));
       continue;
     }
-    if (parsed.data.team !== teamId) {
-      problem('team', `says "${parsed.data.team}" but the file is teams/${teamId}.yaml`, shown);
+    const header = teamHeader(parsed.data);
+    const headerPath = typeof parsed.data.team === 'string' ? 'team' : 'team.id';
+    if (header.id !== teamId) {
+      problems.push({ file: shown, path: headerPath, message: `says "${header.id}" but the file is teams/${teamId}.yaml`, tenant: id });
       continue;
     }
-    if (teamSources.has(teamId)) {
-      problem('', `team "${teamId}" is also defined inline in ${origin.file}; define it once`, shown);
+    if (header.tenantId !== undefined && header.tenantId !== id) {
+      problems.push({ file: shown, path: 'team.tenant_id', message: `says "${header.tenantId}" but the file is in tenants/${id}/`, tenant: id });
       continue;
     }
-    const { team: _team, ...teamBody } = parsed.data;
-    teamSources.set(teamId, { body: teamBody, origin: { file: shown, path: [] } });
+    const { team: _team, ...body } = parsed.data;
+    const mount = ['teams', teamId];
+    if (header.record) sources.push({ value: header.record, mount, file: shown, path: ['team'] });
+    sources.push({ value: body, mount, file: shown, path: [] });
   }
+  return sources;
+}
+
+/**
+ * Build one tenant's model from the validated pieces that describe it, merged (merge.ts):
+ * environments (`prod` when none are named), teams, grants as Maps (the first-party components
+ * when none are named), component folders and API key files resolved inside its folders.
+ * Returns null (with problems) when anything is wrong; never throws for bad config.
+ */
+export async function buildTenant(
+  id: string,
+  sources: readonly ConfigSource[],
+  primary: { readonly file: string; readonly path: string },
+  folders: TenantFolders,
+  bundleRoot: string,
+  problems: ConfigProblem[],
+): Promise<TenantModel | null> {
+  const before = problems.length;
+  const merged = mergeSources(sources, id);
+  problems.push(...merged.conflicts);
+  if (problems.length > before) return null;
+  const body = merged.value as TenantBody;
+  const problem = (path: PropertyKey[], message: string) => problems.push({ ...merged.originOf(path), message, tenant: id });
+  const settings = resolveSettings(DEFAULT_SETTINGS, body.settings);
+  const envs = new Map<string, EnvModel>();
+  for (const [envId, env] of Object.entries(body.environments ?? { [DEFAULT_ENVIRONMENT]: {} })) {
+    envs.set(envId, { id: envId, name: env.name ?? envId, settings: resolveSettings(settings, env.settings) });
+  }
+  if (envs.size === 0) problem(['environments'], 'a tenant needs at least one environment');
 
   const teams = new Map<string, TeamModel>();
-  for (const [teamId, src] of teamSources) {
-    src.body.environments?.forEach((e, i) => {
-      if (!envs.has(e)) problem(joinPath([...src.origin.path, 'environments', i]), `tenant "${id}" has no environment "${e}"`, src.origin.file);
+  for (const [teamId, team] of Object.entries(body.teams ?? {})) {
+    team.environments?.forEach((e, i) => {
+      if (!envs.has(e)) problem(['teams', teamId, 'environments', i], `tenant "${id}" has no environment "${e}"`);
     });
     const channels = new Map<string, ChannelModel>();
-    for (const [chId, ch] of Object.entries(src.body.channels)) channels.set(chId, { ...ch, id: chId, tenant: id, team: teamId });
-    teams.set(teamId, {
-      id: teamId,
-      name: src.body.name ?? teamId,
-      envs: new Set(src.body.environments ?? envs.keys()),
-      channels,
-      file: src.origin.file,
-      path: joinPath(src.origin.path),
-    });
+    for (const [chId, ch] of Object.entries(team.channels ?? {})) {
+      const at = merged.originOf(['teams', teamId, 'channels', chId]);
+      channels.set(chId, { ...ch, flow: ch.flow, title: ch.title, config: ch.config ?? {}, id: chId, tenant: id, team: teamId, file: at.file, path: at.path });
+    }
+    const at = merged.originOf(['teams', teamId]);
+    teams.set(teamId, { id: teamId, name: team.name ?? teamId, envs: new Set(team.environments ?? envs.keys()), channels, file: at.file, path: at.path });
   }
 
   // Grants, as Maps: a lookup by any name matches only what the tenant wrote.
   const components = new Map<string, ComponentGrant>();
-  for (const [comp, grant] of Object.entries(body.grants?.components ?? {})) {
+  const granted = body.grants?.components ?? Object.fromEntries(DEFAULT_COMPONENT_GRANTS.map((c) => [c, null]));
+  for (const [comp, grant] of Object.entries(granted)) {
     grant?.teams?.forEach((t, i) => {
-      if (!teams.has(t)) problem(at('grants', 'components', comp, 'teams', i), `tenant "${id}" has no team "${t}"`);
+      if (!teams.has(t)) problem(['grants', 'components', comp, 'teams', i], `tenant "${id}" has no team "${t}"`);
     });
     components.set(comp, { teams: grant?.teams ? new Set(grant.teams) : undefined, wasi: [...(grant?.wasi ?? [])] });
   }
   const secrets = new Map<string, SecretGrant>();
   for (const [comp, grant] of Object.entries(body.grants?.secrets ?? {})) {
-    if (!components.has(comp)) problem(at('grants', 'secrets', comp), `component "${comp}" is not granted in grants.components`);
+    if (!components.has(comp)) problem(['grants', 'secrets', comp], `component "${comp}" is not granted in grants.components`);
     secrets.set(comp, { names: new Set(grant.names ?? []), global: new Set(grant.global ?? []) });
   }
 
   // Component folders and key files: relative to the bundle root, and inside the tenant's folders.
   const componentPaths = new Map<string, string>();
   for (const [name, src] of Object.entries(body.components ?? {})) {
-    const where = at('components', name, 'path');
+    const where = ['components', name, 'path'];
     const found = await folders.components.resolve(resolve(bundleRoot, src.path));
     if (!found.ok) problem(where, `${JSON.stringify(src.path)}: ${found.reason === 'not-found' ? 'folder not found' : found.message}`);
     else if (!found.isDirectory) problem(where, `${JSON.stringify(src.path)}: not a folder`);
@@ -134,13 +144,13 @@ export async function buildTenant(
     const file = resolve(bundleRoot, k.public_key_file);
     const read = await readTextBounded(file, { maxBytes: MAX_CONFIG_FILE_BYTES, confinement: folders.own, tenant: id });
     if (!read.ok) {
-      problem(at('api', 'keys', i, 'public_key_file'), `${JSON.stringify(k.public_key_file)}: ${read.problems[0]!.message}`);
+      problem(['api', 'keys', i, 'public_key_file'], `${JSON.stringify(k.public_key_file)}: ${read.problems[0]!.message}`);
       continue;
     }
     try {
       createPublicKey(read.text);
     } catch {
-      problem(at('api', 'keys', i, 'public_key_file'), `${JSON.stringify(k.public_key_file)}: not a PEM public key`);
+      problem(['api', 'keys', i, 'public_key_file'], `${JSON.stringify(k.public_key_file)}: not a PEM public key`);
       continue;
     }
     keys.push({ ...k, public_key_file: read.real, public_key_pem: read.text });
@@ -150,8 +160,8 @@ export async function buildTenant(
   return {
     id,
     name: body.name ?? id,
-    file: origin.file,
-    path: joinPath(origin.path),
+    file: primary.file,
+    path: primary.path,
     dir: folders.dir,
     folder: folders.own,
     componentFolders: folders.components,
