@@ -4,7 +4,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSessionId } from '../../dist/flow/executor.js';
 import { sessionKey } from '../../dist/stores/keys.js';
-import { copyExamples } from '../support/bundle.js';
+import { copyExamples, replaceExactly } from '../support/bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, replies, startHost, type TestHost } from '../support/host.js';
 import { natsClient } from '../support/nats-client.js';
 import { startNats, type NatsServer } from '../support/nats.js';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   nats = await startNats();
   bundle = copyExamples();
   const tenantFile = join(bundle.dir, 'tenants/acme/tenant.yaml');
-  writeFileSync(tenantFile, readFileSync(tenantFile, 'utf8').replace('settings:\n  concurrency: 2', 'settings:\n  sessions: { idle_ttl: 60 }\n  concurrency: 2'));
+  writeFileSync(tenantFile, replaceExactly(readFileSync(tenantFile, 'utf8'), '    concurrency: 2\n', '    sessions: { idle_ttl: 60 }\n    concurrency: 2\n'));
   h = await startHost({ bundleDir: bundle.dir, nats: { url: nats.url }, workers: 1, spare: false, expiry: { intervalMs: 3_600_000 } });
   expect(h.host.problems).toEqual([]);
 });

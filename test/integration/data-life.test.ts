@@ -8,7 +8,7 @@ import { sessionKey } from '../../dist/stores/keys.js';
 import { ingressSubject } from '../../dist/messaging/subjects.js';
 import { defaultSessionId } from '../../dist/flow/executor.js';
 import { ACME_SECRET, acmeClaims, call, sign } from '../support/api.js';
-import { copyExamples } from '../support/bundle.js';
+import { copyExamples, replaceExactly } from '../support/bundle.js';
 import { countFiles, filesContaining } from '../support/data-search.js';
 import { ACME_SLACK, replies, startHost, type TestHost } from '../support/host.js';
 
@@ -16,11 +16,13 @@ import { ACME_SLACK, replies, startHost, type TestHost } from '../support/host.j
 function bundleWith(sessions: string): { dir: string; cleanup: () => void } {
   const b = copyExamples();
   const tenantFile = join(b.dir, 'tenants/acme/tenant.yaml');
-  writeFileSync(tenantFile, readFileSync(tenantFile, 'utf8').replace('settings:\n  concurrency: 2', `settings:\n  sessions: ${sessions}\n  concurrency: 2`));
+  writeFileSync(tenantFile, replaceExactly(readFileSync(tenantFile, 'utf8'), '    concurrency: 2\n', `    sessions: ${sessions}\n    concurrency: 2\n`));
   const flowFile = join(b.dir, 'tenants/acme/flows/acme_support_flow.yaml');
-  const flow = readFileSync(flowFile, 'utf8')
-    .replace('start: greet\n', 'start: greet\non_expired: expired\n')
-    .replace('nodes:\n', 'nodes:\n  - id: expired\n    type: reply\n    config: { message: "Your last conversation timed out. How can I help now?" }\n    next: ask_issue\n\n');
+  const flow = replaceExactly(
+    replaceExactly(readFileSync(flowFile, 'utf8'), 'start: greet\n', 'start: greet\non_expired: expired\n'),
+    'nodes:\n',
+    'nodes:\n  - id: expired\n    type: reply\n    config: { message: "Your last conversation timed out. How can I help now?" }\n    next: ask_issue\n\n',
+  );
   writeFileSync(flowFile, flow);
   return b;
 }

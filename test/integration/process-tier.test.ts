@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyExamples, installTenantComponent, tempDir, writeFiles } from '../support/bundle.js';
+import { copyExamples, installTenantComponent, replaceExactly, tempDir, writeFiles } from '../support/bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, replies, startHost } from '../support/host.js';
 import { eventually, startServe, type ServeProcess } from '../support/serve-process.js';
 
@@ -23,13 +23,15 @@ function processTierBundle(): string {
   cleanups.push(b.cleanup);
   installTenantComponent(b.dir, 'bigcorp', 'faults');
   const manifest = join(b.dir, 'tenants', 'bigcorp', 'components', 'faults', 'manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('deadline_ms: 500', 'deadline_ms: 60000'));
+  writeFileSync(manifest, replaceExactly(readFileSync(manifest, 'utf8'), 'deadline_ms: 500', 'deadline_ms: 60000'));
   const bundleYaml = join(b.dir, 'bundle.yaml');
   writeFileSync(
     bundleYaml,
-    readFileSync(bundleYaml, 'utf8')
-      .replace('    settings:\n      limits:\n        deadline_ms: 1000\n', '    settings:\n      isolation: process\n      limits:\n        deadline_ms: 60000\n')
-      .replace('        branch: {}\n', '        branch: {}\n        faults: {}\n'),
+    replaceExactly(
+      readFileSync(bundleYaml, 'utf8'),
+      '      limits:\n        deadline_ms: 1000\n',
+      '      isolation: process\n      limits:\n        deadline_ms: 60000\n    grants:\n      components:\n        reply: {}\n        ask: {}\n        branch: {}\n        faults: {}\n',
+    ),
   );
   writeFiles(b.dir, { 'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] } });
   return b.dir;

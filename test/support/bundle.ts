@@ -78,3 +78,9 @@ export function greenticJsManifest(over: Record<string, unknown> = {}): Record<s
 
 /** What a tenant grants a Greentic component so its toolchain's WASI imports are served (inertly). */
 export const GREENTIC_WASI_GRANT = { wasi: ['wasi:cli/*', 'wasi:io/*', 'wasi:filesystem/*'] };
+
+/** `text` with `from` replaced by `to`; throws when `from` is not in it (an edit of an example that no longer matches must fail, not do nothing). */
+export function replaceExactly(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`the text to edit has no ${JSON.stringify(from)} (has the example changed?)`);
+  return text.replace(from, to);
+}

@@ -5,7 +5,7 @@ import { RestartBackoff } from '../../dist/sandbox/restart-backoff.js';
 import { tenantSandbox } from '../../dist/sandbox/pool.js';
 import { loadWorkspace } from '../../dist/tenancy/config/load.js';
 import { formatProblem } from '../../dist/tenancy/config/problems.js';
-import { copyExamples } from '../support/bundle.js';
+import { copyExamples, replaceExactly } from '../support/bundle.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
@@ -21,7 +21,7 @@ function acmeWith(edit: (yaml: string) => string): string {
 
 describe('settings.isolation', () => {
   it('is thread unless the tenant says process; its environments share it', async () => {
-    const ws = await loadWorkspace(acmeWith((y) => y.replace('settings:\n  concurrency: 2\n', 'settings:\n  concurrency: 2\n  isolation: process\n')));
+    const ws = await loadWorkspace(acmeWith((y) => replaceExactly(y, '    concurrency: 2\n', '    concurrency: 2\n    isolation: process\n')));
     expect(ws.problems).toEqual([]);
     const acme = ws.tenants.get('acme')!;
     expect(acme.settings.isolation).toBe('process');
@@ -33,18 +33,18 @@ describe('settings.isolation', () => {
   });
 
   it.each(['processes', 'Process', 'none', '1'])('%s is refused with the values it may take, naming the file and path', async (value) => {
-    const dir = acmeWith((y) => y.replace('settings:\n  concurrency: 2\n', `settings:\n  concurrency: 2\n  isolation: "${value}"\n`));
+    const dir = acmeWith((y) => replaceExactly(y, '    concurrency: 2\n', `    concurrency: 2\n    isolation: "${value}"\n`));
     const ws = await loadWorkspace(dir);
-    expect(ws.problems.map(formatProblem)).toEqual([`${join(dir, 'tenants', 'acme', 'tenant.yaml')}: settings.isolation: expected "thread" or "process"`]);
+    expect(ws.problems.map(formatProblem)).toEqual([`${join(dir, 'tenants', 'acme', 'tenant.yaml')}: tenant.settings.isolation: expected "thread" or "process"`]);
     expect(ws.tenants.has('acme')).toBe(false);
     expect(ws.tenants.has('bigcorp')).toBe(true);
   });
 
   it('is refused in an environment: it is a tenant-level setting', async () => {
-    const dir = acmeWith((y) => y.replace('    settings:\n      limits:\n        deadline_ms: 2000\n', '    settings:\n      isolation: process\n      limits:\n        deadline_ms: 2000\n'));
+    const dir = acmeWith((y) => replaceExactly(y, '    settings:\n      limits:\n        deadline_ms: 2000\n', '    settings:\n      isolation: process\n      limits:\n        deadline_ms: 2000\n'));
     const ws = await loadWorkspace(dir);
     expect(ws.problems.map(formatProblem)).toEqual([
-      `${join(dir, 'tenants', 'acme', 'tenant.yaml')}: environments.staging.settings.isolation: isolation is a tenant-level setting: set it in the tenant's settings, not an environment's`,
+      `${join(dir, 'tenants', 'acme', 'tenant.yaml')}: environments[1].settings.isolation: isolation is a tenant-level setting: set it in the tenant's settings, not an environment's`,
     ]);
   });
 });
