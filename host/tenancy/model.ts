@@ -1,3 +1,4 @@
+import { DEFAULT_EGRESS_LIMITS, resolveEgressLimits, type EgressLimits } from '../messaging/egress/egress-settings.js';
 import type { ApiKeyConfig, ChannelConfig, LimitsConfig, ModuleLimitsConfig, Provider, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
 import type { ConfigProblem } from './config/problems.js';
@@ -105,6 +106,7 @@ export const DEFAULT_WEBCHAT_LIMITS: WebchatLimits = Object.freeze({
 export interface Settings {
   readonly limits: Limits;
   readonly webchat: WebchatLimits;
+  readonly egress: EgressLimits;
   readonly concurrency: number;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -113,6 +115,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   limits: DEFAULT_LIMITS,
   webchat: DEFAULT_WEBCHAT_LIMITS,
+  egress: DEFAULT_EGRESS_LIMITS,
   concurrency: 2,
   ratePerSec: undefined,
   logLevel: 'info',
@@ -124,6 +127,7 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
   return {
     limits: resolveLimits(base.limits, over.limits),
     webchat: resolveWebchat(base.webchat, over.webchat),
+    egress: resolveEgressLimits(base.egress, over.egress),
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,

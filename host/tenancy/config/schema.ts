@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { EgressSettingsSchema } from '../../messaging/egress/egress-settings.js';
+import { channelConfigIssues } from '../../messaging/providers/channel-config.js';
 import { checkId, type IdKind, InvalidIdError } from '../ids.js';
 
 /**
@@ -117,6 +119,8 @@ export const SettingsSchema = z.strictObject({
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   webchat: WebchatSettingsSchema.optional(),
+  /** Outbound rate limits, concurrency and retries of replies to providers. */
+  egress: EgressSettingsSchema.optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
@@ -125,13 +129,19 @@ export const EnvironmentSchema = z.strictObject({
   settings: SettingsSchema.optional(),
 });
 
-export const ChannelSchema = z.strictObject({
-  provider: z.enum(PROVIDERS),
-  /** The flow of this tenant that answers messages on this channel. */
-  flow: idSchema('flow'),
-  /** Page title of a webchat channel. */
-  title: z.string().min(1).max(200).optional(),
-});
+export const ChannelSchema = z
+  .strictObject({
+    provider: z.enum(PROVIDERS),
+    /** The flow of this tenant that answers messages on this channel. */
+    flow: idSchema('flow'),
+    /** Page title of a webchat channel. */
+    title: z.string().min(1).max(200).optional(),
+    /** The provider's own settings of this channel, checked by that provider's schema (host/messaging/providers/). */
+    config: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((ch, ctx) => {
+    for (const issue of channelConfigIssues(ch.provider, ch.config)) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as z.core.$ZodRawIssue);
+  });
 export type ChannelConfig = z.infer<typeof ChannelSchema>;
 
 const teamBody = {
