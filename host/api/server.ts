@@ -11,6 +11,7 @@ import { answerClientError, describeFrameworkError, errorBody, sendError } from 
 import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { registerFlowRoutes } from './routes/flows.js';
+import { registerIngressRoutes } from './routes/ingress.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerUsageRoutes } from './routes/usage.js';
@@ -123,6 +124,19 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     channel: (address) => webchatChannel(host, address),
     guard,
     replyTimeoutMs: opts.replyTimeoutMs,
+  });
+
+  registerIngressRoutes(app, {
+    bus: host.bus,
+    providers: host.channels.providers,
+    sessions: host.sessions,
+    logger: host.logger,
+    metrics: host.channels.metrics,
+    turnWaiter: host.channels.egress.turnWaiter,
+    channel: (address, provider) => {
+      const found = findChannel(host.workspace, address.tenant, address.env, address.team, address.channel);
+      return found.ok && found.channel.provider === provider && host.serves(address.tenant) ? found.channel : null;
+    },
   });
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
