@@ -180,6 +180,7 @@ export class GreenticHost {
       deadLetters,
       logger,
       metrics: channelMetrics,
+      ackWaitMs: opts.ackWaitMs,
       source: natsBus ? { kind: 'nats', links: natsBus.links, who: natsUser(opts.nats) ?? 'this NATS user' } : { kind: 'embedded', bus, dataDir: opts.dataDir },
     }).catch(async (e: unknown) => {
       providers.close();

@@ -30,8 +30,8 @@ export function deliveriesStreamConfig(tenant: string): StreamConfig {
   return { ...kvStream(deliveriesBucket(tenant), 200_000, -1, 4096), max_age: 2 * 3600_000 * NS_PER_MS } as StreamConfig;
 }
 
-/** How long a held reply may go without a sign of life before the server gives it to another instance. */
-const ACK_WAIT_MS = 30_000;
+/** How long a held reply may go without a sign of life before the server gives it to another instance (default). */
+export const EGRESS_ACK_WAIT_MS = 30_000;
 
 /**
  * Egress on NATS: a durable consumer per tenant on its egress stream (created with "new" messages
@@ -54,6 +54,7 @@ export class NatsEgressIntake {
     private readonly logger: Logger,
     private readonly maxHeld: (tenant: string) => number,
     private readonly who: string,
+    private readonly ackWaitMs = EGRESS_ACK_WAIT_MS,
   ) {}
 
   async start(tenants: readonly string[]): Promise<void> {
@@ -71,12 +72,18 @@ export class NatsEgressIntake {
       });
       this.#stops.push(() => void messages.close());
     }
-    this.#heartbeat = setInterval(() => this.#held.forEach((m) => m.working()), ACK_WAIT_MS / 3);
+    this.#heartbeat = setInterval(() => this.#held.forEach((m) => m.working()), Math.max(50, this.ackWaitMs / 3));
   }
 
   async #ensureConsumer(link: NatsLink, tenant: string): Promise<void> {
+    const ackWait = this.ackWaitMs * NS_PER_MS;
     try {
-      await link.jsm.consumers.info(egressStream(tenant), egressConsumerName(tenant));
+      const info = await link.jsm.consumers.info(egressStream(tenant), egressConsumerName(tenant));
+      if (info.config.ack_wait !== ackWait) {
+        await link.jsm.consumers.update(egressStream(tenant), egressConsumerName(tenant), { ack_wait: ackWait }).catch((e: unknown) =>
+          this.logger.warn({ event: 'consumer-unchanged', tenant_id: tenant, err: (e as Error).message }, 'could not update the egress consumer; using it as it is'),
+        );
+      }
       return;
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -85,7 +92,7 @@ export class NatsEgressIntake {
       durable_name: egressConsumerName(tenant),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
-      ack_wait: ACK_WAIT_MS * NS_PER_MS,
+      ack_wait: ackWait,
       max_ack_pending: this.maxHeld(tenant),
     });
   }

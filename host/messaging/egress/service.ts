@@ -31,6 +31,8 @@ export interface EgressServiceOptions {
     | { readonly kind: 'embedded'; readonly bus: MessageBus; readonly dataDir: string }
     | { readonly kind: 'nats'; readonly links: NatsLinks; readonly who: string };
   readonly concurrency?: number;
+  /** NATS: how long a held reply may go without a sign of life before another instance gets it. */
+  readonly ackWaitMs?: number | undefined;
 }
 
 /**
@@ -92,7 +94,7 @@ export class EgressService {
       [...(workspace.tenants.get(t)?.teams.values() ?? [])].some((team) => [...team.channels.values()].some((c) => providers.get(c.provider))),
     );
     if (opts.source.kind === 'nats') {
-      const intake = new NatsEgressIntake(opts.source.links, sink, opts.logger, (t) => tenantLimits(t).maxQueued, opts.source.who);
+      const intake = new NatsEgressIntake(opts.source.links, sink, opts.logger, (t) => tenantLimits(t).maxQueued, opts.source.who, opts.ackWaitMs);
       await intake.start(tenants);
       return new EgressService(scheduler, intake, undefined);
     }

@@ -33,6 +33,7 @@ export async function callProvider(http: ProviderHttp, call: HttpCall, provider:
     return await http.call(call);
   } catch (e) {
     if (!(e instanceof HttpCallError)) throw e;
+    if (e.code === 'bad-url') return permanent('bad-url', `${provider}: ${e.message}`);
     if (e.maySent) {
       return {
         ok: false,

@@ -79,7 +79,8 @@ export function resolveEndpoints(c: ProviderEndpointsConfig | undefined): Provid
 
 /** `base` joined with `path` ("https://slack.com/api" + "chat.postMessage"), whether or not base ends in "/". */
 export function endpointUrl(base: string, path: string): URL {
-  return new URL(path.replace(/^\/+/, ''), base.endsWith('/') ? base : `${base}/`);
+  // "./" first: a path segment with a colon ("bot123:ABC/sendMessage") must not read as a URL scheme.
+  return new URL(`./${path.replace(/^\/+/, '')}`, base.endsWith('/') ? base : `${base}/`);
 }
 
 /**

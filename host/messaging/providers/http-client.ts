@@ -48,7 +48,7 @@ export class ProviderHttp {
   /** Make the call; resolves with any status (3xx included), rejects with HttpCallError. */
   call(c: HttpCall): Promise<HttpAnswer> {
     const secure = c.url.protocol === 'https:';
-    if (!secure && c.url.protocol !== 'http:') return Promise.reject(new HttpCallError(`unsupported URL scheme ${c.url.protocol}`, false, 'bad-url'));
+    if (!secure && c.url.protocol !== 'http:') return Promise.reject(new HttpCallError('the URL is not http(s)', false, 'bad-url'));
     const body = c.body === undefined ? undefined : Buffer.isBuffer(c.body) ? c.body : Buffer.from(c.body);
     const headers: Record<string, string> = { ...c.headers };
     if (body) headers['content-length'] = String(body.length);
