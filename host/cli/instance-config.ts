@@ -58,6 +58,8 @@ export const InstanceConfigSchema = z.strictObject({
   max_deliver: z.number().int().min(1).max(100).optional(),
   /** Where the channel providers' APIs are (Slack, Telegram, Bot Framework): the real services unless set. */
   providers: ProviderEndpointsSchema.optional(),
+  /** How long a stop waits for in-flight work (ms). */
+  drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
 });
 
 /** Everything `serve` needs, after the file and the flags are merged. */
@@ -74,6 +76,7 @@ export interface InstanceSettings {
   ackWaitMs: number | undefined;
   maxDeliver: number | undefined;
   providers: ProviderEndpoints | undefined;
+  drainTimeoutMs: number | undefined;
 }
 
 /** Read `serve --config FILE`; problems are a ConfigError naming file and path. */
@@ -116,6 +119,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     ackWaitMs: c.ack_wait_ms,
     maxDeliver: c.max_deliver,
     providers: c.providers && resolveEndpoints(c.providers),
+    drainTimeoutMs: c.drain_timeout_ms,
   };
 }
 

@@ -48,10 +48,11 @@ describe('Slack', () => {
 
   it('continues the conversation of the same Slack user, and replies in the thread it was asked in', async () => {
     const before = f.slack.delivered.length;
-    await slack(slackEvent({ text: 'hi', user: 'U0SLACK3' }));
-    await slack(slackEvent({ text: 'I was charged twice', user: 'U0SLACK3', thread_ts: '1700000000.000100' }));
+    const answers = [];
+    answers.push(await slack(slackEvent({ text: 'hi', user: 'U0SLACK3' })));
+    answers.push(await slack(slackEvent({ text: 'I was charged twice', user: 'U0SLACK3', thread_ts: '1700000000.000100' })));
     // A turn slower than Slack's 3 s is answered 503 and still runs: wait for its reply.
-    await eventually(() => f.slack.delivered.length >= before + 2, 15_000, 'both replies at the fake');
+    await eventually(() => f.slack.delivered.length >= before + 2, 20_000, `both replies at the fake (webhooks answered ${JSON.stringify(answers.map((a) => [a.status, a.body]))})`);
     expect(f.slack.delivered.slice(before).map(({ token, ...d }: any) => d)).toEqual([
       expect.objectContaining({ text: 'Welcome to ACME Support! How can I help?' }),
       expect.objectContaining({ text: 'Sorry about the billing trouble. What is the email on your account?', thread_ts: '1700000000.000100' }),
