@@ -75,7 +75,7 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
           '          telegram: { provider: telegram, flow: bigcorp_helpdesk_flow }\n' +
           '          teams: { provider: teams, flow: bigcorp_helpdesk_flow }\n',
       ),
-      ...(opts.acmeEgress ? { 'tenants/acme/tenant.yaml': tenantYaml.replace('settings:\n', `settings:\n  egress: ${JSON.stringify(opts.acmeEgress)}\n`) } : {}),
+      ...(opts.acmeEgress ? { 'tenants/acme/tenant.yaml': tenantYaml.replace('\nsettings:\n', `\nsettings:\n  egress: ${JSON.stringify(opts.acmeEgress)}\n`) } : {}),
       ...opts.files,
     });
   }
