@@ -36,6 +36,8 @@ export interface ChannelFixture {
   readonly t: TestHost;
   readonly app: FastifyInstance;
   readonly base: string;
+  /** The bundle folder served (a second instance may serve the same one). */
+  readonly bundleDir: string;
   readonly slack: Awaited<ReturnType<typeof startFakeSlack>>;
   readonly telegram: Awaited<ReturnType<typeof startFakeTelegram>>;
   readonly bot: Awaited<ReturnType<typeof startFakeBotFramework>>;
@@ -107,6 +109,7 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
     t,
     app,
     base,
+    bundleDir: bundle.dir,
     slack,
     telegram,
     bot,
