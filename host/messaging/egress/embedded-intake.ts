@@ -115,6 +115,11 @@ export class EmbeddedEgressIntake implements TurnWaiter {
     });
   }
 
+  /** Resolves when every reply taken in so far is in the outbox and queued (or its write failed). */
+  async written(): Promise<void> {
+    while (this.#writing.size > 0) await Promise.allSettled([...this.#writing.values()].flatMap((set) => [...set]));
+  }
+
   /** The delivery of an outbox entry, or null when the entry is not a reply to a channel that delivers. */
   #pending(e: OutboxEntry): PendingDelivery | null {
     let address: ChannelAddress;

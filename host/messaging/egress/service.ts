@@ -110,8 +110,10 @@ export class EgressService {
   }
 
   /** Resolves when no delivery is queued or running on this instance (a CLI replay waits for this). */
-  idle(): Promise<void> {
-    return this.scheduler.idle();
+  async idle(): Promise<void> {
+    // Embedded: a reply just published may still be on its way into the outbox, not queued yet.
+    if (this.intake instanceof EmbeddedEgressIntake) await this.intake.written();
+    await this.scheduler.idle();
   }
 
   /** Stop taking replies, let running requests finish; what waits stays in the outbox or the stream for the next start. */
