@@ -79,9 +79,11 @@ export async function dlqCommand(argv: string[], io: CommandIo): Promise<number>
   if (values.all && action !== 'replay') throw new UsageError('--all goes with replay only');
   if (action === 'list' && ids.length > 0) throw new UsageError('list takes no ID');
   if (action === 'show' && ids.length !== 1) throw new UsageError('show takes exactly one ID');
-  if ((action === 'delete' || (action === 'replay' && !values.all)) && ids.length === 0) throw new UsageError(`${action} needs at least one ID${action === 'replay' ? ' (or --all)' : ''}`);
+  if ((action === 'delete' || (action === 'replay' && !values.all)) && ids.length === 0)
+    throw new UsageError(`${action} needs at least one ID${action === 'replay' ? ' (or --all)' : ''}`);
   if (values.all && ids.length > 0) throw new UsageError('replay takes IDs or --all, not both');
-  if (values.nats !== undefined && (values.data !== undefined || values.bundle !== undefined)) throw new UsageError('--nats cannot be combined with --data or --bundle');
+  if (values.nats !== undefined && (values.data !== undefined || values.bundle !== undefined))
+    throw new UsageError('--nats cannot be combined with --data or --bundle');
   const limit = intFlag(values.limit, 'limit', 1, 1000);
   const waitMs = intFlag(values.wait, 'wait', 0, 3_600_000) ?? 120_000;
   const wanted: readonly string[] | 'all' = values.all ? 'all' : ids;

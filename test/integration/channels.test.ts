@@ -40,7 +40,10 @@ describe('Slack', () => {
     const before = f.slack.delivered.length;
     expect(await slack(event)).toMatchObject({ status: 200, body: { ok: true } });
     for (const n of ['1', '2', '3']) {
-      expect(await slack(event, { 'x-slack-retry-num': n, 'x-slack-retry-reason': 'http_timeout' })).toMatchObject({ status: 200, body: { ok: true, duplicate: true } });
+      expect(await slack(event, { 'x-slack-retry-num': n, 'x-slack-retry-reason': 'http_timeout' })).toMatchObject({
+        status: 200,
+        body: { ok: true, duplicate: true },
+      });
     }
     await f.t.host.channels.egress.idle();
     expect(f.slack.delivered.slice(before).map((d: { text: string }) => d.text)).toEqual(['Welcome to ACME Support! How can I help?']);
@@ -52,7 +55,11 @@ describe('Slack', () => {
     answers.push(await slack(slackEvent({ text: 'hi', user: 'U0SLACK3' })));
     answers.push(await slack(slackEvent({ text: 'I was charged twice', user: 'U0SLACK3', thread_ts: '1700000000.000100' })));
     // A turn slower than Slack's 3 s is answered 503 and still runs: wait for its reply.
-    await eventually(() => f.slack.delivered.length >= before + 2, 20_000, `both replies at the fake (webhooks answered ${JSON.stringify(answers.map((a) => [a.status, a.body]))})`);
+    await eventually(
+      () => f.slack.delivered.length >= before + 2,
+      20_000,
+      `both replies at the fake (webhooks answered ${JSON.stringify(answers.map((a) => [a.status, a.body]))})`,
+    );
     expect(f.slack.delivered.slice(before).map(({ token, ...d }: any) => d)).toEqual([
       expect.objectContaining({ text: 'Welcome to ACME Support! How can I help?' }),
       expect.objectContaining({ text: 'Sorry about the billing trouble. What is the email on your account?', thread_ts: '1700000000.000100' }),
@@ -64,7 +71,10 @@ describe('Telegram', () => {
   it('takes an update carrying the secret_token and answers with sendMessage on /bot<token>/', async () => {
     const before = f.telegram.delivered.length;
     const update = telegramUpdate({ text: 'hello', userId: 7001, messageId: 55 });
-    const r = await f.post(ACME_TELEGRAM_URL, JSON.stringify(update), { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': CREDS.acme.telegramSecret });
+    const r = await f.post(ACME_TELEGRAM_URL, JSON.stringify(update), {
+      'content-type': 'application/json',
+      'x-telegram-bot-api-secret-token': CREDS.acme.telegramSecret,
+    });
     expect(r).toMatchObject({ status: 200, body: { ok: true } });
     await f.t.host.channels.egress.idle();
     expect(f.telegram.delivered.slice(before)).toEqual([{ chat_id: '-1001234567890', text: 'Welcome to ACME Support! How can I help?', reply_to: 55 }]);

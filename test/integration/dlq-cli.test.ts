@@ -44,7 +44,15 @@ const D = ['--tenant', 'acme', '--data'];
 /** A reply to acme's Slack channel kept as a dead letter, as the egress delivery keeps one. */
 function keepReply(text: string): Promise<string> {
   const reply = { kind: 'reply', in_reply_to: 'sl1', session: 's1', user: 'slack-u0dlq', seq: 0, text, reply_to: { channel: 'C789012' } };
-  return store.record({ tenant: 'acme', source: 'egress', subject: SUBJECT, data: encodeJson(reply), reason: 'undeliverable', detail: 'slack: Slack answered 503 (provider-error, HTTP 503; attempt 10 of 10)', deliveries: 10 });
+  return store.record({
+    tenant: 'acme',
+    source: 'egress',
+    subject: SUBJECT,
+    data: encodeJson(reply),
+    reason: 'undeliverable',
+    detail: 'slack: Slack answered 503 (provider-error, HTTP 503; attempt 10 of 10)',
+    deliveries: 10,
+  });
 }
 
 describe('greentic-host dlq', () => {
@@ -53,11 +61,20 @@ describe('greentic-host dlq', () => {
     const list = await dlq('list', ...D, data.dir);
     expect(list.code).toBe(0);
     expect(list.err).toEqual(['1 dead letter of tenant acme']);
-    expect(list.out).toEqual([expect.stringMatching(new RegExp(`^${id}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z  egress  undeliverable  ${SUBJECT.replace(/\./g, '\\.')}  slack: Slack answered 503 \\(provider-error, HTTP 503; attempt 10 of 10\\)$`))]);
+    expect(list.out).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${id}  \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z  egress  undeliverable  ${SUBJECT.replace(/\./g, '\\.')}  slack: Slack answered 503 \\(provider-error, HTTP 503; attempt 10 of 10\\)$`,
+        ),
+      ),
+    ]);
     const shown = await dlq('show', ...D, data.dir, id);
     expect(JSON.parse(shown.out.join('\n'))).toMatchObject({ id, source: 'egress', deliveries: 10, message: { json: { kind: 'reply', text: 'first' } } });
     expect(await dlq('list', '--tenant', 'bigcorp', '--data', data.dir)).toMatchObject({ code: 0, out: [], err: ['0 dead letters of tenant bigcorp'] });
-    expect(await dlq('show', '--tenant', 'bigcorp', '--data', data.dir, id)).toMatchObject({ code: 1, err: [`greentic-host dlq: tenant bigcorp has no dead letter ${id}`] });
+    expect(await dlq('show', '--tenant', 'bigcorp', '--data', data.dir, id)).toMatchObject({
+      code: 1,
+      err: [`greentic-host dlq: tenant bigcorp has no dead letter ${id}`],
+    });
     expect(await dlq('delete', ...D, data.dir, id)).toMatchObject({ code: 0, err: [`deleted ${id}`] });
   });
 
@@ -78,7 +95,9 @@ describe('greentic-host dlq', () => {
     expect(r).toMatchObject({
       code: 1,
       out: [`replayed ${id}`],
-      err: [`dead letter again: ${again!.id} undeliverable: slack: Slack answered ok: false (channel_not_found) (slack:channel_not_found, HTTP 200; attempt 1 of 10)`],
+      err: [
+        `dead letter again: ${again!.id} undeliverable: slack: Slack answered ok: false (channel_not_found) (slack:channel_not_found, HTTP 200; attempt 1 of 10)`,
+      ],
     });
     await store.delete('acme', again!.id);
   });
@@ -92,6 +111,9 @@ describe('greentic-host dlq', () => {
     expect(await dlq('replay', ...D, data.dir, 'd1')).toMatchObject(usage('an embedded replay needs --bundle DIR (the host runs in-process to handle it)'));
     expect(await dlq('list', ...D, data.dir, '--all')).toMatchObject(usage('--all goes with replay only'));
     expect(await dlq('delete', ...D, data.dir, 'd../x')).toMatchObject({ code: 2 });
-    expect(await dlq('delete', ...D, data.dir, 'd000000000000001-abcd')).toMatchObject({ code: 1, err: ['tenant acme has no dead letter d000000000000001-abcd'] });
+    expect(await dlq('delete', ...D, data.dir, 'd000000000000001-abcd')).toMatchObject({
+      code: 1,
+      err: ['tenant acme has no dead letter d000000000000001-abcd'],
+    });
   });
 });

@@ -77,7 +77,9 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
           '          telegram: { provider: telegram, flow: bigcorp_helpdesk_flow }\n' +
           '          teams: { provider: teams, flow: bigcorp_helpdesk_flow }\n',
       ),
-      ...(opts.acmeEgress ? { 'tenants/acme/tenant.yaml': tenantYaml.replace('\nsettings:\n', `\nsettings:\n  egress: ${JSON.stringify(opts.acmeEgress)}\n`) } : {}),
+      ...(opts.acmeEgress
+        ? { 'tenants/acme/tenant.yaml': tenantYaml.replace('\nsettings:\n', `\nsettings:\n  egress: ${JSON.stringify(opts.acmeEgress)}\n`) }
+        : {}),
       ...opts.files,
     });
   }
@@ -89,7 +91,12 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
     telegram: { api_base_url: telegram.apiBaseUrl },
     teams: { openid_metadata_url: bot.openidMetadataUrl, token_url: bot.tokenUrl, service_urls: [bot.serviceUrl] },
   });
-  const t = await startHost({ bundleDir: bundle.dir, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), channels: { endpoints, teamsKeyCooldownMs: 0 }, ...opts.host });
+  const t = await startHost({
+    bundleDir: bundle.dir,
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    channels: { endpoints, teamsKeyCooldownMs: 0 },
+    ...opts.host,
+  });
   if (t.host.problems.length > 0) throw new Error(JSON.stringify(t.host.problems));
   const support = { kind: 'team', tenant: 'acme', team: 'support' } as const;
   await t.host.secrets.set(support, 'slack_signing_secret', CREDS.acme.slackSigning);

@@ -41,7 +41,8 @@ export async function startFakeTelegram({ botToken }) {
     if (r.method !== 'POST' || !m) return { status: 404, body: { ok: false, error_code: 404, description: 'Not Found' } };
     if (m[1] !== botToken) return { status: 401, body: { ok: false, error_code: 401, description: 'Unauthorized' } };
     const b = r.json;
-    if (b?.chat_id === undefined || typeof b.text !== 'string') return { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: message text is empty' } };
+    if (b?.chat_id === undefined || typeof b.text !== 'string')
+      return { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: message text is empty' } };
     if (b.text.length > 4096) return { status: 400, body: { ok: false, error_code: 400, description: 'Bad Request: message is too long' } };
     delivered.push({ chat_id: String(b.chat_id), text: b.text, reply_to: b.reply_parameters?.message_id });
     return ok({ ok: true, result: { message_id: 1000 + delivered.length, chat: { id: Number(b.chat_id) }, text: b.text } });
@@ -63,10 +64,12 @@ export async function startFakeBotFramework({ appId, appPassword, channelId = 'm
   let keys = [newKey()];
   const fake = await startFakeServer(async (r) => {
     if (r.method === 'GET' && r.path === '/openid') return ok({ issuer, jwks_uri: `${fake.url}/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
-    if (r.method === 'GET' && r.path === '/jwks') return ok({ keys: await Promise.all(keys.map(async (k) => ({ ...(await exportJWK(k.publicKey)), kid: k.kid, use: 'sig', endorsements: [channelId] }))) });
+    if (r.method === 'GET' && r.path === '/jwks')
+      return ok({ keys: await Promise.all(keys.map(async (k) => ({ ...(await exportJWK(k.publicKey)), kid: k.kid, use: 'sig', endorsements: [channelId] }))) });
     if (r.method === 'POST' && r.path === '/token') {
       const form = new URLSearchParams(r.body);
-      if (form.get('grant_type') !== 'client_credentials' || form.get('scope') !== 'https://api.botframework.com/.default') return { status: 400, body: { error: 'invalid_request' } };
+      if (form.get('grant_type') !== 'client_credentials' || form.get('scope') !== 'https://api.botframework.com/.default')
+        return { status: 400, body: { error: 'invalid_request' } };
       if (form.get('client_id') !== appId || form.get('client_secret') !== appPassword) return { status: 401, body: { error: 'invalid_client' } };
       const token = `bf-${randomUUID()}`;
       issued.add(token);
@@ -77,7 +80,8 @@ export async function startFakeBotFramework({ appId, appPassword, channelId = 'm
       const token = /^Bearer (.+)$/.exec(String(r.headers.authorization))?.[1];
       if (!token || !issued.has(token)) return { status: 401, body: { error: { code: 'Unauthorized', message: 'token not issued here' } } };
       const a = r.json;
-      if (a?.type !== 'message' || typeof a.text !== 'string' || a.replyToId !== decodeURIComponent(m[2])) return { status: 400, body: { error: { code: 'BadArgument' } } };
+      if (a?.type !== 'message' || typeof a.text !== 'string' || a.replyToId !== decodeURIComponent(m[2]))
+        return { status: 400, body: { error: { code: 'BadArgument' } } };
       delivered.push({ conversation: decodeURIComponent(m[1]), replyToId: decodeURIComponent(m[2]), text: a.text, from: a.from, recipient: a.recipient });
       return ok({ id: `reply-${delivered.length}` });
     }
@@ -124,7 +128,15 @@ export function slackHeaders(secret, body, ts = Math.floor(Date.now() / 1000)) {
 }
 
 /** A Slack Events API message event as Slack sends it. */
-export function slackEvent({ text, user = 'U0123ABC', channel = 'C789012', team = 'T123456', eventId = `Ev${randomUUID().replace(/-/g, '').slice(0, 10).toUpperCase()}`, ts, thread_ts } = {}) {
+export function slackEvent({
+  text,
+  user = 'U0123ABC',
+  channel = 'C789012',
+  team = 'T123456',
+  eventId = `Ev${randomUUID().replace(/-/g, '').slice(0, 10).toUpperCase()}`,
+  ts,
+  thread_ts,
+} = {}) {
   return {
     token: 'verification-token-unused',
     team_id: team,
@@ -132,20 +144,47 @@ export function slackEvent({ text, user = 'U0123ABC', channel = 'C789012', team 
     type: 'event_callback',
     event_id: eventId,
     event_time: Math.floor(Date.now() / 1000),
-    event: { type: 'message', channel, user, text, ts: ts ?? `${Math.floor(Date.now() / 1000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`, ...(thread_ts ? { thread_ts } : {}), channel_type: 'channel' },
+    event: {
+      type: 'message',
+      channel,
+      user,
+      text,
+      ts: ts ?? `${Math.floor(Date.now() / 1000)}.${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`,
+      ...(thread_ts ? { thread_ts } : {}),
+      channel_type: 'channel',
+    },
   };
 }
 
 /** A Telegram Update carrying a text message, as Telegram POSTs it to the webhook. */
-export function telegramUpdate({ text, chatId = -1001234567890, userId = 42, updateId = Math.floor(Math.random() * 1e9), messageId = Math.floor(Math.random() * 1e6) } = {}) {
+export function telegramUpdate({
+  text,
+  chatId = -1001234567890,
+  userId = 42,
+  updateId = Math.floor(Math.random() * 1e9),
+  messageId = Math.floor(Math.random() * 1e6),
+} = {}) {
   return {
     update_id: updateId,
-    message: { message_id: messageId, from: { id: userId, is_bot: false, first_name: 'Ann', username: 'ann' }, chat: { id: chatId, type: 'supergroup', title: 'Support' }, date: Math.floor(Date.now() / 1000), text },
+    message: {
+      message_id: messageId,
+      from: { id: userId, is_bot: false, first_name: 'Ann', username: 'ann' },
+      chat: { id: chatId, type: 'supergroup', title: 'Support' },
+      date: Math.floor(Date.now() / 1000),
+      text,
+    },
   };
 }
 
 /** A Bot Framework message activity from Teams, sent to the bot `appId` from `serviceUrl`. */
-export function teamsActivity({ text, serviceUrl, appId, id = `act-${randomUUID().slice(0, 8)}`, conversation = 'a:1conversation-xyz', user = '29:1user-abc' }) {
+export function teamsActivity({
+  text,
+  serviceUrl,
+  appId,
+  id = `act-${randomUUID().slice(0, 8)}`,
+  conversation = 'a:1conversation-xyz',
+  user = '29:1user-abc',
+}) {
   return {
     type: 'message',
     id,

@@ -80,9 +80,14 @@ export class NatsEgressIntake {
     try {
       const info = await link.jsm.consumers.info(egressStream(tenant), egressConsumerName(tenant));
       if (info.config.ack_wait !== ackWait) {
-        await link.jsm.consumers.update(egressStream(tenant), egressConsumerName(tenant), { ack_wait: ackWait }).catch((e: unknown) =>
-          this.logger.warn({ event: 'consumer-unchanged', tenant_id: tenant, err: (e as Error).message }, 'could not update the egress consumer; using it as it is'),
-        );
+        await link.jsm.consumers
+          .update(egressStream(tenant), egressConsumerName(tenant), { ack_wait: ackWait })
+          .catch((e: unknown) =>
+            this.logger.warn(
+              { event: 'consumer-unchanged', tenant_id: tenant, err: (e as Error).message },
+              'could not update the egress consumer; using it as it is',
+            ),
+          );
       }
       return;
     } catch (e) {
