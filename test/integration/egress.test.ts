@@ -98,7 +98,12 @@ describe('dead letters', () => {
     });
     expect(JSON.parse(Buffer.from(letter!.data).toString('utf8'))).toMatchObject({ kind: 'reply', text: WELCOME, reply_to: { channel: 'C789012' } });
     expect(requestsOf('acme', reqs)).toHaveLength(4);
-    expect(await metric('greentic_egress_deliveries_total', { outcome: 'dead-lettered' })).toBe(deadBefore + 1);
+    // Counted (and logged) just after the letter is stored.
+    await eventually(
+      async () => (await metric('greentic_egress_deliveries_total', { outcome: 'dead-lettered' })) === deadBefore + 1,
+      5000,
+      'the dead letter counted',
+    );
     expect(await metric('greentic_egress_attempts_total', { result: 'provider-error' })).toBeGreaterThanOrEqual(4);
     const failed = f.t.logs.lines.filter((l) => l.event === 'egress-failed' && l.dead_letter_id === letter!.id);
     expect(failed).toEqual([expect.objectContaining({ tenant_id: 'acme', team_id: 'support', channel: 'slack', code: 'provider-error' })]);
