@@ -8,7 +8,10 @@ import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
 import { TenantRegistry } from './flow/tenant-registry.js';
 import { UnhandleableMessageError, type BusMessage, type MessageBus } from './messaging/bus.js';
+import { ChannelMetrics } from './messaging/channel-metrics.js';
+import { EgressService } from './messaging/egress/service.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
+import { ChannelProviders, type ChannelProvidersOptions } from './messaging/providers/registry.js';
 import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
 import { answerId } from './messaging/nats/headers.js';
 import { NatsLinks } from './messaging/nats/links.js';
@@ -17,7 +20,7 @@ import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
 import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
-import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
+import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type ReplyTo } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, tenantLogCapOf, type Logger } from './observability/logger.js';
 import { HostMetrics } from './observability/metrics.js';
@@ -65,6 +68,8 @@ export interface HostOptions {
   readonly ackWaitMs?: number;
   /** NATS only: attempts at handling an ingress message before it becomes a dead letter. */
   readonly maxDeliver?: number;
+  /** Where the providers' APIs are (operator settings; the real services by default). */
+  readonly channels?: ChannelProvidersOptions;
   readonly builtins?: BuiltinLocation;
   /** Hold the data directory's lock file while running, so no second instance uses it (serve, with embedded stores). */
   readonly lockDataDir?: boolean;
@@ -78,6 +83,13 @@ export interface HostOptions {
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
   /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
   readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
+}
+
+/** The channel providers of a host: their webhooks' and deliveries' shared parts, and the egress service. */
+export interface HostChannels {
+  readonly providers: ChannelProviders;
+  readonly metrics: ChannelMetrics;
+  readonly egress: EgressService;
 }
 
 /**
@@ -106,6 +118,8 @@ export class GreenticHost {
     readonly deadLetters: DeadLetterStore,
     ownsBus: boolean,
     masterKey: Buffer,
+    /** Provider webhooks and the delivery of their replies. */
+    readonly channels: HostChannels,
     lock: DataDirLock | undefined,
   ) {
     this.#ownsBus = ownsBus;
@@ -206,7 +220,13 @@ export class GreenticHost {
     }
 
     const natsBus = links
-      ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
+      ? await NatsBus.forHost(
+          links,
+          [...runtimes.keys()],
+          logger,
+          { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) },
+          opts.onProgress,
+        ).catch(abandon)
       : undefined;
     const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =
@@ -216,6 +236,23 @@ export class GreenticHost {
         if (err instanceof UnhandleableMessageError && fileLetters) void keepUnhandled(fileLetters, logger, err, msg);
         else logger.error({ event: 'bus-handler-error', subject: msg.subject, err: String(err) }, 'bus handler failed');
       });
+    const deadLetters = natsBus?.deadLetters ?? fileLetters!;
+    const providers = new ChannelProviders(secrets, opts.channels);
+    const channelMetrics = new ChannelMetrics(metrics.registry);
+    const egress = await EgressService.start({
+      workspace: tenants.workspace,
+      tenants: [...runtimes.keys()],
+      providers,
+      deadLetters,
+      logger,
+      metrics: channelMetrics,
+      ackWaitMs: opts.ackWaitMs,
+      source: natsBus ? { kind: 'nats', links: natsBus.links, who: natsUser(opts.nats) ?? 'this NATS user' } : { kind: 'embedded', bus, dataDir: opts.dataDir },
+    }).catch(async (e: unknown) => {
+      providers.close();
+      if (!opts.bus) await bus.close().catch(() => undefined);
+      return abandon(e);
+    });
     const host = new GreenticHost(
       tenants,
       bus,
@@ -225,9 +262,10 @@ export class GreenticHost {
       new FlowExecutor({ sessions, pool, services, metrics }),
       logger,
       metrics,
-      natsBus?.deadLetters ?? fileLetters!,
+      deadLetters,
       !opts.bus,
       masterKey,
+      { providers, metrics: channelMetrics, egress },
       lock,
     );
     host.#dataLife = startDataLife({
@@ -343,14 +381,15 @@ export class GreenticHost {
       if (result.duplicate) {
         // A redelivery after a crash between saving the session and publishing: publish again
         // (same ids, so the egress stream stores each reply once). Otherwise: answered already.
-        if (m.redelivered && result.outbox.length > 0) await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
+        if (m.redelivered && result.outbox.length > 0)
+          await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
         log().info(
           { event: 'duplicate', message_id: msg.id, session_id: result.session, redelivered: m.redelivered ?? false },
           'message already handled; not answering twice',
         );
         return;
       }
-      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox);
+      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
@@ -358,7 +397,15 @@ export class GreenticHost {
         // It can never succeed while the session is damaged: answer, and keep the message as a dead letter.
         log().error({ event: 'turn-failed', message_id: msg.id, code: 'session-unreadable', err: e.message }, 'the session cannot be read');
         this.metrics.turnErrors.inc({ ...scopeLabels, code: 'session-unreadable' });
-        await this.#publishError(address, msg.id, msg.session ?? null, msg.user, 'session-unreadable', 'the session cannot be read; an operator must delete it', false);
+        await this.#publishError(
+          address,
+          msg.id,
+          msg.session ?? null,
+          msg.user,
+          'session-unreadable',
+          'the session cannot be read; an operator must delete it',
+          false,
+        );
         throw new UnhandleableMessageError('corrupt-session', e.message);
       }
       const { code, message, retryable } = describeFailure(e);
@@ -389,6 +436,7 @@ export class GreenticHost {
     user: string,
     session: string,
     outbox: ReadonlyArray<{ channel: string; text: string }>,
+    replyTo?: ReplyTo,
   ): Promise<number> {
     let seq = 0;
     let replies = 0;
@@ -399,7 +447,11 @@ export class GreenticHost {
     for (const out of outbox) {
       if (out.channel === address.channel) replies++;
       const s = seq++;
-      sent.push(this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s }));
+      // Only a reply on the channel the message came in on goes back where the provider said.
+      const to = out.channel === address.channel && replyTo ? { reply_to: replyTo } : {};
+      sent.push(
+        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s, ...to }),
+      );
       this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }
     sent.push(this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
@@ -444,6 +496,9 @@ export class GreenticHost {
     await this.pool.close();
     await drained.catch(() => undefined);
     await this.#dataLife?.expiry.stop();
+    // Turns are done and their replies taken in: let running deliveries finish, the rest wait on disk or in the stream.
+    await this.channels.egress.close();
+    this.channels.providers.close();
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
     await this.#lock?.release();

@@ -14,6 +14,7 @@ import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { AdminGate } from './admin-auth.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerFlowRoutes } from './routes/flows.js';
+import { registerIngressRoutes } from './routes/ingress.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerSessionRoutes } from './routes/sessions.js';
 import { registerUsageRoutes } from './routes/usage.js';
@@ -140,6 +141,19 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     channel: (address) => webchatChannel(host, address),
     guard,
     replyTimeoutMs: opts.replyTimeoutMs,
+  });
+
+  registerIngressRoutes(app, {
+    bus: host.bus,
+    providers: host.channels.providers,
+    sessions: host.sessions,
+    logger: host.logger,
+    metrics: host.channels.metrics,
+    turnWaiter: host.channels.egress.turnWaiter,
+    channel: (address, provider) => {
+      const found = findChannel(host.workspace, address.tenant, address.env, address.team, address.channel);
+      return found.ok && found.channel.provider === provider && host.serves(address.tenant) ? found.channel : null;
+    },
   });
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

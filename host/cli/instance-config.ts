@@ -5,6 +5,7 @@ import { ConfigError, zodProblems } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import { checkId, InvalidIdError } from '../tenancy/ids.js';
 import type { NatsCredentials, NatsOptions } from '../messaging/nats/connection.js';
+import { ProviderEndpointsSchema, resolveEndpoints, type ProviderEndpoints } from '../messaging/providers/endpoints.js';
 import { redactCredentials } from '../observability/redact.js';
 import { UsageError } from './usage.js';
 
@@ -55,6 +56,8 @@ export const InstanceConfigSchema = z.strictObject({
   stores: z.enum(['embedded', 'nats']).optional(),
   ack_wait_ms: z.number().int().min(100).max(3_600_000).optional(),
   max_deliver: z.number().int().min(1).max(100).optional(),
+  /** Where the channel providers' APIs are (Slack, Telegram, Bot Framework): the real services unless set. */
+  providers: ProviderEndpointsSchema.optional(),
   /** How long a stop waits for in-flight work (ms). */
   drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
 });
@@ -72,6 +75,7 @@ export interface InstanceSettings {
   stores: 'embedded' | 'nats' | undefined;
   ackWaitMs: number | undefined;
   maxDeliver: number | undefined;
+  providers: ProviderEndpoints | undefined;
   drainTimeoutMs: number | undefined;
 }
 
@@ -114,6 +118,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,
     maxDeliver: c.max_deliver,
+    providers: c.providers && resolveEndpoints(c.providers),
     drainTimeoutMs: c.drain_timeout_ms,
   };
 }

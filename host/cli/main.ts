@@ -6,6 +6,7 @@ import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { dataCommand, DATA_HELP } from './data.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
+import { dlqCommand, DLQ_HELP } from './dlq.js';
 import { reloadCommand, RELOAD_HELP } from './reload.js';
 import { natsCommand, NATS_HELP } from './nats.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   reload: { run: reloadCommand, help: RELOAD_HELP, summary: 'make a running serve reload a tenant, or its whole bundle' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
+  dlq: { run: dlqCommand, help: DLQ_HELP, summary: "list, show, replay or delete a tenant's dead letters" },
   nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
   data: { run: dataCommand, help: DATA_HELP, summary: "export or erase a user's, session's, environment's or tenant's stored data" },
 };

@@ -20,7 +20,10 @@ export const SERVE_HELP = `Usage: greentic-host serve --bundle DIR [--data DIR] 
 Run the host: load the bundle's tenants, flows and components, answer ingress messages on
 the bus, and serve every webchat channel over HTTP:
   POST /webchat/{tenant}/{env}/{team}/{channel}/messages   body {"text": "..."}
-The session is kept by a cookie valid on that one channel only.
+The session is kept by a cookie valid on that one channel only. Slack, Telegram and Teams
+channels take their provider's webhooks at
+  POST /ingress/{slack|telegram|teams}/{tenant}/{env}/{team}/{channel}
+and their replies are delivered through the provider's API.
 
 Options:
   --bundle DIR        the bundle (workspace) directory      (required, here or in --config)
@@ -43,7 +46,8 @@ Options:
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
                       stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants,
-                      drain_timeout_ms); flags win over the file
+                      drain_timeout_ms, providers: {slack, telegram, teams} API endpoints);
+                      flags win over the file
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
@@ -132,6 +136,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     stores: pick('stores'),
     ackWaitMs: pick('ackWaitMs'),
     maxDeliver: pick('maxDeliver'),
+    providers: fromFile.providers,
     drainTimeoutMs: pick('drainTimeoutMs') ?? 10_000,
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
@@ -166,6 +171,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       stores: settings.stores,
       ackWaitMs: settings.ackWaitMs,
       maxDeliver: settings.maxDeliver,
+      channels: settings.providers && { endpoints: settings.providers },
       lockDataDir: true,
       logger,
       watch,
@@ -199,11 +205,15 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     throw new CommandFailed(`cannot listen on ${settings.host}:${settings.port}: ${(e as Error).message}`);
   }
   const webchats: string[] = [];
+  const webhooks: string[] = [];
   let channels = 0;
   for (const rt of host.runtimes.values()) {
     for (const team of rt.model.teams.values()) {
       for (const ch of team.channels.values()) {
         channels++;
+        if (host.channels.providers.get(ch.provider)) {
+          for (const env of team.envs) webhooks.push(`${url}/ingress/${ch.provider}/${rt.model.id}/${env}/${team.id}/${ch.id}`);
+        }
         if (ch.provider !== 'webchat') continue;
         for (const env of team.envs) webchats.push(`${url}${webchatPath({ tenant: rt.model.id, env, team: team.id, channel: ch.id })}`);
       }
@@ -233,6 +243,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       `${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
+  for (const w of webhooks) io.out(`  webhook: ${w}`);
 
   await stopAsked;
   const drainMs = settings.drainTimeoutMs ?? 10_000;

@@ -1,3 +1,4 @@
+import { DEFAULT_EGRESS_LIMITS, resolveEgressLimits, type EgressLimits } from '../messaging/egress/egress-settings.js';
 import type { Provider } from '../messaging/providers/channel-providers.js';
 import type { ApiKeyConfig, LimitsConfig, ModuleLimitsConfig, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
@@ -133,6 +134,7 @@ export interface Settings {
   readonly language: string;
   readonly limits: Limits;
   readonly webchat: WebchatLimits;
+  readonly egress: EgressLimits;
   /** Calls (turns) of the tenant running at once; undefined: as many as there are workers. */
   readonly concurrency: number | undefined;
   readonly ratePerSec: number | undefined;
@@ -148,6 +150,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   language: DEFAULT_LANGUAGE,
   limits: DEFAULT_LIMITS,
   webchat: DEFAULT_WEBCHAT_LIMITS,
+  egress: DEFAULT_EGRESS_LIMITS,
   concurrency: undefined,
   ratePerSec: undefined,
   logLevel: 'info',
@@ -163,6 +166,7 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
     language: over.language ?? base.language,
     limits: resolveLimits(base.limits, over.limits),
     webchat: resolveWebchat(base.webchat, over.webchat),
+    egress: resolveEgressLimits(base.egress, over.egress),
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,

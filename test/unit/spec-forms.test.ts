@@ -91,7 +91,7 @@ describe('the team form', () => {
         'team: { id: support }\nchannels:\n' +
         '  slack: { provider: messaging-slack, config: { workspace_id: "T123456", channel_id: "C789012" } }\n' +
         '  tg: { provider: telegram, config: { chat_id: -1001234567890 } }\n' +
-        '  teams: { provider: messaging-teams, config: { app_id: "0f8fad5b-d9cb-469f-a165-70867728950e", channel_id: "19:abc@thread.tacv2" } }\n' +
+        '  teams: { provider: messaging-teams, config: { app_id: "acme_teams_app_id", channel_id: "19:abc@thread.tacv2" } }\n' +
         '  web: { provider: messaging-webchat, config: { title: "Help" } }\n',
     });
     expect(messages).toEqual([]);
@@ -115,7 +115,7 @@ describe('the team form', () => {
         channels: {
           a: { provider: 'messaging-slack', config: { workspace_id: 't1', channel: 'C1' } },
           b: { provider: 'messaging-telegram', config: { chat_id: 'chat' } },
-          c: { provider: 'messaging-teams', config: { app_id: 'x' } },
+          c: { provider: 'messaging-teams', config: { app_id: 'x y' } },
           d: { provider: 'messaging-slack', title: 'Help' },
           e: { provider: 'webchat', title: 'Help', config: { title: 'Help' } },
           f: { provider: 'messaging-fax' },
@@ -123,10 +123,10 @@ describe('the team form', () => {
       },
     });
     expect(messages).toEqual([
-      'tenants/acme/teams/support.yaml: channels.a.config.workspace_id: expected a Slack workspace id: T (or E) and upper-case letters or digits, such as "T123456"',
+      'tenants/acme/teams/support.yaml: channels.a.config.workspace_id: expected a Slack workspace id like "T123456" (upper-case letters and digits)',
       'tenants/acme/teams/support.yaml: channels.a.config.channel: unknown key',
-      'tenants/acme/teams/support.yaml: channels.b.config.chat_id: expected a Telegram chat id (digits, "-" for groups) or "@channelname"',
-      'tenants/acme/teams/support.yaml: channels.c.config.app_id: expected a Microsoft App ID (a GUID such as "00000000-0000-0000-0000-000000000000")',
+      'tenants/acme/teams/support.yaml: channels.b.config.chat_id: expected a chat id like "-1001234567890" or "@channelname"',
+      'tenants/acme/teams/support.yaml: channels.c.config.app_id: invalid secret name "x y": it contains whitespace; ids match ^[a-z0-9][a-z0-9_-]{0,62}$',
       'tenants/acme/teams/support.yaml: channels.d.title: only a webchat channel has a title (this one is messaging-slack)',
       'tenants/acme/teams/support.yaml: channels.e.title: the title is given twice (title and config.title); give it once',
       'tenants/acme/teams/support.yaml: channels.f.provider: unknown provider "messaging-fax"; expected one of "messaging-slack"|"slack"|"messaging-telegram"|"telegram"|"messaging-teams"|"teams"|"messaging-webchat"|"webchat"',

@@ -112,7 +112,7 @@ export function globalStreams(limits: TenantLimits = DEFAULT_TENANT_LIMITS): Str
  * headers refused: the host never needs one, and a `Nats-Rollup: all` would wipe the bucket.
  * Deletes remove the stored message (STREAM.MSG.DELETE), so no purge and no rollup is needed.
  */
-function kvStream(bucket: string, maxKeys: number, maxBytes: number, maxValue: number): StreamConfig {
+export function kvStream(bucket: string, maxKeys: number, maxBytes: number, maxValue: number): StreamConfig {
   return {
     name: `KV_${bucket}`,
     subjects: [`$KV.${bucket}.>`],

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import { SlackConfigSchema } from './slack.js';
-import { TeamsConfigSchema } from './teams.js';
-import { TelegramConfigSchema } from './telegram.js';
+import { SlackChannelConfigSchema } from './slack/config.js';
+import { TeamsChannelConfigSchema } from './teams/config.js';
+import { TelegramChannelConfigSchema } from './telegram/config.js';
 import { WebchatConfigSchema } from './webchat-config.js';
 
 /** The messaging providers a channel may name. */
@@ -19,9 +19,9 @@ export interface ChannelProviderSpec {
 const SPECS: ReadonlyMap<Provider, ChannelProviderSpec> = new Map(
   (
     [
-      ['slack', SlackConfigSchema],
-      ['telegram', TelegramConfigSchema],
-      ['teams', TeamsConfigSchema],
+      ['slack', SlackChannelConfigSchema],
+      ['telegram', TelegramChannelConfigSchema],
+      ['teams', TeamsChannelConfigSchema],
       ['webchat', WebchatConfigSchema],
     ] as const
   ).map(([name, configSchema]) => [name, { name, specName: `messaging-${name}`, configSchema: configSchema as z.ZodType<Record<string, unknown>> }]),

@@ -72,7 +72,10 @@ export const ChannelSchema = z
       ctx.addIssue({ code: 'custom', path: ['title'], message: 'the title is given twice (title and config.title); give it once' });
       return z.NEVER;
     }
-    return { provider: spec.name, flow: ch.flow, title: ch.title ?? configTitle, config: config.data };
+    // Only the keys the file gives (as parsed): a provider's defaults are applied where the config is used, so two
+    // forms that say the same of a channel do not disagree over a default one of them did not write.
+    const given = Object.fromEntries(Object.entries(config.data).filter(([k]) => Object.hasOwn(ch.config ?? {}, k)));
+    return { provider: spec.name, flow: ch.flow, title: ch.title ?? configTitle, config: given };
   });
 export type ChannelBody = z.infer<typeof ChannelSchema>;
 

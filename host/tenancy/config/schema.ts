@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EgressSettingsSchema } from '../../messaging/egress/egress-settings.js';
 import { checkId, type IdKind, InvalidIdError } from '../ids.js';
 import { SessionsSettingsSchema } from './sessions-schema.js';
 import { LanguageSchema, TimezoneSchema } from './locale.js';
@@ -134,6 +135,8 @@ export const SettingsSchema = z.strictObject({
   webchat: WebchatSettingsSchema.optional(),
   /** Session expiry and what is kept of a conversation (sessions-schema.ts). */
   sessions: SessionsSettingsSchema.optional(),
+  /** Outbound rate limits, concurrency and retries of replies to providers. */
+  egress: EgressSettingsSchema.optional(),
   /** Where the tenant's guests run: worker threads of the host (default), or its own supervised child processes. Tenant level only. */
   isolation: z.enum(['thread', 'process'], { error: 'expected "thread" or "process"' }).optional(),
 });
