@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CompiledComponent } from '../components/registry.js';
+import { greenticHostImports } from '../capabilities/greentic-interfaces.js';
 import type { Logger } from '../observability/logger.js';
 import { CTRL_INTS, DATA_BYTES, DOORBELL, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 
@@ -89,7 +90,9 @@ export class GuestWorker {
   /** Send `c`'s compiled modules unless it has them. */
   load(c: CompiledComponent): void {
     if (this.loaded.has(c.key)) return;
-    this.post({ type: 'load', moduleKey: c.key, glueUrl: c.component.glueUrl, world: c.component.world, memoryBytes: c.memoryBytes, heapBytes: c.heapBytes, modules: [...c.modules] });
+    const { glueUrl, world, abi, versionedImports } = c.component;
+    const hostImports = greenticHostImports(versionedImports);
+    this.post({ type: 'load', moduleKey: c.key, glueUrl, world, abi, hostImports, memoryBytes: c.memoryBytes, heapBytes: c.heapBytes, modules: [...c.modules] });
     this.loaded.add(c.key);
   }
 
