@@ -46,10 +46,16 @@ export class Runtime061Adapter implements GreenticAbiAdapter {
     const p = (payload ?? {}) as Record<string, unknown>;
     const d: ComponentDescriptor = derivedDescriptor(textField(p, 'provider') ?? this.name, '0.0.0', `provider (${textField(p, 'world') ?? 'descriptor/runtime@0.6.1'})`);
     if (Array.isArray(p.operations)) {
-      for (const o of p.operations.slice(0, 256)) {
+      const listed = p.operations.slice(0, 256);
+      // The payload has one input and one output schema for all ops: it is an op's only when there is one op.
+      const single = listed.length === 1;
+      for (const o of listed) {
         const name = textField(o, 'name') ?? textField(o, 'id');
         if (name === undefined || d.ops.some((x) => x.name === name)) continue;
-        d.ops.push(derivedOp(name, textField(o, 'description', 'key'), p.input_schema, p.output_schema));
+        d.ops.push(derivedOp(name, textField(o, 'description', 'key'), single ? p.input_schema : undefined, single ? p.output_schema : undefined));
+      }
+      if (!single && p.input_schema !== undefined) {
+        d.schemas.push({ id: 'input', contentType: 'application/cbor', blake3Hash: textField(p, 'schema_hash') ?? '', version: '0', bytes: encodeCbor(p.input_schema), uri: undefined });
       }
     }
     const extra: Array<[string, boolean, string]> = [
