@@ -1,4 +1,6 @@
 import { redactCredentials } from '../observability/redact.js';
+import { MasterKeyError } from '../stores/master-key.js';
+import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { callCommand, CALL_HELP } from './call.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
@@ -62,7 +64,8 @@ export async function main(argv: string[], io: CommandIo = defaultIo): Promise<n
       safe.err(`greentic-host ${command}: ${e.message} (see --help)`);
       return 2;
     }
-    if (e instanceof CommandFailed) {
+    // A data directory, key or disk an operator must fix: one line saying what, never a stack.
+    if (e instanceof CommandFailed || e instanceof DataDirError || e instanceof MasterKeyError || e instanceof StoreUnavailableError) {
       safe.err(`greentic-host ${command}: ${e.message}`);
       return 1;
     }
