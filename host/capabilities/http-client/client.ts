@@ -158,7 +158,8 @@ export class HttpClientService {
       host: req.url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: req.url.port === '' ? undefined : Number(req.url.port),
       path: `${req.url.pathname}${req.url.search}`,
-      headers: [...req.headers, ...(req.body ? [['content-length', String(req.body.byteLength)]] : [])].flat(),
+      // A raw header list gets no Host header from node:http: the host writes it (guests may not).
+      headers: [['host', req.url.host], ...req.headers, ...(req.body ? [['content-length', String(req.body.byteLength)]] : [])].flat(),
       lookup: pinned,
       agent: false,
       timeout: remaining,
