@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { converse } from '../../dist/messaging/conversation.js';
 import type { ChannelAddress } from '../../dist/messaging/subjects.js';
 import { CLI, copyExamples, GREENTIC_WASI_GRANT, installTenantComponent, tempDir, writeFiles } from '../support/bundle.js';
@@ -34,6 +34,9 @@ const wasmOf = (folder: string) =>
   );
 const manifestOf = (folder: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(REAL, folder, 'component.manifest.json'), 'utf8')) as Record<string, unknown>;
+
+// Each test starts the CLI (a fresh Node, a cold worker) up to three times with binaries of up to 900 KB.
+vi.setConfig({ testTimeout: 180_000 });
 
 const work = tempDir('greentic-abis-');
 const run = promisify(execFile);
