@@ -3,7 +3,8 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { BuiltinLocation } from './components/catalog.js';
 import { ComponentRegistry } from './components/registry.js';
-import type { ScopeServices } from './capabilities/scope.js';
+import { HttpClientService } from './capabilities/http-client/client.js';
+import type { OutgoingMessage, ScopeServices } from './capabilities/scope.js';
 import { FlowExecutor, TurnError } from './flow/executor.js';
 import type { TenantRuntime } from './flow/runtime.js';
 import { TenantRegistry } from './flow/tenant-registry.js';
@@ -192,7 +193,8 @@ export class GreenticHost {
     const sessions: SessionStore =
       stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
-    const services: ScopeServices = { secrets, logger, metrics };
+    // One HTTP client per host: it holds each tenant's request-rate bucket (greentic:http/http-client).
+    const services: ScopeServices = { secrets, logger, metrics, http: new HttpClientService() };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
 
     const pool = new WorkerPool({
@@ -435,7 +437,7 @@ export class GreenticHost {
     id: string,
     user: string,
     session: string,
-    outbox: ReadonlyArray<{ channel: string; text: string }>,
+    outbox: readonly OutgoingMessage[],
     replyTo?: ReplyTo,
   ): Promise<number> {
     let seq = 0;
@@ -450,7 +452,16 @@ export class GreenticHost {
       // Only a reply on the channel the message came in on goes back where the provider said.
       const to = out.channel === address.channel && replyTo ? { reply_to: replyTo } : {};
       sent.push(
-        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, { kind: 'reply', in_reply_to: id, session, user, text: out.text, seq: s, ...to }),
+        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, {
+          kind: 'reply',
+          in_reply_to: id,
+          session,
+          user,
+          text: out.text,
+          seq: s,
+          ...to,
+          ...(out.rich ? { rich: out.rich } : {}),
+        }),
       );
       this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }

@@ -1,4 +1,6 @@
+import type { RichMessage } from '../greentic/rich-message.js';
 import type { DenialEvent } from '../observability/metrics.js';
+import type { HttpClientService } from './http-client/client.js';
 import type { SessionKey } from '../stores/keys.js';
 import { stateKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
@@ -10,6 +12,8 @@ import { CallAbort, CapabilityError, type CapErrorTag } from './errors.js';
 export interface OutgoingMessage {
   readonly channel: string;
   readonly text: string;
+  /** The reply's structured form (cards, buttons), when a Greentic component made one; `text` is its fallback. */
+  readonly rich?: RichMessage;
 }
 
 /**
@@ -68,6 +72,8 @@ export interface ScopeServices {
   readonly secrets: SecretStore;
   readonly logger: ScopeLogger;
   readonly metrics: DenialRecorder;
+  /** Outgoing HTTP for Greentic components (greentic:http/http-client); absent: every request is refused. */
+  readonly http?: HttpClientService;
 }
 
 export interface InvocationScopeInit {

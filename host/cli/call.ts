@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ComponentLoadError } from '../components/registry.js';
 import { callComponentOnce, callGreenticOnce, prepareCall, type CallScope, type PreparedCall } from '../flow/component-call.js';
-import { cborBytesToJson } from '../greentic/cbor.js';
+import { HttpPolicy } from '../capabilities/http-client/allow-list.js';
+import { cborToJson } from '../greentic/cbor.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CACHE_DIR } from '../paths.js';
 import { NodeError } from '../sandbox/errors.js';
@@ -35,12 +36,24 @@ Options:
   --manifest FILE    the component's manifest.yaml or component.manifest.json
                      (default: next to the .wasm; a component.manifest.json above it naming it)
   --data DIR         where secrets are read from                 (default: ./data)
+  --allow-http ORIGIN  an origin (scheme://host[:port]) a Greentic component's
+                     http-client may reach; repeat for more      (default: none)
   --json             print the result as JSON
   -h, --help         this help
 
 Every capability the manifest requests is granted (you are the operator); without a manifest
 the component gets none (a Greentic component: the WASI it imports, in the sandbox: no
 environment, directories or network). Exit codes: 0 ok, 1 the call failed (or a Greentic component answered ok: false), 2 bad usage.`;
+
+/** The --allow-http origins as a policy, or undefined for none. */
+function httpPolicyFlag(origins: string[] | undefined): HttpPolicy | undefined {
+  if (!origins || origins.length === 0) return undefined;
+  try {
+    return HttpPolicy.of(origins);
+  } catch (e) {
+    throw new UsageError(`--allow-http: ${(e as Error).message}`);
+  }
+}
 
 export async function callCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parsingFlags(() =>
@@ -61,6 +74,7 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
         manifest: { type: 'string' },
         data: { type: 'string' },
         json: { type: 'boolean' },
+        'allow-http': { type: 'string', multiple: true },
       },
       allowPositionals: true,
       strict: true,
@@ -80,7 +94,7 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
   const found = await lookUpManifest(wasmPath, values.manifest, io);
   let prepared: PreparedCall;
   try {
-    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR });
+    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR, greentic: found.greentic, http: httpPolicyFlag(values['allow-http']) });
   } catch (e) {
     if (e instanceof ComponentLoadError) throw new CommandFailed(e.message);
     throw e;
@@ -106,12 +120,11 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
           throw new UsageError(`--${flag} is for greentic:host components; a Greentic component takes its whole payload in --input`);
       }
       const payload = jsonFlag(input, 'input');
-      const { result, ms } = await callGreenticOnce(prepared, { ...who, op: values.op, payload });
-      const output = cborBytesToJson(result.outputCbor);
+      const { result, ms } = await callGreenticOnce(prepared, { ...who, op: values.op ?? found.greentic?.defaultOperation, payload });
+      const output = cborToJson(result.output);
       if (values.json) {
-        io.out(
-          JSON.stringify({ op: result.op, ok: result.ok, output, output_metadata: cborBytesToJson(result.outputMetadataCbor), ms: Math.round(ms * 10) / 10 }),
-        );
+        const metadata = result.metadata === undefined ? null : cborToJson(result.metadata);
+        io.out(JSON.stringify({ op: result.op, ok: result.ok, output, output_metadata: metadata, encoding: result.encoding, ms: Math.round(ms * 10) / 10 }));
       } else io.out(JSON.stringify(output, null, 2));
       if (!result.ok) throw new CommandFailed(`component answered ok: false (op "${result.op}")`);
       return 0;

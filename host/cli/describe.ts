@@ -14,10 +14,11 @@ import { CommandFailed, HELP_FLAG, parsingFlags, UsageError, type CommandIo } fr
 
 export const DESCRIBE_HELP = `Usage: greentic-host describe COMPONENT.wasm [--json] [--manifest FILE]
 
-Print the descriptor of a Greentic component (one exporting greentic:component/node@0.6):
-its name, version, capabilities, ops with their input and output schemas, and setup. Its
-describe() runs once in the sandbox, as in a flow; also listed: the WASI it imports and the
-version each is served at.
+Print the descriptor of a Greentic component (node@0.6, node@0.5, the component-v0-v6 world,
+or the 0.6.1 provider world): its name, version, capabilities, ops with their input and output
+schemas, and setup. It is described once in the sandbox, as in a flow (a component without a
+describe export gets one derived from its exports and manifest); also listed: its ABI, the
+WASI it imports and the version each is served at.
 
 Options:
   --json             the descriptor as JSON (WIT field names; CBOR schemas and examples decoded)
@@ -42,18 +43,19 @@ export async function describeCommand(argv: string[], io: CommandIo): Promise<nu
   const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' });
   let prepared: PreparedCall;
   try {
-    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR }, true);
+    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR, greentic: found.greentic }, true);
     if (prepared.component.world !== 'greentic-component-node') {
       throw new CommandFailed(
-        `${positionals[0]}: exports ${prepared.component.exports.filter((e) => e.includes('@')).join(', ') || 'nothing'}, not greentic:component/node@0.6; only a Greentic component has a describe()`,
+        `${positionals[0]}: exports ${prepared.component.exports.filter((e) => e.includes('@')).join(', ') || 'nothing'}, not one of Greentic's component contracts; only a Greentic component is described`,
       );
     }
-    const { descriptor, ms } = await describeOnce(prepared, logger);
+    const { described, descriptor, ms } = await describeOnce(prepared, logger, found.manifest);
     if (values.json) {
-      io.out(JSON.stringify(descriptorJson(descriptor), null, 2));
+      io.out(JSON.stringify({ ...descriptorJson(descriptor), abi: described.abi, derived: described.derived }, null, 2));
       return 0;
     }
     for (const line of descriptorLines(descriptor)) io.out(line);
+    io.out(`abi: ${ABI_NAMES[described.abi] ?? described.abi}${described.derived ? ' (no describe export: derived from its exports and manifest)' : ''}`);
     io.out(`WASI imports: ${wasiSummary(prepared.component.versionedImports) || 'none'}`);
     io.out(`described in ${ms.toFixed(0)} ms`);
     return 0;
@@ -63,6 +65,14 @@ export async function describeCommand(argv: string[], io: CommandIo): Promise<nu
     throw e;
   }
 }
+
+/** How `describe` names each ABI. */
+const ABI_NAMES: Record<string, string> = {
+  'node-0.6': 'greentic:component/node@0.6',
+  'node-0.5': 'greentic:component/node@0.5 (JSON)',
+  'v0-v6': 'component-v0-v6 world @0.6.0 (component-runtime run)',
+  'runtime-0.6.1': 'descriptor/runtime/qa@0.6.1 with provider schema-core@1.0.0',
+};
 
 /** "0.2.12 (served as 0.2.3): wasi:cli/environment, wasi:io/streams; 0.2.3: wasi:cli/exit". */
 function wasiSummary(imports: readonly string[]): string {

@@ -216,8 +216,8 @@ async function readEntry(
 
 /**
  * A tenant's component that ships Greentic's component.manifest.json (mapped onto our manifest)
- * and component.sha256 (the pin). A node's `config.op` picks the op, so it is not part of the
- * config the component's config_schema checks.
+ * and component.sha256 (the pin). A node's `config.op` picks the op and `config.input` maps its
+ * input, so neither is part of the config the component's config_schema checks.
  */
 async function readGreenticEntry(
   dir: string,
@@ -260,9 +260,10 @@ async function readGreenticEntry(
   };
 }
 
+/** A Greentic node's config without what the host reads itself: `op` (which op) and `input` (the op's input mapping). */
 function withoutOp(config: unknown): unknown {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) return config;
-  const { op: _op, ...rest } = config as Record<string, unknown>;
+  const { op: _op, input: _input, ...rest } = config as Record<string, unknown>;
   return rest;
 }
 

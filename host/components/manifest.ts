@@ -38,6 +38,8 @@ export const ManifestSchema = z.strictObject({
       log: z.boolean().default(false),
       /** Names of secrets the component may ask for. */
       secrets: z.array(idSchema('secret')).default([]),
+      /** Outgoing HTTP through greentic:http/http-client (Greentic components); the tenant grants the origins (grants.components.<name>.http). */
+      http: z.boolean().default(false),
       /** WASI interfaces the component imports ("wasi:cli/environment"); each also needs a tenant grant. */
       wasi: z.array(z.string().regex(/^wasi:[a-z-]+\/[a-z-]+$/, 'expected "wasi:<package>/<interface>"')).default([]),
     })

@@ -3,6 +3,7 @@
  * them. A leaf module: the sandbox, the flow executor and the Greentic adapter all speak these
  * types, and none of them needs another's code to do so.
  */
+import type { RichMessage } from '../greentic/rich-message.js';
 
 /** The node call's input as the WIT `invocation` record. */
 export interface NodeInvocation {
@@ -15,8 +16,9 @@ export interface NodeInvocation {
 /** The WIT `next-step` variant. */
 export type NextStep = { tag: 'proceed' } | { tag: 'route'; val: string } | { tag: 'wait' } | { tag: 'end' };
 
-/** The WIT `node-output` record. */
+/** The WIT `node-output` record; `rich`, when a Greentic output has cards or buttons, holds each reply's structured message (null: text only). */
 export interface NodeOutput {
   replies: string[];
   next: NextStep;
+  rich?: Array<RichMessage | null>;
 }

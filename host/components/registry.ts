@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
-import { isGreenticNodeExport } from '../greentic/contract.js';
+import { greenticAbiOf, type GreenticAbi } from '../greentic/abi.js';
 import { DEFAULT_MODULE_LIMITS, type ModuleLimits } from '../tenancy/model.js';
 import { componentImportNames, ComponentImportsError } from './component-imports.js';
 import { ModuleRefusal, readCoreModule } from './core-module.js';
@@ -26,7 +26,7 @@ function packageVersion(file: string): string {
 
 /**
  * Which contract a component exports, recognised from its exports: our greentic:host/node, or
- * Greentic's greentic:component/node@0.6 (run through the adapter in host/greentic/).
+ * one of Greentic's ABIs (run through its adapter in host/greentic/; `abi` says which).
  */
 export type ComponentWorld = 'greentic-host-node' | 'greentic-component-node' | 'unknown';
 
@@ -48,6 +48,8 @@ export interface LoadedComponent {
   /** Exported interfaces, versioned when the WIT is ("greentic:host/node@0.1.0"). */
   readonly exports: readonly string[];
   readonly world: ComponentWorld;
+  /** A Greentic component's ABI (greentic/abi.ts). */
+  readonly abi: GreenticAbi | undefined;
   /** True when this load ran the transpiler (a cache miss). */
   readonly transpiled: boolean;
 }
@@ -185,6 +187,7 @@ export class ComponentRegistry {
       versionedImports,
       exports: meta.exports,
       world: recogniseWorld(meta.exports),
+      abi: greenticAbiOf(meta.exports),
       transpiled,
     };
   }
@@ -332,7 +335,7 @@ function checkComponentHeader(bytes: Uint8Array, source: string): void {
 
 function recogniseWorld(exports: readonly string[]): ComponentWorld {
   if (exports.some((e) => e.startsWith('greentic:host/node@'))) return 'greentic-host-node';
-  if (exports.some(isGreenticNodeExport)) return 'greentic-component-node';
+  if (greenticAbiOf(exports) !== undefined) return 'greentic-component-node';
   return 'unknown';
 }
 

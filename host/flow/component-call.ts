@@ -1,11 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { randomHex } from '../util/random-hex.js';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ComponentLoadError, ComponentRegistry, type CompiledComponent, type LoadedComponent } from '../components/registry.js';
 import type { ComponentManifest } from '../components/manifest.js';
 import { InvocationScope, type OutgoingMessage, type TurnState } from '../capabilities/scope.js';
 import type { ComponentDescriptor } from '../greentic/contract.js';
-import { defaultGreenticManifest } from '../greentic/manifest.js';
+import type { HttpPolicy } from '../capabilities/http-client/allow-list.js';
+import { HttpClientService } from '../capabilities/http-client/client.js';
+import { blake3Mismatch } from '../greentic/component-hash.js';
+import { derivedOp } from '../greentic/derived-descriptor.js';
+import { defaultGreenticManifest, type GreenticManifestInfo } from '../greentic/manifest.js';
 import type { RawInvocation } from '../greentic/node-adapter.js';
 import type { Logger } from '../observability/logger.js';
 import { HostMetrics } from '../observability/metrics.js';
@@ -17,7 +22,7 @@ import type { Permissions } from '../tenancy/grants.js';
 import { isValidId } from '../tenancy/ids.js';
 import { DEFAULT_LIMITS, type Limits } from '../tenancy/model.js';
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
-import { describeInPool } from './describe.js';
+import { describeInPool, type Described } from './describe.js';
 import { importRefusal } from './runtime.js';
 
 /** A component file to run once from the command line, and what it asks for. */
@@ -27,6 +32,10 @@ export interface CallTarget {
   readonly manifest: ComponentManifest | undefined;
   readonly cacheDir: string;
   readonly limits?: Partial<Limits>;
+  /** What a Greentic manifest says beyond ours (its op schemas, its BLAKE3 pin). */
+  readonly greentic?: GreenticManifestInfo | undefined;
+  /** Origins a Greentic component may send HTTP requests to (`call --allow-http`); none by default. */
+  readonly http?: HttpPolicy | undefined;
 }
 
 /** A component loaded, checked and compiled for one call. */
@@ -34,6 +43,7 @@ export interface PreparedCall {
   readonly component: LoadedComponent;
   readonly compiled: CompiledComponent;
   readonly permissions: Permissions;
+  readonly greentic?: GreenticManifestInfo | undefined;
 }
 
 /**
@@ -45,9 +55,18 @@ export interface PreparedCall {
 export async function prepareCall(target: CallTarget, inspect = false): Promise<PreparedCall> {
   const registry = new ComponentRegistry(target.cacheDir);
   const component = await registry.loadFile(target.wasmPath);
+  const blake3 = target.greentic?.blake3;
+  if (blake3 !== undefined) {
+    const mismatch = blake3Mismatch(await readFile(target.wasmPath), blake3);
+    if (mismatch) throw new ComponentLoadError(target.wasmPath, mismatch);
+  }
   const name = target.manifest?.name ?? cliName(target.wasmPath);
   const greentic = component.world === 'greentic-component-node';
-  const manifest = target.manifest ?? (greentic ? defaultGreenticManifest(name) : emptyManifest(name));
+  let manifest = target.manifest ?? (greentic ? defaultGreenticManifest(name) : emptyManifest(name));
+  // Without a manifest, a Greentic component importing http-client may load; each request still needs --allow-http.
+  if (greentic && target.manifest === undefined && component.imports.includes('greentic:http/http-client')) {
+    manifest = { ...manifest, capabilities: { ...manifest.capabilities, http: true } };
+  }
   const requested = new Set(manifest.capabilities.wasi);
   if (inspect || (greentic && target.manifest === undefined)) for (const i of component.imports) if (i.startsWith('wasi:')) requested.add(i);
   const refusal = importRefusal(name, { ...manifest, capabilities: { ...manifest.capabilities, wasi: [...requested] } }, requested, component, 'the manifest');
@@ -60,6 +79,7 @@ export async function prepareCall(target: CallTarget, inspect = false): Promise<
     secrets: new Set(manifest.capabilities.secrets),
     globalSecrets: new Set(manifest.capabilities.secrets),
     wasi: requested,
+    http: manifest.capabilities.http ? target.http : undefined,
     limits: {
       ...DEFAULT_LIMITS,
       deadlineMs: manifest.limits.deadline_ms ?? DEFAULT_LIMITS.deadlineMs,
@@ -68,7 +88,7 @@ export async function prepareCall(target: CallTarget, inspect = false): Promise<
     },
   };
   const compiled = await registry.compile(component, permissions.limits.memoryMib, target.wasmPath, { name, limits: permissions.limits.module });
-  return { component, compiled, permissions };
+  return { component, compiled, permissions, greentic: target.greentic };
 }
 
 /** Who the one call is for. */
@@ -138,19 +158,35 @@ export async function callGreenticOnce(
       scope,
       kind: 'raw',
       raw: { op: opts.op, payload: opts.payload },
+      inputSchema: opts.op === undefined ? undefined : prepared.greentic?.inputSchemas.get(opts.op),
       input: { nodeId: 'call', message: { text: '', userId: opts.user, channel: opts.channel }, config: '{}', resumed: false },
     })) as RawInvocation;
     return { result, ms: performance.now() - t0 };
   });
 }
 
-/** Call a Greentic component's describe() once, in the sandbox. */
-export async function describeOnce(prepared: PreparedCall, logger: Logger): Promise<{ descriptor: ComponentDescriptor; ms: number }> {
+/** Call a Greentic component's describe() once, in the sandbox; a derived descriptor takes the manifest's name, version and ops. */
+export async function describeOnce(prepared: PreparedCall, logger: Logger, manifest?: ComponentManifest): Promise<{ described: Described; descriptor: ComponentDescriptor; ms: number }> {
   return withPool(logger, async (pool) => {
     const t0 = performance.now();
-    const descriptor = await describeInPool(pool, prepared.compiled, { tenant: 'local', env: 'local' }, prepared.permissions, logger);
-    return { descriptor, ms: performance.now() - t0 };
+    const described = await describeInPool(pool, prepared.compiled, { tenant: 'local', env: 'local' }, prepared.permissions, logger);
+    const descriptor = withManifest(described, prepared.greentic, manifest);
+    // A derived descriptor of a component without a manifest goes by the file's name.
+    const named = descriptor.name === 'component' ? { ...descriptor, name: prepared.permissions.component } : descriptor;
+    return { described, descriptor: named, ms: performance.now() - t0 };
   });
+}
+
+/** A derived descriptor completed from the component's manifest: its name, version, and the ops it lists. */
+function withManifest(d: Described, g: GreenticManifestInfo | undefined, manifest: ComponentManifest | undefined): ComponentDescriptor {
+  if (!d.derived || !g) return d.descriptor;
+  const ops = [...d.descriptor.ops];
+  for (const op of g.operations) {
+    if (ops.some((o) => o.name === op)) continue;
+    ops.push(derivedOp(op, 'listed by the manifest', g.inputSchemas.get(op), undefined, 'application/json'));
+  }
+  const named = d.descriptor.name === 'component' || d.descriptor.name === '';
+  return { ...d.descriptor, name: named ? g.name : d.descriptor.name, version: d.descriptor.version === '0.0.0' ? (manifest?.version ?? '0.0.0') : d.descriptor.version, ops };
 }
 
 function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string, string>) {
@@ -166,7 +202,7 @@ function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string
     flow: 'call',
     node: 'call',
     turn,
-    services: { secrets: opts.secrets, logger: opts.logger, metrics },
+    services: { secrets: opts.secrets, logger: opts.logger, metrics, http: new HttpClientService() },
   });
   return { scope, turn, stats: metrics };
 }
@@ -188,5 +224,5 @@ export function cliName(wasmPath: string): string {
 }
 
 function emptyManifest(name: string): ComponentManifest {
-  return { name, version: '0.0.0', capabilities: { state: 'none', messaging: false, log: false, secrets: [], wasi: [] }, limits: {} };
+  return { name, version: '0.0.0', capabilities: { state: 'none', messaging: false, log: false, secrets: [], http: false, wasi: [] }, limits: {} };
 }

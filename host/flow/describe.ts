@@ -10,8 +10,16 @@ import type { SecretStore } from '../stores/secret-store.js';
 import type { Permissions } from '../tenancy/grants.js';
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
 
+/** What describing a Greentic component found: its descriptor (its own, or derived from its exports), and whether it lists its ops itself. */
+export interface Described {
+  readonly descriptor: ComponentDescriptor;
+  readonly derived: boolean;
+  readonly opsListed: boolean;
+  readonly abi: string;
+}
+
 /** Runs a Greentic component's describe() for a tenant in one environment (at load, or for the CLI). */
-export type Describer = (component: CompiledComponent, scope: TenantScope, permissions: Permissions) => Promise<ComponentDescriptor>;
+export type Describer = (component: CompiledComponent, scope: TenantScope, permissions: Permissions) => Promise<Described>;
 
 /** describe() calls no capability; a store is needed for the scope's shape only, and it holds nothing. */
 const NO_SECRETS: SecretStore = {
@@ -33,7 +41,7 @@ export function describeInPool(
   scope: TenantScope,
   permissions: Permissions,
   logger: Logger,
-): Promise<ComponentDescriptor> {
+): Promise<Described> {
   const session = sessionKey(scope, 'describe', 'describe');
   const invocation = new InvocationScope({
     ctx: { tenantId: scope.tenant, envId: scope.env, teamId: scope.team, sessionId: session.session, userId: 'host', traceId: randomHex(16) },
@@ -51,5 +59,5 @@ export function describeInPool(
     scope: invocation,
     kind: 'describe',
     input: { nodeId: 'describe', message: { text: '', userId: 'host', channel: 'describe' }, config: '{}', resumed: false },
-  }) as Promise<ComponentDescriptor>;
+  }) as Promise<Described>;
 }

@@ -161,7 +161,7 @@ async function loadFlow(file: string, base: string, tenant: TenantModel, catalog
       problem(`${at}.type`, denial);
       return;
     }
-    for (const missing of ungrantedRequests(tenant, component.manifest)) {
+    for (const missing of ungrantedRequests(tenant, component.manifest, component.greentic?.capabilitiesDeclared === false)) {
       problem(`${at}.type`, `component "${n.type}" needs ${missing}, which tenant "${tenant.id}" does not grant`);
     }
     let config = n.config ?? {};

@@ -3,7 +3,10 @@ import type { ComponentCatalog, ComponentEntry } from '../components/catalog.js'
 import type { ComponentManifest } from '../components/manifest.js';
 import { ComponentLoadError, type CompiledComponent, type ComponentRegistry, type LoadedComponent } from '../components/registry.js';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE } from '../capabilities/index.js';
-import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION } from '../greentic/contract.js';
+import { GREENTIC_HOST_INTERFACES, GREENTIC_TYPE_INTERFACES, greenticInterfaceRefusal } from '../capabilities/greentic-interfaces.js';
+import { greenticAbiRefusal } from '../greentic/abi.js';
+import { blake3Mismatch } from '../greentic/component-hash.js';
+import { InputMapping, MappingSyntaxError } from '../greentic/input-mapping.js';
 import { NodeError } from '../sandbox/errors.js';
 import { wasiVersionMappings, wasiVersionRefusal } from '../sandbox/wasi-versions.js';
 import { MAX_COMPONENT_FILE_BYTES, readFileBounded } from '../tenancy/config/config-file.js';
@@ -105,13 +108,14 @@ export async function loadTenantRuntime(
       }
       let ops: string[] | undefined;
       if (describe && component.world === 'greentic-component-node') {
-        ops = await describedOps(describe, tenant, type, entry, compiled);
+        const described = await describedOps(describe, tenant, type, entry, compiled);
+        ops = described.ops;
         for (const flow of loaded.flows.values()) {
           for (const node of flow.nodes.values()) {
-            const op = node.type === type ? opOf(node.configJson, ops) : null;
+            const op = node.type === type ? opOf(node.configJson, described.ops, described.listed) : null;
             if (op === null) continue;
-            problems.push({ file: flow.file, path: `nodes.${node.id}.config.op`, message: op, tenant: tenant.id });
-            brokenFlows.set(flow.name, `flow "${flow.name}" cannot run: node "${node.id}": ${op}`);
+            problems.push({ file: flow.file, path: `nodes.${node.id}.config.${op.at}`, message: op.message, tenant: tenant.id });
+            brokenFlows.set(flow.name, `flow "${flow.name}" cannot run: node "${node.id}": ${op.message}`);
           }
         }
       }
@@ -177,6 +181,9 @@ async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentE
   }
   const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
   if (!read.ok) throw refused(read.problems[0]!.message);
+  const blake3 = entry.greentic?.blake3;
+  const mismatch = blake3 === undefined ? null : blake3Mismatch(read.bytes, blake3);
+  if (mismatch) throw new ComponentLoadError(entry.wasmPath, mismatch);
   return registry.loadBytes(read.bytes, entry.wasmPath, entry.pinnedDigest);
 }
 
@@ -187,31 +194,45 @@ async function describedOps(
   type: string,
   entry: ComponentEntry,
   compiled: Map<string, CompiledComponent>,
-): Promise<string[]> {
+): Promise<{ ops: string[]; listed: boolean }> {
   const env = [...tenant.envs.keys()][0]!;
   try {
-    const descriptor = await describe(compiled.get(`${env}/${type}`)!, { tenant: tenant.id, env }, effectivePermissions(tenant, env, entry.manifest));
-    return descriptor.ops.map((o) => o.name);
+    const d = await describe(compiled.get(`${env}/${type}`)!, { tenant: tenant.id, env }, effectivePermissions(tenant, env, entry.manifest));
+    // A component that lists no ops itself (node@0.6 invoke only, node@0.5) runs the ops its manifest lists.
+    if (!d.opsListed) return { ops: [...(entry.greentic?.operations ?? [])], listed: (entry.greentic?.operations.length ?? 0) > 0 };
+    return { ops: d.descriptor.ops.map((o) => o.name), listed: true };
   } catch (e) {
     if (!(e instanceof NodeError)) throw e;
     throw new ComponentLoadError(entry.manifestFile, `component "${type}": describe() failed: ${e.code}: ${e.message}`);
   }
 }
 
-/** Why a node's config cannot pick an op among `ops`, or null. */
-function opOf(configJson: string, ops: readonly string[]): string | null {
-  const op = (JSON.parse(configJson) as { op?: unknown }).op;
-  if (op === undefined) return ops.length > 0 ? null : 'the component describes no ops; name one with config.op';
-  if (typeof op !== 'string' || !ops.includes(op)) return `the component has no op ${JSON.stringify(op)} (it describes: ${ops.join(', ') || 'none'})`;
+/** Why a node's config cannot pick an op among `ops` (`listed`: the component or its manifest names them), or null. */
+function opOf(configJson: string, ops: readonly string[], listed: boolean): { at: string; message: string } | null {
+  const config = JSON.parse(configJson) as { op?: unknown; input?: unknown };
+  const op = config.op;
+  if (op === undefined && ops.length === 0) return { at: 'op', message: 'the component lists no ops (nor does its manifest); name one with config.op' };
+  if (op !== undefined && (typeof op !== 'string' || (listed && !ops.includes(op)))) {
+    return { at: 'op', message: `the component has no op ${JSON.stringify(op)} (it describes: ${ops.join(', ') || 'none'})` };
+  }
+  if (config.input !== undefined) {
+    try {
+      InputMapping.parse(config.input);
+    } catch (e) {
+      if (e instanceof MappingSyntaxError) return { at: `input${e.path}`, message: e.why };
+      throw e;
+    }
+  }
   return null;
 }
 
 /**
- * Why a component's actual imports cannot be served, or null. It must export one of the two
- * node contracts; every WASI import must name a version the sandbox serves; every import with
- * functions must be one of our capability interfaces (greentic:host/node components only) or a
- * WASI interface its manifest requests and `grantor` grants. Type-only imports (such as
- * greentic:types-core/core) call nothing and need no grant.
+ * Why a component's actual imports cannot be served, or null. It must export our node contract
+ * or one of Greentic's ABIs; every WASI import must name a version the sandbox serves; every
+ * import with functions must be one of our capability interfaces (greentic:host/node
+ * components), a Greentic host interface at a version served (Greentic components; http-client
+ * only when its manifest asks for outgoing HTTP), or a WASI interface its manifest requests and
+ * `grantor` grants. Type-only imports (such as greentic:types-core/core) need no grant.
  */
 export function importRefusal(
   name: string,
@@ -220,24 +241,34 @@ export function importRefusal(
   component: LoadedComponent,
   grantor: string,
 ): string | null {
+  const legacy = greenticAbiRefusal(name, component.exports);
+  if (legacy) return legacy;
   if (component.world === 'unknown') {
-    const other = component.exports.find((e) => e.startsWith(`${GREENTIC_NODE_INTERFACE}@`));
-    if (other) return `component "${name}" exports ${other}; this host runs ${GREENTIC_NODE_INTERFACE}@0.6.x (${GREENTIC_NODE_VERSION})`;
-    return `component "${name}" exports neither ${HOST_PACKAGE}/node nor ${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION} (it exports: ${component.exports.join(', ') || 'nothing'})`;
+    return `component "${name}" exports neither ${HOST_PACKAGE}/node nor one of Greentic's component contracts (greentic:component/node@0.5 or @0.6, component-runtime@0.6.0, runtime@0.6.1) (it exports: ${component.exports.join(', ') || 'nothing'})`;
   }
   const versions = wasiVersionRefusal(component.versionedImports);
   if (versions) return `component "${name}" ${versions}`;
   const ours = component.world === 'greentic-host-node';
   const requested = new Set(manifest.capabilities.wasi);
   const granted = [...grantedWasi];
+  const versionOf = new Map(component.versionedImports.map((v) => [v.replace(/@[^@]*$/, ''), v.includes('@') ? v.slice(v.lastIndexOf('@') + 1) : undefined]));
   for (const raw of component.imports) {
     const iface = raw.replace(/@[^@]*$/, '');
     if (ours && iface.startsWith(`${HOST_PACKAGE}/`) && Object.hasOwn(CAPABILITY_FUNCTIONS, iface.slice(HOST_PACKAGE.length + 1))) continue;
+    if (!ours && GREENTIC_HOST_INTERFACES.has(iface)) {
+      const refusal = greenticInterfaceRefusal(iface, versionOf.get(iface));
+      if (refusal) return `component "${name}" ${refusal}`;
+      if (iface === 'greentic:http/http-client' && !manifest.capabilities.http) {
+        return `component "${name}" imports ${iface}, but its manifest does not ask for outgoing HTTP (capabilities.host.http.client)`;
+      }
+      continue;
+    }
     if (iface.startsWith('wasi:')) {
       if (!requested.has(iface)) return `component "${name}" imports ${iface}, which its manifest does not request (capabilities.wasi)`;
       if (!wasiGranted(granted, iface)) return `component "${name}" imports ${iface}, which ${grantor} does not grant (grants.components.${name}.wasi)`;
       continue;
     }
+    if (GREENTIC_TYPE_INTERFACES.has(iface)) continue;
     return `component "${name}" imports ${iface}, which this host does not provide`;
   }
   return null;

@@ -4,11 +4,19 @@
  * grant, as the worker checks them) and the routing between nodes. Made once per (flow,
  * environment, team, channel) and numbered by the pool, which sends it to each worker once.
  */
+import type { GreenticManifestInfo } from '../greentic/manifest.js';
 import type { PlannedTurn } from '../sandbox/jobs.js';
 import type { WorkerPool } from '../sandbox/pool.js';
 import type { PlanNode, TurnPlan } from '../sandbox/protocol.js';
 import type { Flow } from './loader.js';
 import type { TenantRuntime } from './runtime.js';
+
+/** The manifest's input schema of a Greentic node's op (its config.op, which the loader set to the default when absent). */
+function greenticInputSchema(g: GreenticManifestInfo | undefined, configJson: string): unknown {
+  if (!g || g.inputSchemas.size === 0) return undefined;
+  const op = (JSON.parse(configJson) as { op?: unknown }).op;
+  return typeof op === 'string' ? g.inputSchemas.get(op) : undefined;
+}
 
 export class TurnPlans {
   /** By flow object (a reloaded flow is a new object), then "env/team/channel". */
@@ -60,6 +68,7 @@ export class TurnPlans {
         },
         next: node.next === undefined ? -1 : index.get(node.next)!,
         routes: [...node.routes].map(([label, to]) => [label, index.get(to)!] as [string, number]),
+        inputSchema: greenticInputSchema(node.component.greentic, node.configJson),
       };
     });
     const tenant = runtime.model.id;

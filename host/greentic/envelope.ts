@@ -25,6 +25,8 @@ export interface CallLocale {
 export const DEFAULT_I18N_ID = 'en';
 /** The time zone a component is told when its tenant names none. */
 export const DEFAULT_TIMEZONE_ID = 'UTC';
+/** The locale a call is told when its tenant sets none. */
+export const DEFAULT_LOCALE: CallLocale = { language: DEFAULT_I18N_ID, timezone: DEFAULT_TIMEZONE_ID };
 /** Attempts count from 0, as in greentic-types; a turn that runs again is a new turn, not an attempt. */
 export const FIRST_ATTEMPT = 0;
 
@@ -92,7 +94,7 @@ export function nodePayload(input: NodeInvocation, locale: CallLocale | undefine
       message: { text: input.message.text, user: input.message.userId, channel: input.message.channel },
       config,
       resumed: input.resumed,
-      locale: locale ?? { language: DEFAULT_I18N_ID, timezone: DEFAULT_TIMEZONE_ID },
+      locale: locale ?? DEFAULT_LOCALE,
     },
   };
 }

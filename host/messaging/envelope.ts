@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { RichMessage } from '../greentic/rich-message.js';
 import { idSchema } from '../tenancy/config/schema.js';
 
 /** Longest message text accepted on ingress. */
@@ -74,7 +75,8 @@ export type IngressMessage = z.infer<typeof IngressSchema>;
  * egress delivers exactly those replies.
  */
 export type EgressMessage =
-  | { kind: 'reply'; in_reply_to: string; session: string; user: string; text: string; seq: number; reply_to?: ReplyTo }
+  /** `rich`: a structured message (buttons, a card, attachments) for channels that render one; `text` is always its text-only fallback. */
+  | { kind: 'reply'; in_reply_to: string; session: string; user: string; text: string; seq: number; reply_to?: ReplyTo; rich?: RichMessage }
   | { kind: 'turn-end'; in_reply_to: string; session: string; user: string; replies: number }
   | { kind: 'error'; in_reply_to: string; session: string | null; user: string; code: string; message: string; retryable: boolean };
 

@@ -4,7 +4,8 @@
  * against the main thread's scope of the node that made it (the same capability code as
  * everywhere), and the reply is written back and the worker woken.
  */
-import { bindCapabilities, isCapabilityFunction, type BoundFunction, type CapabilityName } from '../capabilities/index.js';
+import { bindGreenticBridged, isBridgedGreenticFunction } from '../capabilities/greentic-interfaces.js';
+import { bindCapabilities, isCapabilityFunction, type BoundFunction } from '../capabilities/index.js';
 import { CapabilityError } from '../capabilities/errors.js';
 import type { InvocationScope } from '../capabilities/scope.js';
 import type { GuestWorker } from './guest-worker.js';
@@ -13,7 +14,7 @@ import { BRIDGE_BYTES, LEN, type BridgeReply } from './protocol.js';
 
 export class CapabilityBridge {
   /** Each scope's bound capability functions, made on its first crossing call. */
-  readonly #bound = new WeakMap<InvocationScope, Record<CapabilityName, Record<string, BoundFunction>>>();
+  readonly #bound = new WeakMap<InvocationScope, Record<string, Record<string, BoundFunction>>>();
 
   /**
    * Answer request `seq` of `w`, made by the job `jobOf` finds by its number; `stillRunning`
@@ -40,14 +41,15 @@ export class CapabilityBridge {
   /** Check and run one capability call against the scope of the node that made it. */
   async #broker(job: PoolJob, request: unknown[]): Promise<BridgeReply> {
     const [node, cap, fn, args] = request;
-    if (typeof cap !== 'string' || typeof fn !== 'string' || !isCapabilityFunction(cap, fn) || !Array.isArray(args)) {
+    const greentic = typeof cap === 'string' && typeof fn === 'string' && isBridgedGreenticFunction(cap, fn);
+    if (typeof cap !== 'string' || typeof fn !== 'string' || (!greentic && !isCapabilityFunction(cap, fn)) || !Array.isArray(args)) {
       return { fatal: `unknown capability function ${String(cap).slice(0, 40)}.${String(fn).slice(0, 40)}` };
     }
     if (!Number.isInteger(node) || (node as number) < 0 || (node as number) >= job.components.length)
       return { fatal: 'capability request from an unknown node' };
     const scope = job.bridgeScope(node as number);
     let bound = this.#bound.get(scope);
-    if (!bound) this.#bound.set(scope, (bound = bindCapabilities(scope)));
+    if (!bound) this.#bound.set(scope, (bound = { ...bindCapabilities(scope), ...bindGreenticBridged(scope, scope.services.http) }));
     try {
       const value = await bound[cap]![fn]!(args[0], ...args.slice(1));
       return { ok: value === undefined ? null : value };

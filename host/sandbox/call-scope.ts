@@ -15,6 +15,7 @@ import type { SecretStore } from '../stores/secret-store.js';
 import type { SessionKey } from '../stores/keys.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import type { FixedScope, LoggedLine } from './protocol.js';
+import type { GreenticCallSite } from '../capabilities/greentic-interfaces.js';
 
 /** What a job's calls logged and were denied, kept for the main thread (which logs them with the call's full scope). */
 export class JobRecorder {
@@ -85,6 +86,10 @@ const NO_SECRETS: SecretStore = {
 /** One node call's scope in the worker: an InvocationScope over the turn's state, and its capability imports. */
 export class WorkerCallScope {
   readonly scope: InvocationScope;
+  /** The node call's deadline, milliseconds since the epoch (set when the call is entered). */
+  deadlineAt = Infinity;
+  /** What its Greentic host interface calls use, made on the first one. */
+  greentic: GreenticCallSite | undefined;
   #state: ReturnType<typeof stateImports> | undefined;
   #messaging: ReturnType<typeof messagingImports> | undefined;
   #log: ReturnType<typeof logImports> | undefined;

@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { CompiledComponent } from '../components/registry.js';
+import { greenticHostImports } from '../capabilities/greentic-interfaces.js';
 import type { Logger } from '../observability/logger.js';
 import { CTRL_INTS, DATA_BYTES, DOORBELL, IDLE, JOB_SEQ, RESP_SEQ, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 
@@ -155,7 +156,7 @@ export class ThreadWorker extends GuestWorker {
   }
 
   protected sendLoad(c: CompiledComponent): void {
-    this.post({ type: 'load', moduleKey: c.key, glueUrl: c.component.glueUrl, world: c.component.world, memoryBytes: c.memoryBytes, heapBytes: c.heapBytes, modules: [...c.modules] });
+    this.post(loadMessage(c));
   }
 
   async terminate(): Promise<void> {
@@ -171,3 +172,19 @@ export interface WorkerTransport {
 }
 
 export const THREAD_TRANSPORT: WorkerTransport = { spawn: (id, settings, log, on) => new ThreadWorker(id, settings, log, on) };
+
+/** The load message of `c`: its modules, and a Greentic component's ABI and host interfaces. */
+function loadMessage(c: CompiledComponent): Extract<ToWorker, { type: 'load' }> {
+  const { glueUrl, world, abi, versionedImports } = c.component;
+  return {
+    type: 'load',
+    moduleKey: c.key,
+    glueUrl,
+    world,
+    abi,
+    hostImports: greenticHostImports(versionedImports),
+    memoryBytes: c.memoryBytes,
+    heapBytes: c.heapBytes,
+    modules: [...c.modules],
+  };
+}

@@ -14,7 +14,7 @@ export function checkNodeOutput(raw: unknown, scope: InvocationScope): NodeOutpu
   const bad = (why: string) => new NodeError('invalid-output', `${where} returned ${why}`, false);
   const over = (what: string) => new NodeError('limit-exceeded', `${where} produced more than ${what}`, false);
   if (typeof raw !== 'object' || raw === null) throw bad('no node-output record');
-  const { replies, next } = raw as { replies?: unknown; next?: unknown };
+  const { replies, next, rich } = raw as { replies?: unknown; next?: unknown; rich?: unknown };
   if (!Array.isArray(replies)) throw bad('replies that are not a list of strings');
   const l = scope.permissions.limits;
   const tally = scope.tally;
@@ -25,10 +25,14 @@ export function checkNodeOutput(raw: unknown, scope: InvocationScope): NodeOutpu
     if (typeof r !== 'string') throw bad('replies that are not a list of strings');
     bytes += Buffer.byteLength(r);
   }
+  // A Greentic reply's structured form (built by the host's own mapping, rich-message.ts) counts as output too.
+  if (Array.isArray(rich)) for (const r of rich as unknown[]) if (r) bytes += Buffer.byteLength(JSON.stringify(r));
   if (typeof next !== 'object' || next === null || !TAGS.has((next as { tag?: string }).tag ?? '')) throw bad('an unknown next step');
   if ((next as { tag: string }).tag === 'route' && typeof (next as { val?: unknown }).val !== 'string') throw bad('a route without a label');
   if (scope.outputBytes + bytes > l.maxOutputBytes) throw over(`${l.maxOutputBytes} bytes of output`);
   if (tally.outputBytes + bytes > l.maxTurnOutputBytes) throw over(`${l.maxTurnOutputBytes} bytes of output in one turn`);
   scope.chargeOutput('node', 'invoke', bytes, replies.length);
-  return { replies: replies as string[], next: next as NodeOutput['next'] };
+  const out: NodeOutput = { replies: replies as string[], next: next as NodeOutput['next'] };
+  if (Array.isArray(rich)) out.rich = rich as NonNullable<NodeOutput['rich']>;
+  return out;
 }

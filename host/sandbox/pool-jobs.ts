@@ -105,6 +105,8 @@ export interface GuestCall {
   /** A flow node call unless said otherwise; `describe` and `raw` are for Greentic components. */
   readonly kind?: CallKind;
   readonly raw?: RawRequest;
+  /** A raw call's input schema (the manifest's, for its op). */
+  readonly inputSchema?: unknown;
 }
 
 /** A describe or raw call of a Greentic component. */
@@ -125,7 +127,7 @@ export class CallPoolJob implements PoolJob {
   }
 
   wire(callId: number): CallJob {
-    const { scope, component, input, kind, raw } = this.call;
+    const { scope, component, input, kind, raw, inputSchema } = this.call;
     return {
       callId,
       kind: kind ?? 'node',
@@ -135,6 +137,7 @@ export class CallPoolJob implements PoolJob {
       input,
       info: { flow: scope.flow, component: scope.permissions.component, deadlineAt: Date.now() + scope.permissions.limits.deadlineMs },
       raw,
+      inputSchema,
       wasi: [...scope.permissions.wasi],
       session: scope.session,
       fixed: fixedScopeOf(scope),

@@ -81,7 +81,7 @@ async function load(m: Extract<ToChild, { t: 'load' }>): Promise<void> {
     const read = readCoreModule(await readFile(join(m.dir, file)), { memoryPages: m.memoryPages, tableElements: m.tableElements });
     modules.push([file, await WebAssembly.compile(read.bytes)]);
   }
-  worker!.post({ type: 'load', moduleKey: m.moduleKey, glueUrl: m.glueUrl, world: m.world, memoryBytes: m.memoryBytes, heapBytes: m.heapBytes, modules });
+  worker!.post({ type: 'load', moduleKey: m.moduleKey, glueUrl: m.glueUrl, world: m.world, abi: m.abi, hostImports: m.hostImports, memoryBytes: m.memoryBytes, heapBytes: m.heapBytes, modules });
 }
 
 function start(m: Extract<ToChild, { t: 'init' }>): void {

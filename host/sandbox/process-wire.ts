@@ -5,6 +5,7 @@
  * back, so the worker, the job codec and every capability check are the thread tier's code.
  */
 import type { ComponentWorld } from '../components/registry.js';
+import type { GreenticAbi } from '../greentic/abi.js';
 import type { FromWorker } from './protocol.js';
 
 /** The heap of a sandbox process's own (relay) thread: it holds messages in flight, never a guest. */
@@ -18,6 +19,9 @@ export type ToChild =
       moduleKey: string;
       glueUrl: string;
       world: ComponentWorld;
+      /** A Greentic component's ABI and host interfaces (as in the worker's load message). */
+      abi?: GreenticAbi | undefined;
+      hostImports?: Array<[string, string]>;
       memoryBytes: number;
       heapBytes: number;
       dir: string;

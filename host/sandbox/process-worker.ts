@@ -11,6 +11,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { greenticHostImports } from '../capabilities/greentic-interfaces.js';
 import type { CompiledComponent } from '../components/registry.js';
 import type { Logger } from '../observability/logger.js';
 import { GuestWorker, type WorkerEvents, type WorkerSettings, type WorkerTransport } from './guest-worker.js';
@@ -82,6 +83,8 @@ export class ProcessWorker extends GuestWorker {
       moduleKey: c.key,
       glueUrl: component.glueUrl,
       world: component.world,
+      abi: component.abi,
+      hostImports: greenticHostImports(component.versionedImports),
       memoryBytes: c.memoryBytes,
       heapBytes: c.heapBytes,
       dir: component.dir,

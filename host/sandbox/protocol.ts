@@ -1,5 +1,6 @@
 import type { ComponentWorld } from '../components/registry.js';
 import type { NextStep } from '../components/node-world.js';
+import type { GreenticAbi } from '../greentic/abi.js';
 import type { CallLocale, GreenticCallInfo } from '../greentic/envelope.js';
 import type { DenialEvent } from '../observability/metrics.js';
 import type { SessionKey } from '../stores/keys.js';
@@ -116,6 +117,8 @@ export interface PlanNode {
   readonly next: number;
   /** Route label -> node index. */
   readonly routes: Array<[string, number]>;
+  /** A Greentic node's op input schema from its manifest (JSON Schema), when it declares one. */
+  readonly inputSchema?: unknown;
 }
 
 /**
@@ -164,6 +167,8 @@ export type CallJob = {
   /** Flow, component and absolute deadline: what a Greentic envelope needs beyond the ctx. */
   info: GreenticCallInfo;
   raw?: RawRequest | undefined;
+  /** The raw op's input schema from the component's manifest, when it declares one. */
+  inputSchema?: unknown;
   wasi: string[];
   session: SessionKey;
   fixed: FixedScope;
@@ -211,6 +216,9 @@ export type ToWorker =
       moduleKey: string;
       glueUrl: string;
       world: ComponentWorld;
+      /** A Greentic component's ABI, and the Greentic host interfaces it imports with their versions. */
+      abi?: GreenticAbi | undefined;
+      hostImports?: Array<[string, string]>;
       memoryBytes: number;
       /** The heap one instance can take for what its modules declare (CompiledComponent.heapBytes). */
       heapBytes: number;

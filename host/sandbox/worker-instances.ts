@@ -7,8 +7,10 @@
 import { GLUE_BOUNDS_IMPORT } from '../components/glue-bounds.js';
 import type { ComponentWorld } from '../components/registry.js';
 import { HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
-import { GREENTIC_NODE_INTERFACE, GREENTIC_NODE_VERSION, type GreenticNodeExport } from '../greentic/contract.js';
+import { greenticAdapter } from '../greentic/adapters.js';
+import type { GreenticAbi } from '../greentic/abi.js';
 import { GreenticNode } from '../greentic/node-adapter.js';
+import { SchemaChecks } from '../greentic/op-schema.js';
 import { LeanNode, leanMainModule, type NodeHostFunctions } from './node-abi.js';
 import type { GuestFailure } from './protocol.js';
 import { glueBounds, ValueLimitError, type ValueBudget } from './value-budget.js';
@@ -49,6 +51,9 @@ export interface Instance {
 interface Compiled {
   readonly glueUrl: string;
   readonly world: ComponentWorld;
+  /** A Greentic component's ABI, and the version of each Greentic host interface it imports ("greentic:http/http-client" -> "1.1.0"). */
+  readonly abi?: GreenticAbi | undefined;
+  readonly hostImports?: ReadonlyArray<[string, string]>;
   readonly memoryBytes: number;
   readonly heapBytes: number;
   readonly modules: Map<string, WebAssembly.Module>;
@@ -58,8 +63,8 @@ interface Compiled {
 
 /** What instances call back into: the capability functions of the call running at the time. */
 export interface CapabilityHooks {
-  /** jco-style import object slices for our capability interfaces. */
-  jcoImports(): Record<string, unknown>;
+  /** jco-style import object slices for our capability interfaces, and the Greentic host interfaces at the versions a component imports. */
+  jcoImports(hostImports: ReadonlyMap<string, string>): Record<string, unknown>;
   /** The same functions for the lean binding. */
   leanHost(): NodeHostFunctions;
   /** What the running call (or instantiation, between calls) may still hand the host. */
@@ -78,6 +83,8 @@ export class WorkerInstances {
   /** Spares taken and not yet made again. */
   readonly #refill = new Set<string>();
   #evicted: string[] = [];
+  /** Compiled input-schema checks, shared by the worker's Greentic instances. */
+  readonly #schemas = new SchemaChecks();
 
   constructor(
     private readonly hooks: CapabilityHooks,
@@ -214,7 +221,7 @@ export class WorkerInstances {
     };
     const missing: string[] = [];
     const imports = await wasiImports(wasi, output, missing);
-    Object.assign(imports, this.hooks.jcoImports());
+    Object.assign(imports, this.hooks.jcoImports(new Map(loaded.hostImports ?? [])));
     imports[GLUE_BOUNDS_IMPORT] = glueBounds(() => this.hooks.valueBudget());
     let exports: Record<string, unknown>;
     try {
@@ -224,11 +231,9 @@ export class WorkerInstances {
       if (missing.length > 0) throw new Error(`it imports ${missing.map((m) => m.replace('#', ' function ')).join(', ')}, which this host does not serve`);
       throw e;
     }
-    if (loaded.world === 'greentic-component-node') {
-      const node = (exports[`${GREENTIC_NODE_INTERFACE}@${GREENTIC_NODE_VERSION}`] ?? exports.node) as GreenticNodeExport | undefined;
-      if (!node || typeof node.invoke !== 'function' || typeof node.describe !== 'function')
-        throw new Error(`component does not export ${GREENTIC_NODE_INTERFACE}`);
-      return { node: undefined, greentic: new GreenticNode(node, () => this.hooks.valueBudget()), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
+    if (loaded.world === 'greentic-component-node' && loaded.abi) {
+      const adapter = greenticAdapter(loaded.abi, exports, () => this.hooks.valueBudget());
+      return { node: undefined, greentic: new GreenticNode(adapter, this.#schemas), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
     }
     const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
     if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');

@@ -9,9 +9,10 @@ import { performance } from 'node:perf_hooks';
 import { CallAbort } from '../capabilities/errors.js';
 import type { TurnState } from '../capabilities/scope.js';
 import type { NextStep, NodeInvocation, NodeOutput } from '../components/node-world.js';
-import { GREENTIC_NODE_INTERFACE } from '../greentic/contract.js';
 import type { GreenticCallInfo } from '../greentic/envelope.js';
+import type { GreenticNode, NodeTurn } from '../greentic/node-adapter.js';
 import { GreenticNodeError } from '../greentic/output.js';
+import { runStateOf } from '../greentic/run-state.js';
 import { DEFAULT_LIMITS } from '../tenancy/model.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import { changedWorking, FixedScopes, JobRecorder, WorkerCallScope } from './call-scope.js';
@@ -71,6 +72,9 @@ export class JobRunner {
     });
     let at = job.start;
     let resumed = job.resumed;
+    // What a Greentic node's input mapping reads of the turn so far: earlier nodes' outputs.
+    const outputs = new Map<string, unknown>();
+    let prev: unknown;
     for (let step = 1; ; step++) {
       if (step > plan.maxSteps) {
         const message = `flow "${plan.flow}" ran more than ${plan.maxSteps} nodes in one turn (a routing loop?)`;
@@ -80,16 +84,23 @@ export class JobRunner {
       const t0 = performance.now();
       const deadlineAt = this.#enter(at, node.scope.limits.deadlineMs);
       const ws = new WorkerCallScope(ctx, session, node.scope, this.#fixed.get(node.scope), turn, rec, at);
+      ws.deadlineAt = deadlineAt;
       const input: NodeInvocation = { nodeId: node.id, message: { text: job.text, userId: job.userId, channel: plan.channel }, config: node.config, resumed };
+      const nodeTurn = () => ({ state: turn.working, prev, nodes: outputs, runState: runStateOf(ws.scope, plan.flow, node.id), inputSchema: node.inputSchema });
       const ran = await this.#call(ws, node.moduleKey, `${plan.tenantId}/${plan.envId}/${node.moduleKey}`, node.wasi, true, (i) =>
-        runNode(i, { ...ctx }, input, { flow: plan.flow, component: node.type, deadlineAt, locale: plan.locale }),
+        runNode(i, { ...ctx }, input, { flow: plan.flow, component: node.type, deadlineAt, locale: plan.locale }, nodeTurn),
       );
       steps.push({ node: at, ms: performance.now() - t0 });
       if (!ran.ok) return fail(ran.failure, at);
-      const out = ran.output as NodeOutput;
+      const { output: out, data } = ran.output as { output: NodeOutput; data: unknown };
       if (plan.single)
         return { callId: job.callId, ok: true, cursor: -1, next: out.next, output: out, effects: effects(), evicted: this.instances.takeEvicted() };
-      for (const text of out.replies) turn.outbox.push({ channel: plan.channel, text });
+      out.replies.forEach((text, i) => {
+        const rich = out.rich?.[i];
+        turn.outbox.push(rich ? { channel: plan.channel, text, rich } : { channel: plan.channel, text });
+      });
+      prev = data;
+      outputs.set(node.id, data);
       resumed = false;
       const next: NextStep = out.next;
       let to = node.next;
@@ -113,13 +124,13 @@ export class JobRunner {
   async call(job: CallJob): Promise<JobResult> {
     const rec = new JobRecorder();
     const turn: TurnState = { working: new Map(), outbox: [] };
-    this.#enter(0, job.fixed.limits.deadlineMs);
     const ws = new WorkerCallScope(job.ctx, job.session, job.fixed, this.#fixed.get(job.fixed), turn, rec, 0);
+    ws.deadlineAt = this.#enter(0, job.fixed.limits.deadlineMs);
     const ran = await this.#call(ws, job.moduleKey, job.instanceKey, job.wasi, false, (i) => {
       const g = i.greentic;
-      if (g === undefined) throw new GreenticNodeError('not-greentic', `component "${job.info.component}" does not export ${GREENTIC_NODE_INTERFACE}`);
-      if (job.kind === 'describe') return g.describe();
-      return g.invokeRaw(job.ctx, job.raw?.op, job.raw?.payload, job.info, job.input.nodeId);
+      if (g === undefined) throw new GreenticNodeError('not-greentic', `component "${job.info.component}" is not a Greentic component (it exports greentic:host/node)`);
+      if (job.kind === 'describe') return describeResult(g);
+      return g.invokeRaw(job.ctx, job.raw?.op, job.raw?.payload, job.info, job.input.nodeId, job.inputSchema);
     });
     const effects = { working: null, outbox: [], logs: rec.lines, denials: rec.denials, steps: [] };
     const evicted = this.instances.takeEvicted();
@@ -158,7 +169,7 @@ export class JobRunner {
     instance.output.begin(() => {});
     this.current = ws;
     try {
-      runNode(instance, ctx, input, { flow: WARM_UP, component: WARM_UP, deadlineAt: Date.now() + DEFAULT_LIMITS.deadlineMs });
+      runNode(instance, ctx, input, { flow: WARM_UP, component: WARM_UP, deadlineAt: Date.now() + DEFAULT_LIMITS.deadlineMs }, () => ({ state: new Map(), prev: undefined, nodes: new Map() }));
     } catch {
       // Whatever the guest makes of a message of no tenant is of no interest: its code ran.
     } finally {
@@ -195,7 +206,7 @@ export class JobRunner {
     this.current = ws;
     try {
       let output = run(instance);
-      if (node) output = checkNodeOutput(output, ws.scope);
+      if (node) output = checkGreenticOrNode(output, ws.scope);
       this.instances.evictOverBudget();
       return { ok: true, output };
     } catch (e) {
@@ -236,9 +247,23 @@ export class JobRunner {
 /** The tenant, env, team, session, user, channel, flow and node of a warm-up call: an id no configuration can use (ids start with a letter or digit). */
 const WARM_UP = '-warm-up';
 
-/** Call an instance as a flow node: our world's invoke, or a Greentic component's op through the adapter. */
-function runNode(instance: Instance, ctx: TenantCtx, input: NodeInvocation, info: GreenticCallInfo): unknown {
-  return instance.greentic ? instance.greentic.invokeNode(ctx, input, info) : instance.node!.invoke(ctx, input);
+/** Call an instance as a flow node: our world's invoke, or a Greentic component's op through its ABI's adapter (which also hands back its decoded output). */
+function runNode(instance: Instance, ctx: TenantCtx, input: NodeInvocation, info: GreenticCallInfo, turn: () => NodeTurn): unknown {
+  if (instance.greentic) return instance.greentic.invokeNode(ctx, input, info, turn());
+  return { output: instance.node!.invoke(ctx, input), data: undefined, ours: true };
+}
+
+/** A node call's output checked against its budgets; an own-world node's data is its replies, for the next node's `prev`. */
+function checkGreenticOrNode(ran: unknown, scope: WorkerCallScope['scope']): { output: NodeOutput; data: unknown } {
+  const r = ran as { output: unknown; data: unknown; ours?: boolean };
+  const output = checkNodeOutput(r.output, scope);
+  return { output, data: r.ours ? { replies: output.replies } : r.data };
+}
+
+/** What describe answers: the descriptor, and whether the component lists its ops itself. */
+function describeResult(g: GreenticNode): { descriptor: ReturnType<GreenticNode['describe']>; derived: boolean; opsListed: boolean; abi: string } {
+  const d = g.adapter.describe();
+  return { ...d, abi: g.adapter.abi };
 }
 
 /** A route label as the guest chose it, quoted and cut short for a message. */

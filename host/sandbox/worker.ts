@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { greenticJcoImports, type GreenticCallSite } from '../capabilities/greentic-interfaces.js';
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
 import { collectGarbage } from '../util/collect-garbage.js';
 import type { WorkerCallScope } from './call-scope.js';
@@ -99,8 +100,14 @@ const host: NodeHostFunctions = {
   logWrite: (ctx, level, message) => running().log.write(ctx, level, message),
 };
 
-/** The same functions as jco-style imports, under both versioned and bare keys. */
-function jcoImports(): Record<string, unknown> {
+/** What a Greentic host interface call of the running node call uses (made on its first such call). */
+function greenticSite(): GreenticCallSite {
+  const c = running();
+  return (c.greentic ??= { scope: c.scope, deadlineAt: c.deadlineAt, requests: 0, cross: bridgeCall });
+}
+
+/** The same functions as jco-style imports, under both versioned and bare keys; and the Greentic host interfaces a component imports. */
+function jcoImports(hostImports: ReadonlyMap<string, string>): Record<string, unknown> {
   const byName: Record<string, Record<string, (...a: never[]) => unknown>> = {
     secrets: { get: host.secretsGet },
     state: { get: host.stateGet, set: host.stateSet, delete: host.stateDelete, listKeys: host.stateListKeys },
@@ -112,7 +119,7 @@ function jcoImports(): Record<string, unknown> {
     imports[`${HOST_PACKAGE}/${cap}`] = byName[cap];
     imports[`${HOST_PACKAGE}/${cap}@${HOST_VERSION}`] = byName[cap];
   }
-  return imports;
+  return hostImports.size === 0 ? imports : Object.assign(imports, greenticJcoImports(hostImports, greenticSite));
 }
 
 const instances: WorkerInstances = new WorkerInstances(
@@ -176,7 +183,15 @@ const warmed = new Set<string>();
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'load')
-    instances.load(msg.moduleKey, { glueUrl: msg.glueUrl, world: msg.world, memoryBytes: msg.memoryBytes, heapBytes: msg.heapBytes, modules: new Map(msg.modules) });
+    instances.load(msg.moduleKey, {
+      glueUrl: msg.glueUrl,
+      world: msg.world,
+      abi: msg.abi,
+      hostImports: msg.hostImports,
+      memoryBytes: msg.memoryBytes,
+      heapBytes: msg.heapBytes,
+      modules: new Map(msg.modules),
+    });
   else if (msg.type === 'prepare') {
     preparing++;
     const warmUp = warmed.has(msg.moduleKey) ? Promise.resolve() : (warmed.add(msg.moduleKey), runner.warmUp(msg.moduleKey, msg.wasi));

@@ -1,4 +1,5 @@
 import type { ComponentManifest } from '../components/manifest.js';
+import type { HttpPolicy } from '../capabilities/http-client/allow-list.js';
 import type { Limits, TenantModel } from './model.js';
 
 /**
@@ -17,6 +18,10 @@ export interface Permissions {
   readonly globalSecrets: ReadonlySet<string>;
   /** WASI interfaces both requested and granted. */
   readonly wasi: ReadonlySet<string>;
+  /** Where a Greentic component may send HTTP requests: its manifest asks (capabilities.host.http.client) and the tenant grants these origins. */
+  readonly http?: HttpPolicy | undefined;
+  /** Secrets it may write (greentic:secrets-store put): granted for writing and requested by its manifest. */
+  readonly writableSecrets?: ReadonlySet<string>;
   /** Manifest limits capped by the environment's policy. */
   readonly limits: Limits;
 }
@@ -52,14 +57,17 @@ export function componentDenial(tenant: TenantModel, team: string, component: st
 }
 
 /**
- * Requests the tenant does not grant: secrets and WASI interfaces the manifest asks for
- * that the tenant's grants leave out. A flow using such a component fails to load.
+ * Requests the tenant does not grant: outgoing HTTP, secrets and WASI interfaces the manifest
+ * asks for that the tenant's grants leave out. A flow using such a component fails to load.
  */
-export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManifest): string[] {
+export function ungrantedRequests(tenant: TenantModel, manifest: ComponentManifest, httpImplicit = false): string[] {
   const secretGrant = tenant.grants.secrets.get(manifest.name);
   const grantedSecrets = new Set([...(secretGrant?.names ?? []), ...(secretGrant?.global ?? [])]);
   const grantedWasi = grantedWasiOf(tenant, manifest.name);
+  // Outgoing HTTP a manifest asks for must be granted origins; one it implies (a provider manifest) is refused per request instead.
+  const http = manifest.capabilities.http && !httpImplicit && !(tenant.grants.components.get(manifest.name)?.http?.rules.length ?? 0);
   return [
+    ...(http ? [`outgoing HTTP (grants.components.${manifest.name}.http: the origins it may reach)`] : []),
     ...manifest.capabilities.secrets.filter((s) => !grantedSecrets.has(s)).map((s) => `secret "${s}" (grants.secrets.${manifest.name}.names)`),
     ...manifest.capabilities.wasi.filter((w) => !wasiGranted(grantedWasi, w)).map((w) => `WASI interface "${w}" (grants.components.${manifest.name}.wasi)`),
   ];
@@ -81,6 +89,8 @@ export function effectivePermissions(tenant: TenantModel, env: string, manifest:
     secrets,
     globalSecrets: new Set([...secrets].filter((s) => globalGranted.has(s))),
     wasi: new Set(manifest.capabilities.wasi.filter((w) => wasiGranted(grantedWasi, w))),
+    http: manifest.capabilities.http ? tenant.grants.components.get(manifest.name)?.http : undefined,
+    writableSecrets: new Set([...(secretGrant?.write ?? [])].filter((s) => secrets.has(s))),
     limits: {
       ...policy,
       deadlineMs: Math.min(manifest.limits.deadline_ms ?? policy.deadlineMs, policy.deadlineMs),

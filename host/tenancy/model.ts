@@ -5,6 +5,7 @@ import type { Confinement } from './config/confinement.js';
 import { DEFAULT_LANGUAGE, DEFAULT_TIMEZONE } from './config/locale.js';
 import type { ConfigProblem } from './config/problems.js';
 import { DEFAULT_SESSION_POLICY, resolveSessionPolicy, type SessionPolicy } from '../data/session-policy.js';
+import type { HttpPolicy } from '../capabilities/http-client/allow-list.js';
 
 /**
  * What a component's core modules may declare, summed over them (settings.limits.module); a
@@ -58,6 +59,11 @@ export interface Limits {
   /** Keys of one session's working memory, and their bytes (keys and values) together. */
   readonly maxStateKeys: number;
   readonly maxStateBytes: number;
+  /** A Greentic component's outgoing HTTP (greentic:http/http-client): requests per component call, the timeout of one (capped by the call's deadline), request and response body bytes, and requests a second of the tenant environment. */
+  readonly maxHttpRequests: number;
+  readonly httpTimeoutMs: number;
+  readonly maxHttpBodyBytes: number;
+  readonly httpRatePerSec: number;
 }
 
 const MiB = 1024 * 1024;
@@ -103,6 +109,10 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxTurnLogBytes: 256 * 1024,
   maxStateKeys: 256,
   maxStateBytes: 1024 * 1024,
+  maxHttpRequests: 16,
+  httpTimeoutMs: 5000,
+  maxHttpBodyBytes: 256 * 1024,
+  httpRatePerSec: 20,
 });
 
 /** Bounds on anonymous webchat traffic of one tenant environment. */
@@ -210,6 +220,10 @@ function resolveLimits(base: Limits, over: LimitsConfig | undefined): Limits {
     maxTurnLogBytes: over.max_turn_log_bytes ?? base.maxTurnLogBytes,
     maxStateKeys: over.max_state_keys ?? base.maxStateKeys,
     maxStateBytes: over.max_state_bytes ?? base.maxStateBytes,
+    maxHttpRequests: over.max_http_requests ?? base.maxHttpRequests,
+    httpTimeoutMs: over.http_timeout_ms ?? base.httpTimeoutMs,
+    maxHttpBodyBytes: over.max_http_body_bytes ?? base.maxHttpBodyBytes,
+    httpRatePerSec: over.http_rate_per_sec ?? base.httpRatePerSec,
   };
 }
 
@@ -307,12 +321,16 @@ export interface ComponentGrant {
   readonly teams: ReadonlySet<string> | undefined;
   /** WASI interfaces (or whole packages, "wasi:cli/*") it may import. */
   readonly wasi: readonly string[];
+  /** Origins it may send HTTP requests to (a Greentic component's http-client), parsed; empty: none. */
+  readonly http?: HttpPolicy;
 }
 
 /** Secrets one component may read: from the team's and tenant's namespaces, and which also from `global/`. */
 export interface SecretGrant {
   readonly names: ReadonlySet<string>;
   readonly global: ReadonlySet<string>;
+  /** Secrets it may also write (greentic:secrets-store@1.1.0 put), into the team's namespace. */
+  readonly write?: ReadonlySet<string>;
 }
 
 /**

@@ -80,7 +80,7 @@ describe('greentic-host describe', () => {
     const ours = await greentic(['describe', join(process.cwd(), 'build', 'components', 'reply', 'reply.wasm')]);
     expect(ours.code).toBe(1);
     expect(ours.stderr).toMatch(
-      /reply\.wasm: exports greentic:host\/node@0\.1\.0, not greentic:component\/node@0\.6; only a Greentic component has a describe\(\)\n$/,
+      /reply\.wasm: exports greentic:host\/node@0\.1\.0, not one of Greentic's component contracts; only a Greentic component is described\n$/,
     );
     const next = await greentic(['describe', fixtureWasm('greentic-wasi-next')]);
     expect(next.code).toBe(1);
@@ -166,7 +166,9 @@ describe('greentic-host call on a Greentic component', () => {
       JSON.stringify(greenticJsManifest({ homepage: 'https://example.com', artifacts: { component_wasm: 'target/wasm32-wasip2/release/greentic_js.wasm' } })),
     );
     const r = await greentic(['call', wasm, ...scope, '--op', 'route', '--input', '{"route":"x"}']);
-    expect(r.stderr).toBe('note: using my-component/component.manifest.json\nnote: component.manifest.json: ignored unknown field "homepage"\n');
+    expect(r.stderr).toBe(
+      'note: using my-component/component.manifest.json\nnote: component.manifest.json: ignored unknown field "homepage"\nnote: component.manifest.json: hashes.component_wasm is the all-zero placeholder; not checked\n',
+    );
     expect(JSON.parse(r.stdout)).toEqual({ text: 'routing to x', route: 'x' });
   });
 });

@@ -75,11 +75,20 @@ describe('Greentic components refused at load', () => {
 
   it('a host capability greentic-host does not give', async () => {
     const manifest = greenticJsManifest();
-    (manifest.capabilities as { host: Record<string, unknown> }).host.http = { client: true, server: false };
+    (manifest.capabilities as { host: Record<string, unknown> }).host.events = { inbound: true, outbound: false };
     const { problems } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
     expect(problems).toContain(
-      'tenants/acme/components/guest/component.manifest.json: capabilities.host.http.client: greentic-host does not provide outgoing HTTP to components; the component cannot run here',
+      'tenants/acme/components/guest/component.manifest.json: capabilities.host.events.inbound: greentic-host does not provide events to components; the component cannot run here',
     );
+  });
+
+  it('outgoing HTTP the manifest asks for and the tenant does not grant by origin', async () => {
+    const manifest = greenticJsManifest();
+    (manifest.capabilities as { host: Record<string, unknown> }).host.http = { client: true, server: false };
+    const { problems } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
+    expect(problems).toEqual([
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs outgoing HTTP (grants.components.guest.http: the origins it may reach), which tenant "acme" does not grant',
+    ]);
   });
 
   it('a node naming an op its describe() does not list (checked in the sandbox at load)', async () => {

@@ -54,6 +54,9 @@ describe("Greentic's component.manifest.json mapped onto our permissions", () =>
       name: 'component-slot-extractor',
       operations: ['extract_slots'],
       defaultOperation: 'extract_slots',
+      inputSchemas: new Map([['extract_slots', { type: 'object' }]]),
+      blake3: '7f'.repeat(32),
+      capabilitiesDeclared: true,
       notes: [],
     });
   });
@@ -61,7 +64,7 @@ describe("Greentic's component.manifest.json mapped onto our permissions", () =>
   it('asks for nothing it does not say: no clocks, no random, no state, no messaging', () => {
     const r = map({ capabilities: { wasi: {}, host: {} }, limits: undefined });
     if (!r.ok) throw new Error(problemsOf(r).join('\n'));
-    expect(r.manifest.capabilities).toEqual({ state: 'none', messaging: false, log: false, secrets: [], wasi: [...GREENTIC_WASI_BASELINE] });
+    expect(r.manifest.capabilities).toEqual({ state: 'none', messaging: false, log: false, secrets: [], http: false, wasi: [...GREENTIC_WASI_BASELINE] });
     expect(r.manifest.limits).toEqual({ deadline_ms: undefined, memory_mib: undefined });
   });
 
@@ -83,9 +86,16 @@ describe("Greentic's component.manifest.json mapped onto our permissions", () =>
     expect(readOnly.ok && readOnly.manifest.capabilities.state).toBe('read');
   });
 
+  it('maps capabilities.host.http.client to outgoing HTTP, which the tenant then grants by origin', () => {
+    const r = withHost({ http: { client: true, server: false } });
+    expect(r.ok && r.manifest.capabilities.http).toBe(true);
+    const none = withHost({ http: { client: false, server: false } });
+    expect(none.ok && none.manifest.capabilities.http).toBe(false);
+  });
+
   it('refuses capabilities this host cannot give, naming the field', () => {
-    expect(problemsOf(withHost({ http: { client: true, server: false } }))).toEqual([
-      'component.manifest.json: capabilities.host.http.client: greentic-host does not provide outgoing HTTP to components; the component cannot run here',
+    expect(problemsOf(withHost({ http: { client: true, server: true } }))).toEqual([
+      'component.manifest.json: capabilities.host.http.server: greentic-host does not provide an HTTP server to components; the component cannot run here',
     ]);
     expect(problemsOf(withHost({ events: { inbound: true } }))).toEqual([
       'component.manifest.json: capabilities.host.events.inbound: greentic-host does not provide events to components; the component cannot run here',
@@ -97,9 +107,12 @@ describe("Greentic's component.manifest.json mapped onto our permissions", () =>
     ).toEqual([
       'component.manifest.json: capabilities.wasi.filesystem.mounts: greentic-host preopens no directories for components; remove the mounts (mode "none")',
     ]);
-    expect(problemsOf(withHost({ secrets: { required: [{ key: 'OPENAI_API_KEY', required: true }] } }))).toEqual([
-      'component.manifest.json: capabilities.host.secrets.required[0].key: secret "OPENAI_API_KEY" cannot be served here: it has upper-case letters; ids are lower case (^[a-z0-9][a-z0-9_-]{0,62}$)',
+    expect(problemsOf(withHost({ secrets: { required: [{ key: 'Openai.Key', required: true }] } }))).toEqual([
+      'component.manifest.json: capabilities.host.secrets.required[0].key: secret "Openai.Key" cannot be served here: it has upper-case letters; ids are lower case (^[a-z0-9][a-z0-9_-]{0,62}$) (or the same in upper case, as SLACK_BOT_TOKEN)',
     ]);
+    // Greentic's upper-case keys are the lower-case secret names of our grammar.
+    const upper = withHost({ secrets: { required: [{ key: 'OPENAI_API_KEY', required: true }] } });
+    expect(upper.ok && upper.manifest.capabilities.secrets).toEqual(['openai_api_key']);
   });
 
   it('is strict where a field grants or limits, tolerant of descriptive fields', () => {

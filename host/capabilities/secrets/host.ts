@@ -15,21 +15,32 @@ export function secretsImports(scope: InvocationScope) {
     async get(ctx: unknown, name: unknown): Promise<string> {
       scope.enter('secrets', 'get', ctx);
       const n = idArgument(scope, 'secrets', 'get', 'secret', name);
-      const perms = scope.permissions;
-      if (!perms.secrets.has(n)) {
-        scope.deny('secrets', 'get', `secret "${n}" is not granted to component "${perms.component}" of tenant "${scope.ctx.tenantId}"`);
-      }
-      for (const ns of lookupOrder(scope.tenantScope, perms.globalSecrets.has(n))) {
-        let value: string | null;
-        try {
-          value = await scope.services.secrets.get(ns, n);
-        } catch (e) {
-          scope.logger.error({ event: 'secret-store-error', secret: n, err: (e as Error).message }, 'secret store failed');
-          throw scope.error('unavailable', 'secrets', 'get', `secret "${n}" cannot be read right now`);
-        }
-        if (value !== null) return value;
-      }
-      throw scope.error('not-found', 'secrets', 'get', `no secret "${n}" for ${scope.ctx.tenantId}/${scope.ctx.teamId ?? '-'}`);
+      const value = await readSecret(scope, 'secrets', 'get', n);
+      if (value === null) throw scope.error('not-found', 'secrets', 'get', `no secret "${n}" for ${scope.ctx.tenantId}/${scope.ctx.teamId ?? '-'}`);
+      return value;
     },
   };
+}
+
+/**
+ * Read secret `n` (a checked id) for the scope's component: access-denied unless granted, then
+ * the team's, the tenant's and (when granted from there) the global namespace; null when none
+ * holds it; unavailable when the store fails. Shared with greentic:secrets-store.
+ */
+export async function readSecret(scope: InvocationScope, capability: string, fn: string, n: string): Promise<string | null> {
+  const perms = scope.permissions;
+  if (!perms.secrets.has(n)) {
+    scope.deny(capability, fn, `secret "${n}" is not granted to component "${perms.component}" of tenant "${scope.ctx.tenantId}"`);
+  }
+  for (const ns of lookupOrder(scope.tenantScope, perms.globalSecrets.has(n))) {
+    let value: string | null;
+    try {
+      value = await scope.services.secrets.get(ns, n);
+    } catch (e) {
+      scope.logger.error({ event: 'secret-store-error', secret: n, err: (e as Error).message }, 'secret store failed');
+      throw scope.error('unavailable', capability, fn, `secret "${n}" cannot be read right now`);
+    }
+    if (value !== null) return value;
+  }
+  return null;
 }

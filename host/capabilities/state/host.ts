@@ -14,51 +14,74 @@ import type { InvocationScope } from '../scope.js';
  * (value too large, too many keys or bytes, too many capability calls).
  */
 export function stateImports(scope: InvocationScope) {
-  const can = (fn: string, need: 'read' | 'write') => {
-    const has = scope.permissions.state;
-    if (has === 'write' || (need === 'read' && has === 'read')) return;
-    scope.deny('state', fn, `component "${scope.permissions.component}" may not ${need} state (manifest capabilities.state is "${has}")`);
-  };
-  const working = scope.turn.working;
+  const memory = workingMemory(scope, 'state');
   return {
     get(ctx: unknown, key: unknown): string | undefined {
       scope.enter('state', 'get', ctx);
-      can('get', 'read');
-      return working.get(idArgument(scope, 'state', 'get', 'state key', key));
+      return memory.get('get', idArgument(scope, 'state', 'get', 'state key', key));
     },
     set(ctx: unknown, key: unknown, value: unknown): void {
       scope.enter('state', 'set', ctx);
-      can('set', 'write');
-      const k = idArgument(scope, 'state', 'set', 'state key', key);
-      const v = stringArgument(scope, 'state', 'set', 'value', value);
+      memory.set('set', idArgument(scope, 'state', 'set', 'state key', key), stringArgument(scope, 'state', 'set', 'value', value));
+    },
+    delete(ctx: unknown, key: unknown): boolean {
+      scope.enter('state', 'delete', ctx);
+      return memory.delete('delete', idArgument(scope, 'state', 'delete', 'state key', key));
+    },
+    listKeys(ctx: unknown): string[] {
+      scope.enter('state', 'list-keys', ctx);
+      return memory.keys('list-keys');
+    },
+  };
+}
+
+/**
+ * The working memory of the scope's session, with the component's permission (manifest state
+ * read/write) and the limits checked on every access; `capability` names it in refusals.
+ * Keys are checked ids. Shared with greentic:state/state-store, and (`hostOwned`) with the state
+ * blob the host keeps for a component-v0-v6 node.
+ */
+export function workingMemory(scope: InvocationScope, capability: string, hostOwned = false) {
+  const can = (fn: string, need: 'read' | 'write') => {
+    // State the host keeps for the component's ABI (a run() state blob) needs no permission; its limits hold.
+    if (hostOwned) return;
+    const has = scope.permissions.state;
+    if (has === 'write' || (need === 'read' && has === 'read')) return;
+    scope.deny(capability, fn, `component "${scope.permissions.component}" may not ${need} state (manifest capabilities.state is "${has}")`);
+  };
+  const working = scope.turn.working;
+  return {
+    get(fn: string, k: string): string | undefined {
+      can(fn, 'read');
+      return working.get(k);
+    },
+    set(fn: string, k: string, v: string): void {
+      can(fn, 'write');
       const limits = scope.permissions.limits;
       const size = Buffer.byteLength(v);
       if (size > limits.maxStateValueBytes)
-        throw scope.error('limit-exceeded', 'state', 'set', `value of "${k}" is ${size} bytes; the limit is ${limits.maxStateValueBytes}`);
+        throw scope.error('limit-exceeded', capability, fn, `value of "${k}" is ${size} bytes; the limit is ${limits.maxStateValueBytes}`);
       const old = working.get(k);
       if (old === undefined && working.size >= limits.maxStateKeys)
-        throw scope.error('limit-exceeded', 'state', 'set', `a session holds at most ${limits.maxStateKeys} keys`);
+        throw scope.error('limit-exceeded', capability, fn, `a session holds at most ${limits.maxStateKeys} keys`);
       const tally = scope.tally;
       tally.stateBytes ??= stateBytes(working);
       const after = tally.stateBytes + size - (old === undefined ? -k.length : Buffer.byteLength(old));
       if (after > limits.maxStateBytes)
-        throw scope.error('limit-exceeded', 'state', 'set', `a session's state holds at most ${limits.maxStateBytes} bytes (keys and values)`);
+        throw scope.error('limit-exceeded', capability, fn, `a session's state holds at most ${limits.maxStateBytes} bytes (keys and values)`);
       tally.stateBytes = after;
       working.set(k, v);
     },
-    delete(ctx: unknown, key: unknown): boolean {
-      scope.enter('state', 'delete', ctx);
-      can('delete', 'write');
-      const k = idArgument(scope, 'state', 'delete', 'state key', key);
+    delete(fn: string, k: string): boolean {
+      can(fn, 'write');
       const old = working.get(k);
       if (old === undefined) return false;
       const tally = scope.tally;
       if (tally.stateBytes !== undefined) tally.stateBytes -= k.length + Buffer.byteLength(old);
       return working.delete(k);
     },
-    listKeys(ctx: unknown): string[] {
-      scope.enter('state', 'list-keys', ctx);
-      can('list-keys', 'read');
+    keys(fn: string): string[] {
+      can(fn, 'read');
       return [...working.keys()].sort();
     },
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EgressSettingsSchema } from '../../messaging/egress/egress-settings.js';
+import { parseHttpRule } from '../../capabilities/http-client/allow-list.js';
 import { checkId, type IdKind, InvalidIdError } from '../ids.js';
 import { SessionsSettingsSchema } from './sessions-schema.js';
 import { LanguageSchema, TimezoneSchema } from './locale.js';
@@ -95,6 +96,11 @@ export const LimitsSchema = z.strictObject({
   /** Keys of a session's working memory, and their bytes together. */
   max_state_keys: positiveInt(100_000).optional(),
   max_state_bytes: positiveInt(256 * 1024 * 1024).optional(),
+  /** A Greentic component's HTTP requests per component call, the timeout of one, body bytes (request and response; the bridge carries at most 512 KiB), requests a second. */
+  max_http_requests: positiveInt(1000).optional(),
+  http_timeout_ms: positiveInt(600_000).optional(),
+  max_http_body_bytes: positiveInt(512 * 1024).optional(),
+  http_rate_per_sec: positiveInt(100_000).optional(),
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
@@ -147,13 +153,25 @@ export const SecretGrantSchema = z.strictObject({
   names: z.array(idSchema('secret')).optional(),
   /** Secrets the tenant lets this component read from the shared `global/` namespace. */
   global: z.array(idSchema('secret')).optional(),
+  /** Secrets it may write (a Greentic component's secrets-store put), into the team's (else the tenant's) namespace. */
+  write: z.array(idSchema('secret')).optional(),
 });
+
+/** One origin of grants.components.<name>.http: "scheme://host[:port]", or { origin, private_network } to let a name resolve to private addresses. */
+const HttpGrantEntrySchema = z
+  .union([z.string(), z.strictObject({ origin: z.string(), private_network: z.boolean().optional() })])
+  .superRefine((entry, ctx) => {
+    const rule = parseHttpRule(entry);
+    if (typeof rule === 'string') ctx.addIssue({ code: 'custom', message: rule });
+  });
 
 export const ComponentGrantSchema = z.strictObject({
   /** Teams that may use the component; every team when omitted. */
   teams: z.array(idSchema('team')).optional(),
   /** WASI interfaces the tenant lets this component import: "wasi:cli/environment", or a whole package "wasi:cli/*". */
   wasi: z.array(z.string().regex(/^wasi:[a-z-]+\/([a-z-]+|\*)$/, 'expected "wasi:<package>/<interface>" or "wasi:<package>/*"')).optional(),
+  /** Origins a Greentic component may send HTTP requests to: "https://api.example.com", "https://*.example.com", "http://10.0.0.5:8080". */
+  http: z.array(HttpGrantEntrySchema).max(1000).optional(),
 });
 
 export const GrantsSchema = z.strictObject({

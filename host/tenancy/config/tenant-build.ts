@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { HttpPolicy } from '../../capabilities/http-client/allow-list.js';
 import {
   DEFAULT_SETTINGS,
   resolveSettings,
@@ -118,12 +119,16 @@ export async function buildTenant(
     grant?.teams?.forEach((t, i) => {
       if (!teams.has(t)) problem(['grants', 'components', comp, 'teams', i], `tenant "${id}" has no team "${t}"`);
     });
-    components.set(comp, { teams: grant?.teams ? new Set(grant.teams) : undefined, wasi: [...(grant?.wasi ?? [])] });
+    components.set(comp, {
+      teams: grant?.teams ? new Set(grant.teams) : undefined,
+      wasi: [...(grant?.wasi ?? [])],
+      ...(grant?.http ? { http: HttpPolicy.of(grant.http) } : {}),
+    });
   }
   const secrets = new Map<string, SecretGrant>();
   for (const [comp, grant] of Object.entries(body.grants?.secrets ?? {})) {
     if (!components.has(comp)) problem(['grants', 'secrets', comp], `component "${comp}" is not granted in grants.components`);
-    secrets.set(comp, { names: new Set(grant.names ?? []), global: new Set(grant.global ?? []) });
+    secrets.set(comp, { names: new Set(grant.names ?? []), global: new Set(grant.global ?? []), ...(grant.write ? { write: new Set(grant.write) } : {}) });
   }
 
   // Component folders and key files: relative to the bundle root, and inside the tenant's folders.
