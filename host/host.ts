@@ -142,6 +142,8 @@ export class GreenticHost {
     const natsBus = links
       ? await NatsBus.forHost(links, [...runtimes.keys()], logger, { ackWaitMs: opts.ackWaitMs, maxDeliver: opts.maxDeliver, who: natsUser(opts.nats) }, opts.onProgress).catch(abandon)
       : undefined;
+    // A master key other than the one the secrets are sealed with stops the start (one clear line).
+    await secrets.checkMasterKey?.([...runtimes.keys()]).catch(abandon);
     const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =
       opts.bus ??

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ComponentLoadError } from '../components/registry.js';
 import { callComponentOnce, callGreenticOnce, prepareCall, type CallScope, type PreparedCall } from '../flow/component-call.js';
@@ -7,10 +7,9 @@ import { cborBytesToJson } from '../greentic/cbor.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CACHE_DIR } from '../paths.js';
 import { NodeError } from '../sandbox/errors.js';
-import { loadMasterKey } from '../stores/master-key.js';
-import { FileSecretStore } from '../stores/secret-store.js';
 import { lookUpManifest } from './manifest-lookup.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, jsonFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
+import { openSecretStore } from './secret-store-open.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, jsonFlag, optionalIdFlag, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const CALL_HELP = `Usage: greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] --input TEXT [options]
        greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] [--op OP] --input JSON   (a Greentic component)
@@ -90,13 +89,19 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
     const gets = greentic ? 'the WASI it imports, in the sandbox (no environment, directories or network)' : 'no capabilities';
     io.err(`note: no manifest for ${positionals[0]}; the component gets ${gets}`);
   }
-  const dataDir = resolve(values.data ?? 'data');
+  const secrets = await openSecretStore({
+    dataDir: dataDirFlag(values.data),
+    nats: undefined,
+    client: 'greentic-host call',
+    tenants: [scope.tenant],
+    global: true,
+  });
   const who: CallScope = {
     scope,
     user,
     session: 'cli-session',
     channel,
-    secrets: new FileSecretStore(dataDir, await loadMasterKey(join(dataDir, 'master.key'))),
+    secrets: secrets.store,
     logger: createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' }),
   };
   try {

@@ -8,7 +8,7 @@ import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { findChannel } from '../tenancy/model.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, intFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, intFlag, optionalIdFlag, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
 
 export const SEND_HELP = `Usage: greentic-host send --bundle DIR --tenant T --env E --team TEAM --channel C --user U [options] TEXT
@@ -109,7 +109,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   try {
     host = await GreenticHost.start({
       bundleDir: bundle,
-      dataDir: resolve(values.data ?? 'data'),
+      dataDir: dataDirFlag(values.data),
       tenants: [address.tenant],
       workers: 1,
       spare: false,

@@ -9,7 +9,7 @@ import { webchatPath } from '../messaging/providers/webchat-cookie.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { natsUrlFlag, readInstanceConfig, tenantListFlag, type InstanceSettings } from './instance-config.js';
-import { CommandFailed, HELP_FLAG, intFlag, parsingFlags, UsageError, type CommandIo } from './usage.js';
+import { CommandFailed, count, HELP_FLAG, intFlag, parsingFlags, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const SERVE_HELP = `Usage: greentic-host serve --bundle DIR [--data DIR] [--port N] [--host ADDR] [options]
 
@@ -81,7 +81,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   // Flags first (bad ones are usage errors), then the file, then defaults.
   const fromFlags: Partial<InstanceSettings> = {
     bundle: values.bundle === undefined ? undefined : resolve(values.bundle),
-    data: values.data === undefined ? undefined : resolve(values.data),
+    data: values.data === undefined ? undefined : dataDirFlag(values.data),
     port: intFlag(values.port, 'port', 0, 65535),
     host: values.host,
     workers: intFlag(values.workers, 'workers', 1, 256),
@@ -141,11 +141,19 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof NatsSetupError) throw new CommandFailed(e.message);
     throw e;
   }
+  const unknown = unknownTenants(host, [...(settings.tenants === 'all' ? [] : settings.tenants), ...settings.excludeTenants]);
+  if (unknown.length > 0) {
+    await host.close();
+    const has = [...host.workspace.tenants.keys()].sort().join(', ') || 'none';
+    throw new CommandFailed(
+      `--tenants/--exclude-tenants name ${count(unknown.length, 'tenant')} not in the bundle: ${unknown.join(', ')} (its tenants: ${has})`,
+    );
+  }
   for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
-    if (!host.serves(t) && !settings.excludeTenants.includes(t)) io.err(`warning: tenant "${t}" is not in the bundle or failed to load`);
+    if (!host.serves(t) && !settings.excludeTenants.includes(t)) io.err(`warning: tenant "${t}" failed to load (see the log, or run validate)`);
   }
   if (host.problems.length > 0) {
-    io.err(`warning: ${host.problems.length} configuration problem(s); affected tenants or channels are unavailable (see the log, or run validate)`);
+    io.err(`warning: ${count(host.problems.length, 'configuration problem')}; affected tenants or channels are unavailable (see the log, or run validate)`);
   }
 
   const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined });
@@ -170,7 +178,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
-    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
+    `greentic-host ready: ${count(host.runtimes.size, 'tenant')} (${[...host.runtimes.keys()].join(', ') || 'none'}), ${count(channels, 'channel')}, ${bus}, ${stores}; ` +
       `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
@@ -185,4 +193,9 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   await app.close();
   await host.close();
   return 0;
+}
+
+/** Tenants named on the command line that the bundle does not have (a tenant whose files are broken is not unknown). */
+function unknownTenants(host: GreenticHost, named: readonly string[]): string[] {
+  return [...new Set(named)].filter((t) => !host.workspace.tenants.has(t) && !host.problems.some((p) => p.tenant === t));
 }

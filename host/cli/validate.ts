@@ -5,7 +5,7 @@ import { loadTenantRuntimeSafely } from '../flow/runtime.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from '../paths.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
+import { count, HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
 import { describeInPool, type Describer } from '../flow/describe.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -75,9 +75,11 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
   }
   if (problems.length > 0) {
     for (const p of problems) io.err(formatProblem(p));
-    io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bundle}`);
+    io.err(`${count(problems.length, 'problem')} in ${bundle}`);
     return 1;
   }
-  io.out(`bundle ${workspace.name} is valid: ${workspace.tenants.size} tenants, ${teams} teams, ${channels} channels, ${flows} flows`);
+  io.out(
+    `bundle ${workspace.name} is valid: ${[count(workspace.tenants.size, 'tenant'), count(teams, 'team'), count(channels, 'channel'), count(flows, 'flow')].join(', ')}`,
+  );
   return 0;
 }
