@@ -1,15 +1,25 @@
 // Bench bundles, generated into a temp directory: tenants whose flows run the bench guests.
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from './lib.mjs';
 
-/** A shared component folder (manifest + pinned wasm) every bench tenant declares by path. */
-function sharedComponent(root, name, extra = '') {
-  const dir = join(root, 'shared', name);
+/**
+ * A component folder (manifest + pinned wasm) in a tenant's own components/ (a tenant's component
+ * paths must stay inside its folder); the wasm is hard-linked, so fifty tenants of a 12 MB JS guest
+ * cost one copy.
+ */
+function tenantComponent(root, tenant, name, extra = '') {
+  const dir = join(root, 'tenants', tenant, 'components', name);
   mkdirSync(dir, { recursive: true });
-  copyFileSync(fixture(name), join(dir, `${name}.wasm`));
+  const shared = join(root, `${name}.wasm`);
+  try {
+    linkSync(shared, join(dir, `${name}.wasm`));
+  } catch {
+    copyFileSync(fixture(name), shared);
+    linkSync(shared, join(dir, `${name}.wasm`));
+  }
   const sha = createHash('sha256')
     .update(readFileSync(fixture(name)))
     .digest('hex');
@@ -31,8 +41,6 @@ function sharedComponent(root, name, extra = '') {
  */
 export function benchBundle({ tenants = 1, names, component = 'bench-wat', nodes = 3, extraTenants = [], settings = {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'greentic-bench-'));
-  const components = new Set([component, ...extraTenants.map((t) => t.component)]);
-  for (const c of components) sharedComponent(root, c, c === 'faults' ? 'limits: { deadline_ms: 300, memory_mib: 16 }\n' : '');
   const all = [...(names ?? Array.from({ length: tenants }, (_, i) => `t${i}`)).map((id) => ({ id, component, nodes })), ...extraTenants];
   const lines = ['workspace: bench', 'tenants:'];
   for (const t of all) {
@@ -40,10 +48,10 @@ export function benchBundle({ tenants = 1, names, component = 'bench-wat', nodes
       `  ${t.id}:`,
       '    environments: { prod: {} }',
       `    settings: ${JSON.stringify({ concurrency: 2, ...settings })}`,
-      `    components: { ${t.component}: { path: shared/${t.component} } }`,
       `    grants: { components: { ${t.component}: {} } }`,
       '    teams: { t: { channels: { c: { provider: webchat, flow: f } } } }',
     );
+    tenantComponent(root, t.id, t.component, t.component === 'faults' ? 'limits: { deadline_ms: 300, memory_mib: 16 }\n' : '');
     const flowDir = join(root, 'tenants', t.id, 'flows');
     mkdirSync(flowDir, { recursive: true });
     const ids = Array.from({ length: t.nodes }, (_, i) => `n${i + 1}`);

@@ -34,7 +34,7 @@ export async function run() {
   for (const [a, mb] of Object.entries(many.active))
     rows.push({
       bench: 'density',
-      measure: `RSS, ${many.tenants} tenants, ${a} active`,
+      measure: `RSS, ${many.tenants} tenants, ${a} active${many.failed ? ` (${many.failed} conversations failed)` : ''}`,
       ours: mb,
       baseline: one.idleMb,
       baselineLabel: '1 tenant idle',

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: timing statistics, the scope a guest call runs under,
 // and the table every benchmark contributes rows to.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transpileBytes } from '@bytecodealliance/jco-transpile';
@@ -71,21 +71,22 @@ export async function quietLogger() {
 }
 
 /** A scope bound to tenant/env/team/session, with state read access: what the executor builds per node. */
-export async function benchScope({ tenant = 'acme', session = 's1', state = { k: 'v' }, logger, component = 'bench' } = {}) {
+export async function benchScope({ tenant = 'acme', session = 's1', state = { k: 'v' }, logger, component = 'bench', secret = false } = {}) {
   const { InvocationScope } = await dist('capabilities/scope.js');
   const { HostMetrics } = await dist('observability/metrics.js');
   const { sessionKey } = await dist('stores/keys.js');
   const { DEFAULT_LIMITS } = await dist('tenancy/model.js');
   const key = sessionKey({ tenant, env: 'prod', team: 'support' }, session);
   const metrics = new HostMetrics();
-  const secrets = { get: async () => null, set: async () => {}, delete: async () => false, list: async () => [] };
+  // With `secret`, the tenant's store holds secret "k" and the component is granted it.
+  const secrets = { get: async (ns) => (secret && ns.kind === 'team' ? 'v' : null), set: async () => {}, delete: async () => false, list: async () => [] };
   // As in a tenant runtime: one permissions object per (env, component), reused by every call.
   const permissions = {
     component,
     state: 'read',
     messaging: false,
     log: false,
-    secrets: new Set(),
+    secrets: new Set(secret ? ['k'] : []),
     globalSecrets: new Set(),
     wasi: new Set(),
     limits: DEFAULT_LIMITS,
@@ -128,8 +129,82 @@ export async function plainInstance(plain) {
   const { instantiate } = await import(plain.glueUrl);
   const state = new Map([['k', 'v']]);
   const slice = { get: (_ctx, k) => state.get(k), set() {}, delete: () => false, listKeys: () => [] };
-  const noop = { get: () => '', send() {}, write() {} };
+  const noop = { get: () => 'v', send() {}, write() {} };
   const imports = { 'greentic:host/state': slice, 'greentic:host/secrets': noop, 'greentic:host/messaging': noop, 'greentic:host/log': noop };
   const exports = await instantiate((name) => plain.modules[name], imports);
   return exports['greentic:host/node@0.1.0'] ?? exports.node;
+}
+
+/** The machine's 1-minute load average, for the before/after column of every row. */
+export function loadAvg() {
+  return loadavg()[0].toFixed(2);
+}
+
+/**
+ * Run each contender of `contenders` (name -> async (n) => samples[]) in ROUNDS interleaved
+ * rounds (ABAB...), each round `n / ROUNDS` iterations, so that machine noise hits all alike;
+ * returns name -> all samples.
+ */
+export async function interleaved(contenders, n, rounds = 4) {
+  const out = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) for (const [k, fn] of Object.entries(contenders)) out[k].push(...(await fn(Math.ceil(n / rounds))));
+  return out;
+}
+
+/**
+ * The floor of a guest call: the component's main core module instantiated by hand with a
+ * plain function for its one import, its invoke export called directly on parameters written
+ * into its memory once (what V8 costs, with no glue at all).
+ */
+export async function rawExport(wasmPath, importModule) {
+  const { ComponentRegistry } = await dist('components/registry.js');
+  const { leanMainModule } = await dist('sandbox/node-abi.js');
+  const registry = new ComponentRegistry(mkdtempSync(join(tmpdir(), 'bench-raw-')));
+  const compiled = await registry.compile(await registry.loadFile(wasmPath), 64);
+  const main = compiled.modules.get(leanMainModule(compiled.modules));
+  let mem;
+  // The import writes ok("v") at its return pointer: the least a host function can do.
+  const get = (...a) => {
+    const dv = new DataView(mem.buffer);
+    const ret = a[15];
+    dv.setUint8(ret, 0);
+    dv.setUint8(ret + 4, 1);
+    dv.setUint32(ret + 8, 264, true);
+    dv.setUint32(ret + 12, 1, true);
+  };
+  const inst = await WebAssembly.instantiate(main, { [importModule]: { get } });
+  mem = inst.exports.memory;
+  const invoke = inst.exports['greentic:host/node@0.1.0#invoke'];
+  const post = inst.exports['cabi_post_greentic:host/node@0.1.0#invoke'];
+  // The params area: a ctx of short strings and an invocation, at 1024 (strings at 2048).
+  const u8 = new Uint8Array(mem.buffer);
+  const dv = new DataView(mem.buffer);
+  const strings = ['acme', 'prod', 'support', 's1', 'u1', 't'.repeat(32), 'n1', 'hello', 'u1', 'slack', '{}'];
+  let at = 2048;
+  const put = (field, s) => {
+    u8.set(new TextEncoder().encode(s), at);
+    dv.setUint32(1024 + field, at, true);
+    dv.setUint32(1024 + field + 4, s.length, true);
+    at += s.length;
+  };
+  put(0, strings[0]);
+  put(8, strings[1]);
+  dv.setUint8(1024 + 16, 1);
+  put(20, strings[2]);
+  for (const [i, off] of [28, 36, 44, 52, 60, 68, 76, 84].entries()) put(off, strings[3 + i]);
+  return () => {
+    post(invoke(1024));
+  };
+}
+
+/** Extism's JS SDK running the peer plugin (bench/fixtures/extism-plugin.wat): one host function call per `run`. */
+export async function extismPlugin(runInWorker) {
+  const { createPlugin } = await import('@extism/extism');
+  const jco = await import('@bytecodealliance/jco');
+  const wasm = await jco.parse(readFileSync(join(ROOT, 'bench', 'fixtures', 'extism-plugin.wat'), 'utf8'));
+  const plugin = await createPlugin(
+    { wasm: [{ data: wasm }] },
+    { useWasi: false, runInWorker, functions: { 'extism:host/user': { get: (cc) => cc.store('v') } } },
+  );
+  return { call: () => plugin.call('run', 'k'), close: () => plugin.close() };
 }

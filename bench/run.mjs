@@ -1,18 +1,30 @@
 #!/usr/bin/env node
 // npm run bench [-- NAME...]: run the benchmarks (all, or those named), print one table, and
 // write bench/RESULTS.md. Every row sets our figure beside a baseline measured in the same run.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ms, pkgVersion, ROOT } from './lib.mjs';
 
-const ALL = ['guest-call', 'glue', 'message', 'throughput', 'cold-start', 'density', 'noisy-neighbour'];
+const ALL = ['selftest', 'guest-call', 'glue', 'message', 'throughput', 'cold-start', 'density', 'noisy-neighbour'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 for (const c of chosen)
   if (!ALL.includes(c)) {
     console.error(`unknown benchmark ${JSON.stringify(c)}; choose from: ${ALL.join(', ')}`);
     process.exit(2);
   }
+
+/** The commit measured, with "+changes" when the work tree differs from it. */
+function commit() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
 
 const fmt = (row, v) => (row.unit === 'ms' ? ms(v) : row.unit === 'MB' ? `${v.toFixed(0)} MB` : row.unit === 'msg/s' ? `${Math.round(v)} msg/s` : `${v}`);
 const rows = [];
@@ -30,14 +42,17 @@ for (const name of chosen) {
   process.stderr.write(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
 
-const header = ['benchmark', 'measure', 'greentic-host', 'baseline', 'baseline is', 'ratio', 'target', 'met'];
+const header = ['benchmark', 'measure', 'greentic-host', 'baseline', 'baseline is', 'ratio', 'target', 'met', 'load before → after'];
 const table = rows.map((r) => {
   const ratio = r.baseline ? r.ours / r.baseline : undefined;
   let met = '';
   if (r.target !== undefined) met = (r.higherIsBetter ? r.ours >= r.target : r.ours <= r.target) ? 'yes' : 'NO';
   if (r.ratioTarget !== undefined && ratio !== undefined) met = (r.higherIsBetter ? ratio >= r.ratioTarget : ratio <= r.ratioTarget) ? 'yes' : 'NO';
+  if (r.expect !== undefined) met = r.ours === r.expect ? 'yes' : 'NO';
   const target =
-    r.target !== undefined
+    r.expect !== undefined
+      ? r.expect
+      : r.target !== undefined
       ? `${r.higherIsBetter ? '>=' : '<='} ${fmt(r, r.target)}`
       : r.ratioTarget !== undefined
         ? `ratio ${r.higherIsBetter ? '>=' : '<='} ${r.ratioTarget}`
@@ -51,6 +66,7 @@ const table = rows.map((r) => {
     ratio !== undefined ? `${ratio.toFixed(2)}x` : '',
     target,
     met,
+    r.load ?? '',
   ];
 });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => String(r[i]).length)));
@@ -75,6 +91,7 @@ const md = [
   `- date: ${new Date().toISOString()}`,
   `- machine: ${machine}`,
   `- node: ${process.version}`,
+  `- commit: ${commit()}`,
   `- packages: ${versions}`,
   `- run: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\`${process.env.BENCH_SECONDS ? ` with BENCH_SECONDS=${process.env.BENCH_SECONDS}` : ''}`,
   '',
@@ -82,7 +99,7 @@ const md = [
   `|${header.map(() => '---').join('|')}|`,
   ...table.map((r) => `| ${r.join(' | ')} |`),
   '',
-  'Ratios compare figures measured in the same process and run; see bench/README.md for what each row measures.',
+  'Ratios compare figures measured in the same process and run, interleaved (ABAB); "load" is the 1-minute load average before and after the row. See bench/README.md for what each row measures and what bounds the missed targets.',
   '',
 ].join('\n');
 if (chosen.length === ALL.length || process.env.BENCH_WRITE) writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md);

@@ -19,16 +19,22 @@ import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, tenantLogCapOf, type Logger } from './observability/logger.js';
 import { HostMetrics } from './observability/metrics.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from './paths.js';
 import { NodeError } from './sandbox/errors.js';
 import { WorkerPool } from './sandbox/pool.js';
+import { openDataDir } from './stores/data-dir.js';
+import type { DataDirLock } from './stores/data-dir-lock.js';
 import { loadMasterKey } from './stores/master-key.js';
 import { FileSecretStore, type SecretStore } from './stores/secret-store.js';
-import { FileSessionStore } from './stores/file-session-store.js';
+import { FileSessionStore, type FileSessionStoreOptions } from './stores/file-session-store.js';
+import { SessionTooLargeError } from './stores/session-codec.js';
 import { CorruptSessionError, type SessionStore } from './stores/session-store.js';
+import { StoreUnavailableError } from './stores/storage-problem.js';
+import type { StoreHealthReport } from './stores/store-health.js';
 import { loadWorkspace } from './tenancy/config/load.js';
+import { settlesWithin } from './util/settles-within.js';
 import { formatProblem, type ConfigProblem } from './tenancy/config/problems.js';
 import { findChannel, type Workspace } from './tenancy/model.js';
 
@@ -57,6 +63,10 @@ export interface HostOptions {
   /** NATS only: attempts at handling an ingress message before it becomes a dead letter. */
   readonly maxDeliver?: number;
   readonly builtins?: BuiltinLocation;
+  /** Hold the data directory's lock file while running, so no second instance uses it (serve, with embedded stores). */
+  readonly lockDataDir?: boolean;
+  /** Tuning of the embedded session store (tests: small caches, a faulty file system). */
+  readonly sessionStore?: Omit<FileSessionStoreOptions, 'logger' | 'metrics'>;
   /** One line per slow step (component loads), for the CLI's progress output. */
   readonly onProgress?: (line: string) => void;
 }
@@ -69,7 +79,9 @@ export class GreenticHost {
   readonly #subs: BusSubscription[] = [];
   readonly #ownsBus: boolean;
   readonly #masterKey: Buffer;
-  #ready = true;
+  readonly #lock: DataDirLock | undefined;
+  #accepting = true;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     readonly workspace: Workspace,
@@ -86,9 +98,11 @@ export class GreenticHost {
     readonly deadLetters: DeadLetterStore,
     ownsBus: boolean,
     masterKey: Buffer,
+    lock: DataDirLock | undefined,
   ) {
     this.#ownsBus = ownsBus;
     this.#masterKey = masterKey;
+    this.#lock = lock;
   }
 
   /** A key for one purpose derived from the master key (the master key itself never leaves). */
@@ -99,6 +113,19 @@ export class GreenticHost {
   /** Load the bundle, its tenants and components, start the workers, and subscribe to ingress. */
   static async start(opts: HostOptions): Promise<GreenticHost> {
     const logger = opts.logger ?? createLogger();
+    const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
+    // First: a read-only or foreign data dir is one clear line, not an ENOENT from deep inside, and a
+    // second instance stops before loading anything.
+    const lock = stores === 'embedded' ? await openDataDir(opts.dataDir, { lock: opts.lockDataDir ?? false, logger }) : undefined;
+    try {
+      return await GreenticHost.#start(opts, logger, stores, lock);
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
+  }
+
+  static async #start(opts: HostOptions, logger: Logger, stores: 'embedded' | 'nats', lock: DataDirLock | undefined): Promise<GreenticHost> {
     const workspace = await loadWorkspace(opts.bundleDir);
     const catalog = await ComponentCatalog.load(opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR }, workspace);
     const registry = new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR);
@@ -106,12 +133,14 @@ export class GreenticHost {
     const runtimes = new Map<string, TenantRuntime>();
 
     const metrics = new HostMetrics();
+    const logCap = tenantLogCapOf(logger);
+    if (logCap) metrics.trackLogDrops(() => logCap.droppedTotals());
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
     const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
-    const stores = opts.stores ?? (opts.nats ? 'nats' : 'embedded');
     if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
-    const sessions: SessionStore = stores === 'nats' ? await NatsSessionStore.open(links!) : new FileSessionStore(opts.dataDir);
+    const sessions: SessionStore =
+      stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const services: ScopeServices = { secrets, logger, metrics };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
@@ -120,7 +149,7 @@ export class GreenticHost {
       logger,
       size: opts.workers,
       spare: opts.spare,
-      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency ?? 1,
+      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
     });
     await pool.start();
@@ -128,6 +157,7 @@ export class GreenticHost {
     // Nothing may keep the process alive after a failed start: workers and connections go.
     const abandon = async (e: unknown): Promise<never> => {
       await pool.close().catch(() => undefined);
+      await sessions.close().catch(() => undefined);
       await links?.close();
       throw e;
     };
@@ -166,6 +196,7 @@ export class GreenticHost {
       natsBus?.deadLetters ?? fileLetters!,
       !opts.bus,
       masterKey,
+      lock,
     );
     try {
       host.#subs.push(await bus.consumeIngress([...runtimes.keys()], (m) => host.handleIngress(m)));
@@ -176,9 +207,30 @@ export class GreenticHost {
     return host;
   }
 
-  /** True from start until close begins: the instance takes messages for its tenants. */
+  /** True from start until stopping begins, while the stores can save: the instance takes messages for its tenants. */
   get ready(): boolean {
-    return this.#ready;
+    return this.readiness().ready;
+  }
+
+  /**
+   * Ready or not, and why not as a reason code that names no tenant: `stopping`, or the storage
+   * problem (`disk-full`, `read-only`, `no-permission`, `io-error`, `missing`, `too-many-open-files`, `backlog`).
+   */
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.#accepting) return { ready: false, reason: 'stopping' };
+    const storage = this.storageHealth();
+    if (storage && !storage.ok) return { ready: false, reason: storage.problem ?? 'storage' };
+    return { ready: true };
+  }
+
+  /** The session store's health (null for a backend that does not report one), for the admin API. */
+  storageHealth(): StoreHealthReport | null {
+    return this.sessions.health?.() ?? null;
+  }
+
+  /** Stop being ready (readyz answers 503) while in-flight work finishes; close() follows. */
+  stopAccepting(): void {
+    this.#accepting = false;
   }
 
   /** True when this instance answers for `tenant`. */
@@ -260,7 +312,7 @@ export class GreenticHost {
         throw new UnhandleableMessageError('corrupt-session', e.message);
       }
       const { code, message, retryable } = describeFailure(e);
-      if (code === 'internal' && this.bus.redelivers) {
+      if ((code === 'internal' || code === 'storage-unavailable') && this.bus.redelivers) {
         // A store or the bus failed (an outage?): let the bus deliver the message again rather
         // than answer it with an error; the session was not changed.
         log().warn(
@@ -321,15 +373,30 @@ export class GreenticHost {
     await this.#publish(address, `${id}:error`, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
   }
 
-  /** Stop taking messages, finish the ones in flight, stop the workers and close the stores. */
-  async close(): Promise<void> {
-    this.#ready = false;
+  /**
+   * Stop taking messages, let the ones in flight finish (for at most `drainMs` when given: past
+   * it, turns still running fail with a retryable `unavailable` and leave their sessions as they
+   * were), stop the workers, close the stores and release the data directory. Idempotent.
+   */
+  close(opts: { drainMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(opts.drainMs);
+    return this.#closing;
+  }
+
+  async #close(drainMs: number | undefined): Promise<void> {
+    this.#accepting = false;
     for (const s of this.#subs) s.unsubscribe();
     this.#subs.length = 0;
-    await this.bus.drain();
+    const drained = this.bus.drain();
+    if (drainMs !== undefined && !(await settlesWithin(drained, drainMs))) {
+      this.logger.warn({ event: 'drain-timeout', drain_ms: drainMs }, 'turns still running at the end of the drain time; failing them');
+    }
+    // Fails whatever still runs; the turns then end at once, and the bus is drained.
     await this.pool.close();
+    await drained.catch(() => undefined);
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
+    await this.#lock?.release();
   }
 }
 
@@ -352,5 +419,7 @@ async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string,
 /** What a failed turn tells the sender. */
 function describeFailure(e: unknown): { code: string; message: string; retryable: boolean } {
   if (e instanceof NodeError || e instanceof TurnError) return { code: e.code, message: e.message, retryable: e.retryable };
+  if (e instanceof StoreUnavailableError) return { code: e.code, message: e.message, retryable: true };
+  if (e instanceof SessionTooLargeError) return { code: 'limit-exceeded', message: e.message, retryable: false };
   return { code: 'internal', message: 'internal error (see the host log)', retryable: true };
 }

@@ -5,6 +5,7 @@ import type { GreenticHost } from '../host.js';
 import { registerWebchat, type WebchatChannel } from '../messaging/providers/webchat.js';
 import { WebchatGuard } from '../messaging/providers/webchat-limits.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
+import { StoreUnavailableError } from '../stores/storage-problem.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { findChannel } from '../tenancy/model.js';
 import { answerClientError, describeFrameworkError, errorBody, sendError } from './error-reply.js';
@@ -70,6 +71,8 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   app.setErrorHandler((err: FastifyError | ApiAuthError | InvalidIdError, req, reply) => {
     if (err instanceof ApiAuthError) return sendError(reply, err.status, err.code, err.message);
     if (err instanceof InvalidIdError) return sendError(reply, 400, 'invalid-id', err.message);
+    // A disk that is full or read-only: retryable, and says so (never a 500).
+    if (err instanceof StoreUnavailableError) return sendError(reply, 503, err.code, err.message);
     const e = err as FastifyError;
     if (e.validation) return sendError(reply, 400, 'invalid-request', e.message);
     const d = describeFrameworkError(e);
@@ -106,7 +109,8 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   });
 
   registerHealthRoutes(app, {
-    checks: [() => (host.ready ? { ready: true } : { ready: false, reason: 'stopping' }), ...(opts.readiness ?? [])],
+    // Not ready while stopping, or while the session store cannot save (reason: a storage problem code).
+    checks: [() => host.readiness(), ...(opts.readiness ?? [])],
     metrics: host.metrics.registry,
     metricsToken: opts.metricsToken,
   });

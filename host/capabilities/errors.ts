@@ -37,3 +37,18 @@ export function isCapErrorPayload(v: unknown): v is CapErrorPayload {
     (tag === 'access-denied' || tag === 'not-found' || tag === 'invalid-argument' || tag === 'limit-exceeded' || tag === 'unavailable')
   );
 }
+
+/**
+ * The host ends the whole component call: the guest went on calling past a limit after it was
+ * told (limit-exceeded) so often that serving its calls would be the host's work, not its own.
+ * Not a cap-error: it unwinds the guest, and the call fails with `code`.
+ */
+export class CallAbort extends Error {
+  override readonly name = 'CallAbort';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

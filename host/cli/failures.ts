@@ -6,6 +6,7 @@ import { NatsConnectError } from '../messaging/nats/connection.js';
 import { NatsSetupError } from '../messaging/nats/resources.js';
 import { MasterKeyMismatchError } from '../stores/key-id.js';
 import { MasterKeyError } from '../stores/master-key.js';
+import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
 import { SecretIntegrityError } from '../stores/secret-store.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { InvalidIdError } from '../tenancy/ids.js';
@@ -33,6 +34,8 @@ const EXPECTED: ReadonlyArray<abstract new (...args: never[]) => Error> = [
   NatsSetupError,
   MasterKeyError,
   MasterKeyMismatchError,
+  DataDirError,
+  StoreUnavailableError,
   TokenMintError,
   ComponentBuildError,
   ComponentLoadError,

@@ -55,6 +55,8 @@ export const InstanceConfigSchema = z.strictObject({
   stores: z.enum(['embedded', 'nats']).optional(),
   ack_wait_ms: z.number().int().min(100).max(3_600_000).optional(),
   max_deliver: z.number().int().min(1).max(100).optional(),
+  /** How long a stop waits for in-flight work (ms). */
+  drain_timeout_ms: z.number().int().min(0).max(600_000).optional(),
 });
 
 /** Everything `serve` needs, after the file and the flags are merged. */
@@ -70,6 +72,7 @@ export interface InstanceSettings {
   stores: 'embedded' | 'nats' | undefined;
   ackWaitMs: number | undefined;
   maxDeliver: number | undefined;
+  drainTimeoutMs: number | undefined;
 }
 
 /** Read `serve --config FILE`; problems are a ConfigError naming file and path. */
@@ -111,6 +114,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,
     maxDeliver: c.max_deliver,
+    drainTimeoutMs: c.drain_timeout_ms,
   };
 }
 

@@ -6,8 +6,11 @@ import { NatsConnectError } from '../messaging/nats/connection.js';
 import { NatsSetupError } from '../messaging/nats/resources.js';
 import { redactCredentials } from '../observability/redact.js';
 import { webchatPath } from '../messaging/providers/webchat-cookie.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, tenantCapFromEnv, tenantLogCapOf } from '../observability/logger.js';
+import { MasterKeyError } from '../stores/master-key.js';
+import { DataDirError } from '../stores/storage-problem.js';
 import { ConfigError } from '../tenancy/config/problems.js';
+import { HttpDrain, stopGracefully } from './graceful-stop.js';
 import { natsUrlFlag, readInstanceConfig, tenantListFlag, type InstanceSettings } from './instance-config.js';
 import { CommandFailed, count, HELP_FLAG, intFlag, parsingFlags, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
@@ -33,15 +36,20 @@ Options:
   --max-deliver N     NATS: attempts at an ingress message before it becomes a dead letter (default 5)
   --nats-wait MS      NATS: give up reaching the server at start after MS (default 0: keep trying,
                       one line per attempt)
+  --drain-timeout MS  on stop, how long in-flight turns may take to finish (default 10000)
   --config FILE       a YAML file with any of the above (bundle, data, port, host, workers,
                       tenants, exclude_tenants, nats: {url, user, password_env, token_env},
-                      stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants); flags
-                      win over the file
+                      stores, ack_wait_ms, max_deliver, nats.connect_wait_ms, nats.tenants,
+                      drain_timeout_ms); flags win over the file
   -h, --help          this help
 
 With NATS, every instance needs the same master key (GREENTIC_MASTER_KEY) to read secrets.
-Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default info); progress and the ready
-line go to stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first.`;
+With embedded stores, one instance at a time uses a data directory (its lock,
+greentic.lock/, names the holder). Logs are JSON lines on stderr (GREENTIC_LOG_LEVEL, default
+info; each tenant at most GREENTIC_LOG_TENANT_LINES lines, default 1000, and
+GREENTIC_LOG_TENANT_BYTES bytes, default 524288, per 10 s); progress and the ready line go to
+stdout. Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight turns finish first, for at most the
+drain timeout (a second signal stops at once), then the process exits.`;
 
 /** `--nats-wait` wins over the file's nats.connect_wait_ms. */
 function withNatsWait(nats: InstanceSettings['nats'], wait: number | undefined): InstanceSettings['nats'] {
@@ -66,6 +74,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
         'ack-wait': { type: 'string' },
         'max-deliver': { type: 'string' },
         'nats-wait': { type: 'string' },
+        'drain-timeout': { type: 'string' },
         config: { type: 'string' },
       },
       allowPositionals: false,
@@ -91,6 +100,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     stores: values.stores as InstanceSettings['stores'],
     ackWaitMs: intFlag(values['ack-wait'], 'ack-wait', 100, 3_600_000),
     maxDeliver: intFlag(values['max-deliver'], 'max-deliver', 1, 100),
+    drainTimeoutMs: intFlag(values['drain-timeout'], 'drain-timeout', 0, 600_000),
   };
   const natsWait = intFlag(values['nats-wait'], 'nats-wait', 0, 86_400_000);
   let fromFile: Partial<InstanceSettings> = {};
@@ -116,11 +126,18 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     stores: pick('stores'),
     ackWaitMs: pick('ackWaitMs'),
     maxDeliver: pick('maxDeliver'),
+    drainTimeoutMs: pick('drainTimeoutMs') ?? 10_000,
   };
   if (!settings.bundle) throw new UsageError('missing --bundle (or bundle: in --config)');
   if (settings.stores === 'nats' && !settings.nats) throw new UsageError('--stores nats needs --nats URL');
 
-  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' });
+  let tenantCap;
+  try {
+    tenantCap = tenantCapFromEnv();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info', tenantCap });
   io.out(`greentic-host: loading ${settings.bundle}`);
   let host: GreenticHost;
   try {
@@ -134,11 +151,19 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       stores: settings.stores,
       ackWaitMs: settings.ackWaitMs,
       maxDeliver: settings.maxDeliver,
+      lockDataDir: true,
       logger,
       onProgress: (line) => io.out(`  ${line}`),
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof NatsSetupError) throw new CommandFailed(e.message);
+    if (
+      e instanceof ConfigError ||
+      e instanceof NatsConnectError ||
+      e instanceof NatsSetupError ||
+      e instanceof DataDirError ||
+      e instanceof MasterKeyError
+    )
+      throw new CommandFailed(e.message);
     throw e;
   }
   const unknown = unknownTenants(host, [...(settings.tenants === 'all' ? [] : settings.tenants), ...settings.excludeTenants]);
@@ -157,6 +182,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   }
 
   const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined });
+  const drain = new HttpDrain(app.server);
   let url: string;
   try {
     url = await app.listen({ port: settings.port, host: settings.host });
@@ -175,6 +201,22 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       }
     }
   }
+  // The first signal starts a graceful stop; a second one cuts the drain short. Listening
+  // before the ready line: a supervisor may signal the moment it reads it.
+  let hurry!: () => void;
+  const hurried = new Promise<void>((r) => (hurry = r));
+  const stopAsked = new Promise<void>((done) => {
+    const onSignal = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.once('SIGINT', hurry);
+      process.once('SIGTERM', hurry);
+      done();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    signal?.addEventListener('abort', onSignal, { once: true });
+  });
   const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
@@ -183,15 +225,17 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);
 
-  await new Promise<void>((done) => {
-    const stop = () => done();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    signal?.addEventListener('abort', stop, { once: true });
-  });
-  io.out('greentic-host: stopping');
-  await app.close();
-  await host.close();
+  await stopAsked;
+  const drainMs = settings.drainTimeoutMs ?? 10_000;
+  io.out(`greentic-host: stopping (in-flight turns get up to ${drainMs} ms)`);
+  try {
+    await stopGracefully({ app, host, drain, drainMs, hurry: hurried, logger });
+  } finally {
+    process.off('SIGINT', hurry);
+    process.off('SIGTERM', hurry);
+  }
+  tenantLogCapOf(logger)?.flushReports();
+  io.out('greentic-host: stopped');
   return 0;
 }
 

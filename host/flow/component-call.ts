@@ -18,7 +18,6 @@ import { isValidId } from '../tenancy/ids.js';
 import { DEFAULT_LIMITS, type Limits } from '../tenancy/model.js';
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
 import { describeInPool } from './describe.js';
-import { checkNodeOutput } from './output.js';
 import { importRefusal } from './runtime.js';
 
 /** A component file to run once from the command line, and what it asks for. */
@@ -115,7 +114,8 @@ export async function callComponentOnce(prepared: PreparedCall, opts: SingleCall
         resumed: opts.resumed,
       },
     });
-    const output = checkNodeOutput(raw, scope);
+    // Checked in the worker against the call's budgets, as in a flow.
+    const output = raw as NodeOutput;
     return { output, outbox: turn.outbox, state: Object.fromEntries(turn.working), denials: stats.denialCount, ms: performance.now() - t0 };
   });
 }

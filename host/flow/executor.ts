@@ -1,18 +1,15 @@
-import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { randomHex } from '../util/random-hex.js';
-import { InvocationScope, type OutgoingMessage, type ScopeServices, type TurnState } from '../capabilities/scope.js';
+import type { OutgoingMessage, ScopeServices } from '../capabilities/scope.js';
 import type { IngressMessage } from '../messaging/envelope.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
-import { NodeError } from '../sandbox/errors.js';
 import type { HostMetrics } from '../observability/metrics.js';
 import type { WorkerPool } from '../sandbox/pool.js';
 import { sessionKey, type SessionKey } from '../stores/keys.js';
 import { RevisionConflictError, type SessionRecord, type SessionStore } from '../stores/session-store.js';
-import type { TenantCtx } from '../tenancy/tenant-ctx.js';
-import { checkNodeOutput } from './output.js';
 import type { TenantRuntime } from './runtime.js';
 import { KeyedLock } from './session-lock.js';
+import { TurnPlans } from './turn-plan.js';
 
 /** How many message ids a session remembers to recognise redeliveries. */
 const RECENT_MESSAGES = 32;
@@ -65,8 +62,11 @@ export interface ExecutorDeps {
  */
 export class FlowExecutor {
   readonly #locks = new KeyedLock();
+  readonly #plans: TurnPlans;
 
-  constructor(private readonly deps: ExecutorDeps) {}
+  constructor(private readonly deps: ExecutorDeps) {
+    this.#plans = new TurnPlans(deps.pool);
+  }
 
   async runTurn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage): Promise<TurnResult> {
     const tenant = runtime.model;
@@ -125,95 +125,50 @@ export class FlowExecutor {
     const flow = runtime.flowFor(address.team, address.channel);
     if (!flow.ok) throw new TurnError('flow-unavailable', flow.reason, false);
     const f = flow.flow;
-    const team = runtime.model.teams.get(address.team)!;
-    const teamChannels = new Set(team.channels.keys());
-    const turn: TurnState = { working: new Map(Object.entries(prev.state)), outbox: [] };
-    const ctx: TenantCtx = {
-      tenantId: key.tenant,
-      envId: key.env,
-      teamId: key.team,
-      sessionId: key.session,
-      userId: msg.user,
-      traceId: msg.trace ?? randomHex(16),
-    };
+    const { plan, index } = this.#plans.get(runtime, key.env, key.team, address.channel, f);
 
     // Resume where the session waits, unless the flow changed under it.
     const resumable = prev.cursor && prev.cursor.waiting && prev.cursor.flow === f.name && f.nodes.has(prev.cursor.node);
-    let nodeId = resumable ? prev.cursor!.node : f.start;
-    let resumed = Boolean(resumable);
-    let cursor: SessionRecord['cursor'] = null;
-    const maxSteps = runtime.model.envs.get(key.env)!.settings.limits.maxSteps;
-    for (let steps = 1; ; steps++) {
-      if (steps > maxSteps) throw new NodeError('limit-exceeded', `flow "${f.name}" ran more than ${maxSteps} nodes in one turn (a routing loop?)`, false);
-      const node = f.nodes.get(nodeId)!;
-      const component = runtime.componentFor(key.env, node.type)!;
-      const scope = new InvocationScope({
-        ctx,
-        session: key,
-        channel: address.channel,
-        teamChannels,
-        permissions: runtime.permissions(key.env, node.component),
-        flow: f.name,
-        node: node.id,
-        turn,
-        services,
-      });
-      const labels = { tenant: key.tenant, env: key.env, team: key.team, component: node.type };
-      const t0 = performance.now();
-      let raw: unknown;
-      try {
-        raw = await pool.invoke({
-          component,
-          scope,
-          input: { nodeId: node.id, message: { text: msg.text, userId: msg.user, channel: address.channel }, config: node.configJson, resumed },
-        });
-      } catch (e) {
-        if (e instanceof NodeError) metrics.nodeErrors.inc({ ...labels, code: e.code });
-        throw e;
-      } finally {
-        metrics.nodeInvocations.inc(labels);
-        metrics.nodeSeconds.observe(labels, (performance.now() - t0) / 1000);
-      }
-      const out = checkNodeOutput(raw, scope);
-      for (const text of out.replies) turn.outbox.push({ channel: address.channel, text });
-      resumed = false;
-      const next = out.next;
-      if (next.tag === 'wait') {
-        cursor = { flow: f.name, node: node.id, waiting: true };
-        break;
-      }
-      if (next.tag === 'end') break;
-      if (next.tag === 'route') {
-        const to = node.routes.get(next.val);
-        if (!to) {
-          throw new NodeError(
-            'invalid-output',
-            `node "${node.id}" of flow "${f.name}" chose route "${next.val}", but the flow declares ${[...node.routes.keys()].map((r) => `"${r}"`).join(', ') || 'no routes'} there`,
-            false,
-          );
-        }
-        nodeId = to;
-        continue;
-      }
-      if (node.next === undefined) break;
-      nodeId = node.next;
+    // The whole turn is one job for a worker: every node until the flow waits or ends.
+    const outcome = await pool.runTurn({
+      plan,
+      session: key,
+      userId: msg.user,
+      traceId: msg.trace ?? randomHex(16),
+      text: msg.text,
+      start: index.get(resumable ? prev.cursor!.node : f.start)!,
+      resumed: Boolean(resumable),
+      working: Object.entries(prev.state),
+      services,
+    });
+    const nodes = plan.wire.nodes;
+    for (const step of outcome.steps) {
+      const labels = { tenant: key.tenant, env: key.env, team: key.team, component: nodes[step.node]!.type };
+      metrics.nodeInvocations.inc(labels);
+      if (Number.isFinite(step.ms)) metrics.nodeSeconds.observe(labels, step.ms / 1000);
     }
+    if (!outcome.ok) {
+      metrics.nodeErrors.inc({ tenant: key.tenant, env: key.env, team: key.team, component: nodes[outcome.node]!.type, code: outcome.error.code });
+      throw outcome.error;
+    }
+    const cursor: SessionRecord['cursor'] = outcome.cursor < 0 ? null : { flow: f.name, node: nodes[outcome.cursor]!.id, waiting: true };
+    const outbox = outcome.outbox;
 
     const record: SessionRecord = {
       ...prev,
       cursor,
-      state: Object.fromEntries(turn.working),
+      state: outcome.working ? Object.fromEntries(outcome.working) : prev.state,
       updated_at: Date.now(),
       turns: prev.turns + 1,
       recent_messages: [...prev.recent_messages, msg.id].slice(-RECENT_MESSAGES),
-      last_turn: { id: msg.id, outbox: turn.outbox },
+      last_turn: { id: msg.id, outbox },
       transcript: [
         ...(prev.transcript ?? []),
         { from: 'user' as const, text: msg.text.slice(0, TRANSCRIPT_TEXT), at: now },
-        ...turn.outbox.filter((o) => o.channel === address.channel).map((o) => ({ from: 'bot' as const, text: o.text.slice(0, TRANSCRIPT_TEXT), at: now })),
+        ...outbox.filter((o) => o.channel === address.channel).map((o) => ({ from: 'bot' as const, text: o.text.slice(0, TRANSCRIPT_TEXT), at: now })),
       ].slice(-TRANSCRIPT_LINES),
     };
     await sessions.put(key, record, stored?.revision ?? 0);
-    return { session: key.session, outbox: turn.outbox, duplicate: false };
+    return { session: key.session, outbox, duplicate: false };
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { NodeInvocation } from '../sandbox/protocol.js';
+import type { NodeInvocation } from '../components/node-world.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import type { GreenticTenantCtx, InvocationEnvelope } from './contract.js';
 import { GreenticNodeError } from './output.js';

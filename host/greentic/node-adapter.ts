@@ -1,4 +1,4 @@
-import type { NodeInvocation, NodeOutput } from '../sandbox/protocol.js';
+import type { NodeInvocation, NodeOutput } from '../components/node-world.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 import type { ValueBudget } from '../sandbox/value-budget.js';
 import { encodeCbor } from './cbor.js';

@@ -1,4 +1,4 @@
-import type { NextStep, NodeOutput } from '../sandbox/protocol.js';
+import type { NextStep, NodeOutput } from '../components/node-world.js';
 import { CborError, decodeCbor } from './cbor.js';
 import type { InvocationResult } from './contract.js';
 

@@ -29,7 +29,9 @@ export async function converse(
   timeoutMs = 30_000,
 ): Promise<ConversationReply> {
   const id = message.id ?? newMessageId();
-  const replies: Array<{ seq: number; text: string }> = [];
+  // By seq: a reply republished after a redelivery carries the same seq and is kept once, and
+  // matching stays linear however many replies a turn sends.
+  const replies = new Map<number, string>();
   let settle!: (r: ConversationReply) => void;
   const done = new Promise<ConversationReply>((r) => (settle = r));
   const sub = bus.subscribe(egressSubject(address), (m) => {
@@ -37,10 +39,9 @@ export async function converse(
     if (!d.ok) return;
     const e = d.value as EgressMessage;
     if (e?.in_reply_to !== id) return;
-    // A reply republished after a redelivery carries the same seq: keep one.
     if (e.kind === 'reply') {
-      if (!replies.some((r) => r.seq === e.seq)) replies.push({ seq: e.seq, text: e.text });
-    } else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: replies.sort((a, b) => a.seq - b.seq).map((r) => r.text) });
+      if (!replies.has(e.seq)) replies.set(e.seq, e.text);
+    } else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: [...replies].sort((a, b) => a[0] - b[0]).map(([, text]) => text) });
     else if (e.kind === 'error') settle({ ok: false, id, session: e.session, code: e.code, message: e.message, retryable: e.retryable });
   });
   let timer: NodeJS.Timeout | undefined;

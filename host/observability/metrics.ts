@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SessionKey } from '../stores/keys.js';
+import type { StorageProblem } from '../stores/storage-problem.js';
+import type { StoreMetricsSink, StoreOp } from '../stores/store-health.js';
 
 /** An access denial, as the capabilities report it. */
 export interface DenialEvent {
@@ -23,7 +26,7 @@ const SCOPE = ['tenant', 'env', 'team'] as const;
  * Per-host metrics (prom-client, a registry of this host's own: nothing global), labelled by
  * tenant, env and team so one tenant's figures can be read alone.
  */
-export class HostMetrics {
+export class HostMetrics implements StoreMetricsSink {
   readonly registry = new Registry();
   readonly messagesIn = new Counter({
     name: 'greentic_messages_in_total',
@@ -75,10 +78,36 @@ export class HostMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly storeFailures = new Counter({
+    name: 'greentic_store_failures_total',
+    help: 'Store operations that failed (a turn refused for lack of space, a checkpoint retried), by operation and problem',
+    labelNames: ['store', 'op', 'problem'],
+    registers: [this.registry],
+  });
+  readonly sessionsQuarantined = new Counter({
+    name: 'greentic_sessions_quarantined_total',
+    help: 'Damaged session files moved aside (the conversation started anew)',
+    labelNames: [...SCOPE],
+    registers: [this.registry],
+  });
   readonly liveInstances: Gauge<'tenant'>;
+  readonly logLinesDropped: Counter<'tenant'>;
   #liveSource: () => ReadonlyMap<string, number> = () => new Map();
+  #dropSource: () => ReadonlyMap<string, { readonly lines: number }> = () => new Map();
 
   constructor() {
+    const drops = () => this.#dropSource();
+    // Read from the log cap's running totals (which only grow) at each scrape.
+    this.logLinesDropped = new Counter({
+      name: 'greentic_log_lines_dropped_total',
+      help: "Log lines of a tenant dropped because its log volume went over the per-tenant cap",
+      labelNames: ['tenant'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [tenant, t] of drops()) this.inc({ tenant }, t.lines);
+      },
+    });
     const source = () => this.#liveSource();
     this.liveInstances = new Gauge({
       name: 'greentic_live_instances',
@@ -102,6 +131,19 @@ export class HostMetrics {
     this.accessDenials.inc({ tenant: event.tenant, env: event.env, team: event.team ?? 'default', capability: `${event.capability}.${event.fn}` });
     this.denials.push(event);
     if (this.denials.length > 100) this.denials.shift();
+  }
+
+  storeFailure(store: string, op: StoreOp, problem: StorageProblem): void {
+    this.storeFailures.inc({ store, op, problem });
+  }
+
+  sessionQuarantined(key: SessionKey): void {
+    this.sessionsQuarantined.inc({ tenant: key.tenant, env: key.env, team: key.team });
+  }
+
+  /** Feed the dropped-log-lines figures from the log cap's totals (tenant -> lines) at every scrape. */
+  trackLogDrops(source: () => ReadonlyMap<string, { readonly lines: number }>): void {
+    this.#dropSource = source;
   }
 
   /** Feed the live-instances gauge from `source` (tenant -> instances) at every scrape. */

@@ -35,7 +35,10 @@ export class NodeError extends Error {
 export function failureError(f: GuestFailure, component: string, memoryMib: number): NodeError {
   switch (f.kind) {
     case 'node-error':
-      return new NodeError(f.code, f.message, f.retryable, true);
+      // The guest's own words: cut short, since they reach logs and the egress error message.
+      return new NodeError(clip(f.code, MAX_GUEST_CODE), clip(f.message, MAX_GUEST_MESSAGE), f.retryable, true);
+    case 'host':
+      return new NodeError(f.code, f.message, f.retryable);
     case 'instantiate':
       return new NodeError('instantiate-failed', `cannot instantiate component: ${f.message}`, false);
     case 'limit':
@@ -46,6 +49,14 @@ export function failureError(f: GuestFailure, component: string, memoryMib: numb
       if (f.outOfMemory) return new NodeError('out-of-memory', `component "${component}" ran out of memory (limit ${memoryMib} MiB): ${f.message}`, false);
       return new NodeError('trap', `component "${component}" trapped: ${f.message}${trapHint(f.message)}`, false);
   }
+}
+
+/** Longest node-error code and message of a guest's kept; the rest is cut off with a marker. */
+export const MAX_GUEST_CODE = 64;
+export const MAX_GUEST_MESSAGE = 1024;
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}... [cut at ${max} characters]` : s;
 }
 
 /** What an opaque trap usually means, for the person reading the error. */

@@ -15,14 +15,19 @@ export class FairQueue<T> {
   ) {}
 
   push(job: T): void {
-    const tenant = this.tenantOf(job);
+    this.#queueOf(this.tenantOf(job), false).push(job);
+  }
+
+  /** The tenant's queue, made (and the tenant put in the ring, at its back or front) if it has none. */
+  #queueOf(tenant: string, front: boolean): T[] {
     let q = this.#queues.get(tenant);
     if (!q) {
       q = [];
       this.#queues.set(tenant, q);
-      this.#ring.push(tenant);
+      if (front) this.#ring.unshift(tenant);
+      else this.#ring.push(tenant);
     }
-    q.push(job);
+    return q;
   }
 
   /** The next job to run, from the first tenant in turn that may start one; it counts as running. */
@@ -41,6 +46,30 @@ export class FairQueue<T> {
       return job;
     }
     return undefined;
+  }
+
+  /**
+   * The next job of `tenant`, if it is the only tenant waiting and may start one: a worker
+   * already running its work may take it next without making anyone else wait.
+   */
+  nextOf(tenant: string): T | undefined {
+    if (this.#ring.length !== 1 || this.#ring[0] !== tenant) return undefined;
+    const running = this.#running.get(tenant) ?? 0;
+    if (!this.mayStart(tenant, running)) return undefined;
+    const q = this.#queues.get(tenant)!;
+    const job = q.shift()!;
+    this.#running.set(tenant, running + 1);
+    if (q.length === 0) {
+      this.#queues.delete(tenant);
+      this.#ring.length = 0;
+    }
+    return job;
+  }
+
+  /** A job handed out that never started (its worker was stopped): first in its tenant's queue again. */
+  requeue(job: T): void {
+    this.done(job);
+    this.#queueOf(this.tenantOf(job), true).unshift(job);
   }
 
   /** A job handed out by next() has finished. */

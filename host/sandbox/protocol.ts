@@ -1,55 +1,62 @@
 import type { ComponentWorld } from '../components/registry.js';
+import type { NextStep } from '../components/node-world.js';
 import type { GreenticCallInfo } from '../greentic/envelope.js';
 import type { DenialEvent } from '../observability/metrics.js';
 import type { SessionKey } from '../stores/keys.js';
 import type { Limits } from '../tenancy/model.js';
 import type { TenantCtx } from '../tenancy/tenant-ctx.js';
 
+export type { NextStep, NodeInvocation, NodeOutput } from '../components/node-world.js';
+
 /**
  * The wire between the main thread and a guest worker. Compiled modules travel by postMessage
- * ('load'), and so do the guest's stdout/stderr lines; calls, their results and capability
- * calls cross one SharedArrayBuffer per worker, so neither side waits for an event-loop turn
- * when the other answers quickly (both spin briefly before sleeping).
+ * ('load'); jobs (a whole turn, or one call), their results and capability calls cross one
+ * SharedArrayBuffer per worker, so neither side waits for an event-loop turn when the other
+ * answers quickly (each spins briefly first when a core is free: waiting.ts).
  *
  * `ctrl` (Int32Array) slots:
  *   REQ_SEQ, RESP_SEQ, LEN     a capability request from the guest and its reply (the BRIDGE area)
- *   JOB_SEQ, JOB_LEN           a call from the main thread (the JOB area)
- *   DONE_SEQ, DONE_LEN         its result (the DONE area)
+ *   JOB_SEQ                    jobs written so far; job n is in JOB slot (n - 1) % JOB_SLOTS
+ *   DONE_SEQ                   results written so far; the result of job n is in DONE slot (n - 1) % JOB_SLOTS
  *   DOORBELL                   bumped by the worker whenever it posts a request or a result
+ *   STEP_NODE, STEP_DEADLINE   the plan node running now and its deadline (ms past the pool's
+ *                              epoch; 0 between nodes), which the main thread's deadline watch reads
+ *   IDLE                       1 while the worker sleeps waiting for a job (only then does a new job need a wake-up)
+ *
+ * Two job slots let the main thread hand a worker its next job while it runs the current one
+ * (only a job of the same tenant, and only while no other tenant waits: pool.ts), so a busy
+ * worker goes from one job to the next without sleeping.
  */
 export const REQ_SEQ = 0;
 export const RESP_SEQ = 1;
 export const LEN = 2;
 export const JOB_SEQ = 3;
-export const JOB_LEN = 4;
-export const DONE_SEQ = 5;
-export const DONE_LEN = 6;
-export const DOORBELL = 7;
-export const CTRL_INTS = 8;
+export const DONE_SEQ = 4;
+export const DOORBELL = 5;
+export const STEP_NODE = 6;
+export const STEP_DEADLINE = 7;
+export const IDLE = 8;
+export const CTRL_INTS = 9;
 /** The bridge area: the largest capability request or reply. */
 export const BRIDGE_BYTES = 1 << 20;
-/** The job and done areas: a call with its state snapshot, a result with its effects. */
-export const JOB_BYTES = 16 << 20;
-export const JOB_OFFSET = BRIDGE_BYTES;
-export const DONE_OFFSET = BRIDGE_BYTES + JOB_BYTES;
-export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_BYTES;
+/** Jobs a worker may hold at once: the one it runs and the next. */
+export const JOB_SLOTS = 2;
+/** One job slot or done slot: a turn with its state snapshot, a result with its effects. */
+export const JOB_BYTES = 8 << 20;
+export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_SLOTS * JOB_BYTES;
+/** Where job n's slot starts. */
+export const jobOffset = (n: number): number => BRIDGE_BYTES + ((n - 1) % JOB_SLOTS) * JOB_BYTES;
+/** Where job n's result slot starts. */
+export const doneOffset = (n: number): number => BRIDGE_BYTES + (JOB_SLOTS + ((n - 1) % JOB_SLOTS)) * JOB_BYTES;
 
-/** The node call's input as the WIT `invocation` record. */
-export interface NodeInvocation {
-  nodeId: string;
-  message: { text: string; userId: string; channel: string };
-  config: string;
-  resumed: boolean;
-}
-
-/** The WIT `next-step` variant. */
-export type NextStep = { tag: 'proceed' } | { tag: 'route'; val: string } | { tag: 'wait' } | { tag: 'end' };
-
-/** The WIT `node-output` record. */
-export interface NodeOutput {
-  replies: string[];
-  next: NextStep;
-}
+/**
+ * The pool-wide `pressure` Int32Array every worker shares with the main thread (waiting.ts):
+ *   SPIN_OK     1 while a core is idle (measured by the main thread), so spinning costs no one
+ *   SPUN_US     microseconds spent spinning since the last sample, added by every thread
+ */
+export const SPIN_OK = 0;
+export const SPUN_US = 1;
+export const PRESSURE_INTS = 2;
 
 /**
  * What a call asks of an instance: run it as a flow node (both worlds), or, for a Greentic
@@ -67,25 +74,17 @@ export interface WorkerInit {
   readonly ctrl: SharedArrayBuffer;
   /** DATA_BYTES: the bridge, job and done areas. */
   readonly data: SharedArrayBuffer;
+  /** PRESSURE_INTS, shared by the whole pool. */
+  readonly pressure: SharedArrayBuffer;
+  /** The pool's epoch (performance.timeOrigin + performance.now() on the main thread when it started), for STEP_DEADLINE. */
+  readonly epoch: number;
   /** Most instances a worker keeps warm (least recently used go first). */
   readonly maxInstances: number;
   /** Most bytes of linear memory the warm instances of one worker may hold together. */
   readonly maxInstanceBytes: number;
 }
 
-/**
- * What the worker needs to check and serve a call's state, messaging and log calls itself,
- * with the same capability code as the main thread (a per-call snapshot: the session's working
- * memory goes in with the call and comes back with its result). Secrets still cross.
- */
-export interface ScopeSnapshot {
-  readonly session: SessionKey;
-  readonly working: Array<[string, string]>;
-  /** The parts shared by every call of one node in one scope (the same object for all of them in a worker). */
-  readonly fixed: FixedScope;
-}
-
-/** What a call's scope has in common with every other call of its node in the same scope. */
+/** What a node call's scope has in common with every other call of its node: its permissions as the worker checks them. */
 export interface FixedScope {
   readonly channel: string;
   readonly teamChannels: string[];
@@ -98,17 +97,107 @@ export interface FixedScope {
   readonly limits: Limits;
 }
 
-/** What a call did besides its output: applied to the main thread's scope when it returns. */
-export interface CallEffects {
-  /** The working memory after the call, or null if the call did not change it. */
+/** One node of a turn plan: which component, under which permissions, and where the flow goes after it. */
+export interface PlanNode {
+  readonly id: string;
+  /** The component's type name in the flow (metrics, the Greentic component-id). */
+  readonly type: string;
+  /** The compiled modules (digest and memory cap) to instantiate. */
+  readonly moduleKey: string;
+  readonly config: string;
+  /** WASI interfaces requested and granted; used when the instance is created. */
+  readonly wasi: string[];
+  readonly scope: FixedScope;
+  /** Index of the node after this one on `proceed`; -1: the turn ends. */
+  readonly next: number;
+  /** Route label -> node index. */
+  readonly routes: Array<[string, number]>;
+}
+
+/**
+ * Everything a worker needs to run turns of one (tenant, env, team, channel, flow): sent once
+ * per worker and named by number afterwards. `single` plans have one node, called once, whose
+ * output is returned as it is (`greentic-host call`, the pool's `invoke`).
+ */
+export interface TurnPlan {
+  readonly tenantId: string;
+  readonly envId: string;
+  readonly teamId: string | undefined;
+  readonly channel: string;
+  readonly flow: string;
+  readonly maxSteps: number;
+  readonly sessionBase: { readonly tenant: string; readonly env: string; readonly team: string };
+  readonly nodes: PlanNode[];
+  readonly single: boolean;
+}
+
+/** One turn: a plan and what varies per message. */
+export interface TurnJob {
+  readonly callId: number;
+  readonly planId: number;
+  /** Included the first time a worker sees the plan. */
+  readonly plan: TurnPlan | undefined;
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly traceId: string;
+  readonly text: string;
+  /** The node the turn starts at, and whether the flow waited there. */
+  readonly start: number;
+  readonly resumed: boolean;
+  readonly working: ReadonlyArray<[string, string]>;
+}
+
+/** One call of a kind other than a flow node (describe, raw), written into the JOB area as CBOR. */
+export type CallJob = {
+  callId: number;
+  kind: CallKind;
+  moduleKey: string;
+  instanceKey: string;
+  ctx: TenantCtx;
+  input: { nodeId: string; message: { text: string; userId: string; channel: string }; config: string; resumed: boolean };
+  /** Flow, component and absolute deadline: what a Greentic envelope needs beyond the ctx. */
+  info: GreenticCallInfo;
+  raw?: RawRequest | undefined;
+  wasi: string[];
+  session: SessionKey;
+  fixed: FixedScope;
+};
+
+/** Why a guest call did not produce an output, as the worker saw it. */
+export type GuestFailure =
+  | { kind: 'node-error'; code: string; message: string; retryable: boolean }
+  | { kind: 'trap'; message: string; outOfMemory: boolean }
+  /** The guest called wasi:cli/exit; `status` says how ("status err", "code 3"). */
+  | { kind: 'exit'; status: string }
+  | { kind: 'instantiate'; message: string }
+  /** The guest handed the host more than its value budget allows (value-budget.ts); the message says which. */
+  | { kind: 'limit'; message: string }
+  /** The host refused what the guest did (an output past a limit, an undeclared route, a routing loop). */
+  | { kind: 'host'; code: string; message: string; retryable: boolean };
+
+/** A log line of a job, recorded in the worker: [plan node index, level, fields, message]. */
+export type LoggedLine = [number, string, Record<string, unknown>, string];
+
+/** A node a turn ran: its plan index and how long it took (ms). */
+export interface StepRecord {
+  readonly node: number;
+  readonly ms: number;
+}
+
+/** What a job did besides its output, applied on the main thread when it returns. */
+export interface JobEffects {
+  /** The working memory after the job, or null if it did not change. */
   readonly working: Array<[string, string]> | null;
   readonly outbox: Array<{ channel: string; text: string }>;
-  /** Log lines of the call's scope: [level, fields, message]. */
-  readonly logs: Array<[string, Record<string, unknown>, string]>;
-  readonly denials: DenialEvent[];
-  readonly capabilityCalls: number;
-  readonly outputBytes: number;
+  readonly logs: LoggedLine[];
+  readonly denials: Array<[number, DenialEvent]>;
+  readonly steps: StepRecord[];
 }
+
+/** A job's result, written into the DONE area. `cursor` is where a turn waits (a plan node index), -1 for none. */
+export type JobResult = (
+  { callId: number; ok: true; cursor: number; next: NextStep | undefined; output: unknown } | { callId: number; ok: false; failure: GuestFailure; node: number }
+) & { effects: JobEffects; evicted: string[] };
 
 export type ToWorker =
   | {
@@ -124,44 +213,13 @@ export type ToWorker =
   /** Keep one fresh, never-called instance of these modules with these WASI grants ready for the next tenant that needs one. */
   | { type: 'prepare'; moduleKey: string; wasi: string[] };
 
-/** A call, written into the JOB area. */
-export type CallJob = {
-  callId: number;
-  kind: CallKind;
-  /** The compiled modules (digest and memory cap) to instantiate. */
-  moduleKey: string;
-  instanceKey: string;
-  ctx: TenantCtx;
-  input: NodeInvocation;
-  /** Flow, component and absolute deadline: what a Greentic envelope needs beyond the ctx. */
-  info: GreenticCallInfo;
-  raw?: RawRequest | undefined;
-  /** WASI interfaces requested and granted; used when the instance is created. */
-  wasi: string[];
-  scope: ScopeSnapshot;
-};
-
-/** Why a guest call did not produce an output, as the worker saw it. */
-export type GuestFailure =
-  | { kind: 'node-error'; code: string; message: string; retryable: boolean }
-  | { kind: 'trap'; message: string; outOfMemory: boolean }
-  /** The guest called wasi:cli/exit; `status` says how ("status err", "code 3"). */
-  | { kind: 'exit'; status: string }
-  | { kind: 'instantiate'; message: string }
-  /** The guest handed the host more than its value budget allows (value-budget.ts); the message says which. */
-  | { kind: 'limit'; message: string };
-
-/** The worker's only message: it is ready for calls. (Guest stdout/stderr lines come back with each call's effects.) */
 export type FromWorker =
   | { type: 'ready' }
   /** A 'prepare' is done: its spare instance is ready (or could not be made; a call will say why). */
   | { type: 'prepared'; moduleKey: string; wasi: string[] };
 
-/** A call's result, written into the DONE area. */
-export type CallResult = (
-  | { callId: number; ok: true; output: unknown; instantiated: boolean; memoryBytes: number; evicted: string[] }
-  | { callId: number; ok: false; failure: GuestFailure; evicted: string[] }
-) & { effects: CallEffects };
+/** A bridge request: [job number, plan node index, capability, function, arguments]. */
+export type BridgeRequest = [number, number, string, string, unknown[]];
 
 /** A bridge reply: a value, a guest-visible cap-error, or a host fault that traps the guest. */
 export type BridgeReply = { ok: unknown } | { err: { tag: string; val: string } } | { fatal: string };

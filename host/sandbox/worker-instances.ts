@@ -142,6 +142,11 @@ export class WorkerInstances {
     return spare.catch(() => undefined);
   }
 
+  /** An instance kept by no one (a warm-up call's: it compiles what a first call needs, then it is dropped). */
+  detached(moduleKey: string, wasi: readonly string[], emit: GuestLineSink): Promise<Instance> {
+    return this.#create(moduleKey, wasi, emit);
+  }
+
   /** Make again the spares calls have taken (called when the worker is idle). */
   refill(): void {
     for (const k of this.#refill) {

@@ -1,92 +1,144 @@
-import { open, readFile, readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { decode, encode } from 'cbor-x';
+import { join } from 'node:path';
+import type { Logger } from '../observability/logger.js';
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { sessionKey, sessionPathSegments, type SessionKey } from './keys.js';
-import { SessionJournal, type JournalEntry } from './session-journal.js';
-import { checkBelongs, CorruptSessionError, RevisionConflictError, type SessionRecord, type SessionStore, type StoredSession } from './session-store.js';
-
-interface FileEnvelope {
-  rev: number;
-  record: SessionRecord;
-}
-
-interface Cached {
-  readonly key: SessionKey;
-  readonly rev: number;
-  /** null: deleted (the file may still exist until the next checkpoint). */
-  readonly record: SessionRecord | null;
-}
+import { BackgroundTask } from './background-task.js';
+import { changeBody } from './journal-frame.js';
+import { replayJournal, sessionIdOf } from './journal-recovery.js';
+import { sessionKey, type SessionKey } from './keys.js';
+import { SessionCache, type CachedSession } from './session-cache.js';
+import { encodeRecord } from './session-codec.js';
+import { SessionFiles } from './session-files.js';
+import { SessionJournal } from './session-journal.js';
+import { checkBelongs, RevisionConflictError, type SessionRecord, type SessionStore, type StoredSession } from './session-store.js';
+import { PROBLEM_TEXT, StoreUnavailableError } from './storage-problem.js';
+import { nodeFs, type StoreFs } from './store-fs.js';
+import { StoreHealth, type StoreHealthReport, type StoreMetricsSink } from './store-health.js';
+import { sweepTempFiles } from './temp-sweep.js';
 
 export interface FileSessionStoreOptions {
-  /** How often dirty sessions are written to their own files (ms; default 1000). */
+  /** Longest a change waits in the journal before a checkpoint writes it to its session file (ms; default 10000). */
   readonly checkpointMs?: number;
-  /** Sessions kept in memory (clean ones are dropped first). */
+  /** Journal bytes that start a checkpoint at once (default 16 MiB). */
+  readonly checkpointBytes?: number;
+  /** Sessions kept in memory (least recently used dropped first; default 10000). */
   readonly cacheSize?: number;
+  /** Bytes of sessions kept in memory (default 8 MiB): enough for every conversation active in the last minutes. */
+  readonly cacheBytes?: number;
+  /** Bytes of changes waiting for a checkpoint past which writes are refused until it catches up (default 64 MiB). */
+  readonly maxBacklogBytes?: number;
+  readonly fs?: StoreFs;
+  readonly logger?: Logger;
+  readonly metrics?: StoreMetricsSink;
 }
 
 /**
  * The embedded backend: one CBOR file per session at sessions/{tenant}/{env}/{team}/{session}.cbor,
- * written atomically (temp file, fsync, rename), behind a write-ahead journal. A turn's update
- * is durable once its journal batch is synced (group commit: one fdatasync for every update in
- * the batch); a checkpoint then writes the latest version of each changed session to its file
- * and drops the journal segment. On start, segments a dead process left are replayed first.
- * Compare-and-set is exact within the process; another process on the same data directory
- * sees a change once it is checkpointed (at most checkpointMs later).
+ * behind a write-ahead journal. A change is acknowledged once its journal batch is synced (group
+ * commit); a checkpoint later writes the latest version of each changed session to its file
+ * (atomically) and drops the journal segments it covers, so a session changed many times between
+ * checkpoints is written once. A record is encoded once per change: the same bytes go to the
+ * journal and the file. Storage failures are refusals the caller may retry (StoreUnavailableError);
+ * background work is retried with backoff and shows in `health()`. A damaged session file is
+ * moved aside and the conversation starts anew. Compare-and-set is exact within the process;
+ * another process on the same data directory sees a change once it is checkpointed.
  */
 export class FileSessionStore implements SessionStore {
-  readonly #root: string;
+  readonly #files: SessionFiles;
+  readonly #fs: StoreFs;
   readonly #journal: SessionJournal;
-  readonly #cache = new Map<string, Cached>();
-  readonly #dirty = new Set<string>();
+  readonly #cache: SessionCache;
+  /** Changes waiting for a checkpoint, by session id. */
+  readonly #dirty = new Map<string, CachedSession>();
+  #dirtyBytes = 0;
+  /** Sessions a checkpoint is writing now. */
+  readonly #writing = new Set<string>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #health: StoreHealth;
+  readonly #checkpointer: BackgroundTask;
+  /** While journal writes fail, this probes until the disk takes them again. */
+  readonly #prober: BackgroundTask;
+  readonly #sweeper: BackgroundTask;
   readonly #ready: Promise<void>;
-  readonly #checkpointMs: number;
-  readonly #cacheSize: number;
-  #timer: NodeJS.Timeout | undefined;
-  #checkpointing: Promise<void> | undefined;
+  readonly #opts: FileSessionStoreOptions;
+  readonly #logger: Logger | undefined;
+  /** Segments of dead processes, deleted once a checkpoint has written what they held. */
+  #orphans: string[] = [];
+  #checkpointing: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(dataDir: string, opts: FileSessionStoreOptions = {}) {
-    this.#root = dataDir;
-    this.#journal = new SessionJournal(join(dataDir, 'sessions', '.journal'));
-    this.#checkpointMs = opts.checkpointMs ?? 1000;
-    this.#cacheSize = opts.cacheSize ?? 50_000;
-    this.#ready = this.#recover().then(() => this.#journal.prepare());
+    this.#opts = opts;
+    this.#fs = opts.fs ?? nodeFs;
+    this.#logger = opts.logger;
+    this.#files = new SessionFiles(dataDir, this.#fs, opts.logger, opts.metrics);
+    this.#journal = new SessionJournal(join(dataDir, 'sessions', '.journal'), this.#fs);
+    this.#cache = new SessionCache(
+      { maxEntries: opts.cacheSize, maxBytes: opts.cacheBytes },
+      (id) => this.#dirty.has(id) || this.#writing.has(id) || this.#locks.has(id),
+    );
+    this.#health = new StoreHealth({ store: 'session store', logger: opts.logger, metrics: opts.metrics });
+    this.#checkpointer = new BackgroundTask(() => this.#checkpoint(), { op: 'checkpoint', health: this.#health });
+    this.#prober = new BackgroundTask(() => this.#journal.probe(), { op: 'append', health: this.#health, maxRetryMs: 5000 });
+    this.#sweeper = new BackgroundTask(() => this.#sweep(), { op: 'sweep', health: this.#health });
+    this.#ready = this.#recover();
+    // A failed recovery shows on every call (and on open()); it must not also be an unhandled rejection.
+    this.#ready.catch(() => undefined);
+  }
+
+  /** Open the store: replay what a dead process left (nothing is written, so a full disk still starts). */
+  static async open(dataDir: string, opts: FileSessionStoreOptions = {}): Promise<FileSessionStore> {
+    const store = new FileSessionStore(dataDir, opts);
+    await store.#ready;
+    return store;
   }
 
   /** The file of a session, from checked ids only. */
   fileOf(key: SessionKey): string {
-    return join(this.#root, ...sessionPathSegments(key));
+    return this.#files.fileOf(key);
+  }
+
+  /** Whether the store can save now, and which of its operations fail (for /readyz and the admin API). */
+  health(): StoreHealthReport {
+    return this.#health.report();
+  }
+
+  /** What the store holds in memory: cached sessions and their bytes, changes waiting for a checkpoint. */
+  memory(): { sessions: number; bytes: number; waiting: number; waitingBytes: number } {
+    return { sessions: this.#cache.size, bytes: this.#cache.bytes, waiting: this.#dirty.size, waitingBytes: this.#dirtyBytes };
   }
 
   async get(key: SessionKey): Promise<StoredSession | null> {
     await this.#ready;
-    const c = await this.#current(key);
-    return c?.record ? { record: c.record, revision: c.rev } : null;
+    const id = sessionIdOf(key);
+    const c = this.#cache.get(id) ?? (await this.#serialise(id, () => this.#current(key, id)));
+    return stored(c);
   }
 
   async put(key: SessionKey, record: SessionRecord, expected: number): Promise<number> {
     await this.#ready;
-    checkBelongs(key, record, this.fileOf(key));
-    return this.#serialise(key, async () => {
-      const current = await this.#current(key);
-      const rev = current?.record ? current.rev : 0;
+    checkBelongs(key, record, () => this.fileOf(key));
+    const bytes = encodeRecord(record);
+    const id = sessionIdOf(key);
+    return this.#serialise(id, async () => {
+      const current = await this.#current(key, id);
+      const rev = current && current !== 'quarantined' && current.bytes !== null ? current.rev : 0;
       if (rev !== expected) throw new RevisionConflictError(`session ${key.session} changed (revision ${rev}, expected ${expected})`);
       // Revisions keep counting through deletions, so a stale reader can never match again.
-      const next = (current?.rev ?? 0) + 1;
-      await this.#commit({ key, rev: next, record });
+      const next = (typeof current === 'object' && current ? current.rev : 0) + 1;
+      await this.#commit(id, { key, rev: next, bytes, form: 'record', record });
       return next;
     });
   }
 
+  /** Forget a session; true if there was one (a damaged file counts: it is moved aside). */
   async delete(key: SessionKey): Promise<boolean> {
     await this.#ready;
-    return this.#serialise(key, async () => {
-      const current = await this.#current(key);
-      if (!current?.record) return false;
-      await this.#commit({ key, rev: current.rev + 1, record: null });
+    const id = sessionIdOf(key);
+    return this.#serialise(id, async () => {
+      const current = await this.#current(key, id);
+      if (current === 'quarantined') return true;
+      if (!current || current.bytes === null) return false;
+      await this.#commit(id, { key, rev: current.rev + 1, bytes: null, form: 'record', record: null });
       return true;
     });
   }
@@ -94,11 +146,12 @@ export class FileSessionStore implements SessionStore {
   async list(scope: TenantScope, opts: { after?: string; limit?: number } = {}): Promise<string[]> {
     await this.#ready;
     const key = sessionKey(scope, 'x');
-    const dir = join(this.#root, 'sessions', key.tenant, key.env, key.team);
-    const ids = new Set((await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.cbor')).map((n) => n.slice(0, -5)));
+    const dir = join(this.#files.root, 'sessions', key.tenant, key.env, key.team);
+    const names = await this.#fs.readdir(dir).catch(() => [] as string[]);
+    const ids = new Set(names.filter((n) => n.endsWith('.cbor')).map((n) => n.slice(0, -5)));
     for (const c of this.#cache.values()) {
       if (c.key.tenant !== key.tenant || c.key.env !== key.env || c.key.team !== key.team) continue;
-      if (c.record) ids.add(c.key.session);
+      if (c.bytes) ids.add(c.key.session);
       else ids.delete(c.key.session);
     }
     const sorted = [...ids].sort();
@@ -106,150 +159,135 @@ export class FileSessionStore implements SessionStore {
     return (start < 0 ? [] : sorted.slice(start)).slice(0, opts.limit ?? sorted.length);
   }
 
-  /** Write every change so far to the session files now. */
+  /** Write every change so far to the session files now; throws if that fails. */
   async flush(): Promise<void> {
     await this.#ready;
     await Promise.allSettled([...this.#locks.values()]);
-    await this.#checkpointing;
-    await this.#checkpoint();
+    await this.#checkpointNow();
   }
 
-  /** Write everything to the session files and stop. */
+  /** Write what it can to the session files and stop; what it cannot stays in the journal, replayed at the next open. */
   async close(): Promise<void> {
-    await this.#ready;
+    if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    await this.#ready.catch(() => undefined);
+    await Promise.all([this.#prober.stop(), this.#sweeper.stop(), this.#checkpointer.stop()]);
     await Promise.allSettled([...this.#locks.values()]);
-    await this.#checkpointing;
-    await this.#checkpoint();
+    try {
+      await this.#checkpointNow();
+    } catch (e) {
+      this.#logger?.error(
+        { event: 'store-close-checkpoint-failed', err: (e as Error).message },
+        'could not write the session files at stop; the journal keeps every change and the next start replays it',
+      );
+    }
     await this.#journal.close();
   }
 
-  async #commit(entry: JournalEntry): Promise<void> {
-    const id = idOf(entry.key);
-    const before = this.#cache.get(id);
-    this.#remember(id, entry);
-    this.#dirty.add(id);
+  async #commit(id: string, entry: CachedSession): Promise<void> {
+    const max = this.#opts.maxBacklogBytes ?? 64 * 1024 * 1024;
+    if (this.#dirtyBytes > max) {
+      throw new StoreUnavailableError('backlog', `session ${entry.key.session} could not be saved (${PROBLEM_TEXT.backlog}); nothing was changed, try again later`);
+    }
     try {
-      await this.#journal.append(entry);
+      await this.#journal.append(changeBody(entry.key, entry.rev, entry.bytes), () => this.#apply(id, entry));
     } catch (e) {
-      // Not durable: as if it never happened.
-      if (before) this.#cache.set(id, before);
-      else this.#cache.delete(id);
-      throw e;
+      this.#health.failed('append', e);
+      this.#prober.schedule(500);
+      throw StoreUnavailableError.from(e, `session ${entry.key.session}`);
     }
-    this.#schedule();
+    this.#health.succeeded('append');
+    const soon = this.#journal.size >= (this.#opts.checkpointBytes ?? 16 * 1024 * 1024) || this.#dirtyBytes >= max / 4;
+    this.#checkpointer.schedule(soon ? 0 : (this.#opts.checkpointMs ?? 10_000));
   }
 
-  #remember(id: string, c: Cached): void {
-    this.#cache.delete(id);
-    this.#cache.set(id, c);
-    if (this.#cache.size <= this.#cacheSize) return;
-    for (const k of this.#cache.keys()) {
-      if (this.#cache.size <= this.#cacheSize) break;
-      if (!this.#dirty.has(k) && !this.#locks.has(k)) this.#cache.delete(k);
-    }
+  /** A durable change: the cache and the checkpoint's queue take it (runs inside the journal's flush, synchronously). */
+  #apply(id: string, entry: CachedSession): void {
+    this.#queue(id, entry);
+    this.#cache.set(id, entry);
   }
 
-  async #current(key: SessionKey): Promise<Cached | null> {
-    const id = idOf(key);
+  #queue(id: string, entry: CachedSession): void {
+    this.#dirtyBytes += (entry.bytes?.length ?? 0) - (this.#dirty.get(id)?.bytes?.length ?? 0);
+    this.#dirty.set(id, entry);
+  }
+
+  /** The session as stored (call under its lock): cached, read from its file, or null; 'quarantined' if its file was damaged and moved aside. */
+  async #current(key: SessionKey, id: string): Promise<CachedSession | null | 'quarantined'> {
     const hit = this.#cache.get(id);
     if (hit) return hit;
-    const env = await this.#readFile(key);
-    if (!env) return null;
-    const c = { key, rev: env.rev, record: env.record };
-    if (!this.#cache.has(id)) this.#remember(id, c);
-    return this.#cache.get(id)!;
+    const found = await this.#files.read(key);
+    if (found.kind !== 'session') return found.kind === 'none' ? null : 'quarantined';
+    const entry: CachedSession = { key, rev: found.rev, bytes: found.bytes, form: 'file', record: undefined };
+    this.#cache.set(id, entry);
+    // Handed out decoded this once; the cache keeps only the bytes.
+    return { ...entry, record: found.record };
   }
 
-  async #readFile(key: SessionKey): Promise<FileEnvelope | null> {
-    const file = this.fileOf(key);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    let env: FileEnvelope;
-    try {
-      env = decode(bytes) as FileEnvelope;
-    } catch (e) {
-      throw new CorruptSessionError(`session file ${file} is not valid CBOR: ${(e as Error).message}`);
-    }
-    if (typeof env?.rev !== 'number' || typeof env.record !== 'object' || env.record === null) {
-      throw new CorruptSessionError(`session file ${file} is not a session record`);
-    }
-    checkBelongs(key, env.record, file);
-    return env;
+  /** Run a checkpoint now, after any under way; throws if it fails (and reports it, as the background runs do). */
+  #checkpointNow(): Promise<void> {
+    const run = this.#checkpointing.then(async () => {
+      try {
+        await this.#checkpointOnce();
+        this.#health.succeeded('checkpoint');
+      } catch (e) {
+        this.#health.failed('checkpoint', e);
+        throw e;
+      }
+    });
+    this.#checkpointing = run.catch(() => undefined);
+    return run;
   }
 
-  #schedule(): void {
-    if (this.#timer || this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#checkpointing ??= this.#checkpoint().finally(() => (this.#checkpointing = undefined));
-    }, this.#checkpointMs);
-    this.#timer.unref();
+  /** The background checkpoint: one at a time with any flush(). */
+  #checkpoint(): Promise<void> {
+    const run = this.#checkpointing.then(() => this.#checkpointOnce());
+    this.#checkpointing = run.catch(() => undefined);
+    return run;
   }
 
-  /** Write every changed session to its own file (durably), then drop the journal segment that held it. */
-  async #checkpoint(): Promise<void> {
-    if (this.#dirty.size === 0) return;
-    const dropSegment = await this.#journal.rotate();
-    const ids = [...this.#dirty];
+  /** Write every changed session to its own file (durably), then drop the journal segments that held them. */
+  async #checkpointOnce(): Promise<void> {
+    if (this.#dirty.size === 0 && this.#orphans.length === 0 && !this.#journal.hasClosedSegments) return;
+    const drop = await this.#journal.rotate();
+    const batch = [...this.#dirty];
     this.#dirty.clear();
+    this.#dirtyBytes = 0;
+    for (const [id] of batch) this.#writing.add(id);
+    let failed: ReadonlyArray<readonly [string, CachedSession]> = [];
+    let error: unknown;
     try {
-      await this.#materialize(ids.map((id) => this.#cache.get(id)!).filter(Boolean));
-      await dropSegment();
+      ({ failed, error } = await this.#files.write(batch));
     } catch (e) {
-      for (const id of ids) this.#dirty.add(id);
-      throw e;
+      [failed, error] = [batch, e];
     } finally {
-      if (this.#dirty.size > 0) this.#schedule();
+      for (const [id] of batch) this.#writing.delete(id);
     }
+    // What did not make it waits for the next try, unless a newer change replaced it meanwhile.
+    for (const [id, entry] of failed) if (!this.#dirty.has(id)) this.#queue(id, entry);
+    const written = new Set(failed.map(([id]) => id));
+    for (const [id, entry] of batch) if (!written.has(id)) this.#cache.release(id, entry);
+    this.#cache.evict();
+    if (failed.length > 0) throw error;
+    await drop();
+    for (const file of this.#orphans.splice(0)) await this.#fs.rm(file, { force: true });
   }
 
-  async #materialize(entries: ReadonlyArray<Cached>): Promise<void> {
-    const dirs = new Set<string>();
-    const work = [...entries];
-    const worker = async () => {
-      for (let c = work.shift(); c; c = work.shift()) {
-        const file = this.fileOf(c.key);
-        if (c.record) await writeFileAtomic(file, encode({ rev: c.rev, record: c.record } satisfies FileEnvelope), 0o600, false);
-        else await rm(file, { force: true });
-        dirs.add(dirname(file));
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    // Renames and removals are durable once their directory is synced: once per directory, not per file.
-    await Promise.all(
-      [...dirs].map(async (d) => {
-        const dh = await open(d, 'r').catch(() => undefined);
-        await dh?.sync();
-        await dh?.close();
-      }),
-    );
-  }
-
-  /** Replay the journal segments a dead process left into the session files, then remove them. */
   async #recover(): Promise<void> {
-    const orphans = await SessionJournal.orphans(join(this.#root, 'sessions', '.journal'));
-    if (orphans.length === 0) return;
-    const latest = new Map<string, Cached>();
-    for (const { entries } of orphans) {
-      for (const e of entries) {
-        const id = idOf(e.key);
-        const prev = latest.get(id);
-        if (!prev || e.rev >= prev.rev) latest.set(id, { key: e.key, rev: e.rev, record: e.record });
-      }
-    }
-    await this.#materialize([...latest.values()]);
-    for (const { file } of orphans) await rm(file, { force: true });
+    const found = await replayJournal(join(this.#files.root, 'sessions', '.journal'), this.#files, this.#fs, this.#logger);
+    for (const [id, entry] of found.sessions) this.#apply(id, entry);
+    this.#orphans = found.segments;
+    if (found.segments.length > 0) this.#checkpointer.schedule(0);
+    this.#journal.prepare();
+    this.#sweeper.schedule(0);
   }
 
-  #serialise<T>(key: SessionKey, op: () => Promise<T>): Promise<T> {
-    const id = idOf(key);
+  async #sweep(): Promise<void> {
+    const removed = await sweepTempFiles(this.#fs, join(this.#files.root, 'sessions'), 4);
+    if (removed > 0) this.#logger?.info({ event: 'temp-files-removed', files: removed }, 'removed temp files of writes a dead process left');
+  }
+
+  #serialise<T>(id: string, op: () => Promise<T>): Promise<T> {
     const prev = this.#locks.get(id) ?? Promise.resolve();
     const run = prev.then(op, op);
     const tail = run.catch(() => undefined);
@@ -261,6 +299,7 @@ export class FileSessionStore implements SessionStore {
   }
 }
 
-function idOf(k: SessionKey): string {
-  return `${k.tenant}/${k.env}/${k.team}/${k.session}`;
+function stored(c: CachedSession | null | 'quarantined'): StoredSession | null {
+  if (!c || c === 'quarantined' || c.bytes === null) return null;
+  return { record: SessionCache.recordOf(c)!, revision: c.rev };
 }

@@ -1,11 +1,13 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { checkId } from '../tenancy/ids.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { FileSealedArea } from './file-sealed-area.js';
 import { checkSealedArea } from './key-id.js';
 import { namespacePrefix, type SecretNamespace } from './keys.js';
+import { StoreUnavailableError } from './storage-problem.js';
+import { errnoOf, nodeFs, syncDirectory } from './store-fs.js';
 
 /** Largest secret value accepted. */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -113,17 +115,25 @@ export class FileSecretStore implements SecretStore {
     const address = this.#address(ns, name);
     if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new RangeError(`secret ${address} is larger than ${MAX_SECRET_BYTES} bytes`);
     await this.#recordKey();
-    await writeFileAtomic(join(this.#root, `${address}.secret`), this.#cipher.seal(address, value));
+    try {
+      await writeFileAtomic(join(this.#root, `${address}.secret`), this.#cipher.seal(address, value));
+    } catch (e) {
+      throw StoreUnavailableError.from(e, `secret ${address}`);
+    }
   }
 
   async delete(ns: SecretNamespace, name: string): Promise<boolean> {
-    const file = join(this.#root, `${this.#address(ns, name)}.secret`);
-    const existed = await readFile(file).then(
-      () => true,
-      () => false,
-    );
-    await rm(file, { force: true });
-    return existed;
+    const address = this.#address(ns, name);
+    const file = join(this.#root, `${address}.secret`);
+    try {
+      await unlink(file);
+      // The removal is durable once the directory is synced.
+      await syncDirectory(nodeFs, dirname(file));
+      return true;
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw StoreUnavailableError.from(e, `the deletion of secret ${address}`);
+    }
   }
 
   async list(ns: SecretNamespace): Promise<string[]> {

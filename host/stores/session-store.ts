@@ -1,5 +1,6 @@
 import type { TenantScope } from '../tenancy/tenant-ctx.js';
 import type { SessionKey } from './keys.js';
+import type { StoreHealthReport } from './store-health.js';
 
 /** Where a session's flow run stands. */
 export interface FlowCursor {
@@ -66,11 +67,13 @@ export interface SessionStore {
   /** Make every change so far visible in the backend's own storage (files, KV). */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Whether the backend can save now, and what fails if not (for readiness and the admin API); optional. */
+  health?(): StoreHealthReport;
 }
 
 /** A record found under one key must name that key: a copied or moved record is refused. */
-export function checkBelongs(key: SessionKey, record: SessionRecord, file: string): void {
+export function checkBelongs(key: SessionKey, record: SessionRecord, file: string | (() => string)): void {
   if (record.tenant !== key.tenant || record.env !== key.env || record.team !== key.team || record.session !== key.session) {
-    throw new CorruptSessionError(`session file ${file} holds ${record.tenant}/${record.env}/${record.team}/${record.session}, not the session at its path`);
+    throw new CorruptSessionError(`session file ${typeof file === 'string' ? file : file()} holds ${record.tenant}/${record.env}/${record.team}/${record.session}, not the session at its path`);
   }
 }

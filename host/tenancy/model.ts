@@ -41,6 +41,19 @@ export interface Limits {
   /** Elements of the lists a guest hands the host in one call. */
   readonly maxValueItems: number;
   readonly module: ModuleLimits;
+  /** Replies and sent messages, counted, per component call and per turn. */
+  readonly maxMessages: number;
+  readonly maxTurnMessages: number;
+  /** Bytes of replies and sent messages per turn (maxOutputBytes is per call). */
+  readonly maxTurnOutputBytes: number;
+  /** Log lines (log.write, guest stdout/stderr) and their bytes, per component call and per turn. */
+  readonly maxLogLines: number;
+  readonly maxLogBytes: number;
+  readonly maxTurnLogLines: number;
+  readonly maxTurnLogBytes: number;
+  /** Keys of one session's working memory, and their bytes (keys and values) together. */
+  readonly maxStateKeys: number;
+  readonly maxStateBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -77,6 +90,15 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxValueBytes: 16 * MiB,
   maxValueItems: 100_000,
   module: DEFAULT_MODULE_LIMITS,
+  maxMessages: 100,
+  maxTurnMessages: 200,
+  maxTurnOutputBytes: 2 * 1024 * 1024,
+  maxLogLines: 1000,
+  maxLogBytes: 64 * 1024,
+  maxTurnLogLines: 2000,
+  maxTurnLogBytes: 256 * 1024,
+  maxStateKeys: 256,
+  maxStateBytes: 1024 * 1024,
 });
 
 /** Bounds on anonymous webchat traffic of one tenant environment. */
@@ -105,7 +127,8 @@ export const DEFAULT_WEBCHAT_LIMITS: WebchatLimits = Object.freeze({
 export interface Settings {
   readonly limits: Limits;
   readonly webchat: WebchatLimits;
-  readonly concurrency: number;
+  /** Calls (turns) of the tenant running at once; undefined: as many as there are workers. */
+  readonly concurrency: number | undefined;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
 }
@@ -113,7 +136,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
   limits: DEFAULT_LIMITS,
   webchat: DEFAULT_WEBCHAT_LIMITS,
-  concurrency: 2,
+  concurrency: undefined,
   ratePerSec: undefined,
   logLevel: 'info',
 });
@@ -156,6 +179,15 @@ function resolveLimits(base: Limits, over: LimitsConfig | undefined): Limits {
     maxValueBytes: over.max_value_bytes ?? base.maxValueBytes,
     maxValueItems: over.max_value_items ?? base.maxValueItems,
     module: resolveModuleLimits(base.module, over.module),
+    maxMessages: over.max_messages ?? base.maxMessages,
+    maxTurnMessages: over.max_turn_messages ?? base.maxTurnMessages,
+    maxTurnOutputBytes: over.max_turn_output_bytes ?? base.maxTurnOutputBytes,
+    maxLogLines: over.max_log_lines ?? base.maxLogLines,
+    maxLogBytes: over.max_log_bytes ?? base.maxLogBytes,
+    maxTurnLogLines: over.max_turn_log_lines ?? base.maxTurnLogLines,
+    maxTurnLogBytes: over.max_turn_log_bytes ?? base.maxTurnLogBytes,
+    maxStateKeys: over.max_state_keys ?? base.maxStateKeys,
+    maxStateBytes: over.max_state_bytes ?? base.maxStateBytes,
   };
 }
 

@@ -55,10 +55,11 @@ describe('the worker pool', () => {
     const scope = testScope({
       perms: { limits: { deadlineMs: 200, memoryMib: 16, maxSteps: 50, maxCapabilityCalls: 1000, maxStateValueBytes: 65536, maxOutputBytes: 1 << 20 } },
     }).scope;
-    const calls = Array.from({ length: 4 }, () => p.invoke({ component: faults, scope, input: input('l') }).catch((e: NodeError) => e.code));
-    // One runs, two wait, the fourth is refused without waiting.
-    expect(await calls[3]).toBe('limit-exceeded');
-    expect(await Promise.all(calls.slice(0, 3))).toEqual(['deadline-exceeded', 'deadline-exceeded', 'deadline-exceeded']);
+    const calls = Array.from({ length: 5 }, () => p.invoke({ component: faults, scope, input: input('l') }).catch((e: NodeError) => e.code));
+    // One runs, one waits in the worker's second slot (no other tenant waits), two wait in the
+    // queue, the fifth is refused without waiting.
+    expect(await calls[4]).toBe('limit-exceeded');
+    expect(await Promise.all(calls.slice(0, 4))).toEqual(['deadline-exceeded', 'deadline-exceeded', 'deadline-exceeded', 'deadline-exceeded']);
   });
 
   it('serves a rate-limited tenant at its rate while others go first', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComponentLoadError, ComponentRegistry, type CompiledComponent } from '../../dist/components/registry.js';
-import { checkNodeOutput } from '../../dist/flow/output.js';
+import { checkNodeOutput } from '../../dist/sandbox/node-output.js';
 import { DEFAULT_CACHE_DIR } from '../../dist/paths.js';
 import { NodeError } from '../../dist/sandbox/errors.js';
 import { WorkerPool } from '../../dist/sandbox/pool.js';

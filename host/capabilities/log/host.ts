@@ -10,7 +10,11 @@ const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
  * The `log` import slice: a line in the host log tagged with the bound scope (tenant_id,
  * env_id, team_id, session_id, trace_id) and the component, never with anything the guest claims.
  *
- * Guest errors: access-denied (ctx differs; manifest lacks log), invalid-argument (bad level).
+ * Lines count against the call's and the turn's log budgets (limits.max_log_lines, max_log_bytes,
+ * max_turn_log_lines, max_turn_log_bytes), shared with the guest's stdout and stderr.
+ *
+ * Guest errors: access-denied (ctx differs; manifest lacks log), invalid-argument (bad level),
+ * limit-exceeded (a log budget is spent).
  */
 export function logImports(scope: InvocationScope) {
   return {
@@ -21,7 +25,8 @@ export function logImports(scope: InvocationScope) {
         throw scope.error('invalid-argument', 'log', 'write', 'level must be one of trace, debug, info, warn, error');
       let text = stringArgument(scope, 'log', 'write', 'message', message);
       if (text.length > MAX_LOG_MESSAGE) text = `${text.slice(0, MAX_LOG_MESSAGE)}... [cut at ${MAX_LOG_MESSAGE} characters]`;
-      scope.logger[level as 'info']({ event: 'guest-log' }, text);
+      const spent = scope.guestLog(level as 'info', { event: 'guest-log' }, text);
+      if (spent !== undefined) throw scope.error('limit-exceeded', 'log', 'write', `the log budget of ${spent} is spent`);
     },
   };
 }

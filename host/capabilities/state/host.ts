@@ -1,17 +1,17 @@
 import { idArgument, stringArgument } from '../arguments.js';
 import type { InvocationScope } from '../scope.js';
 
-/** Most keys one session's working memory holds. */
-export const MAX_STATE_KEYS = 256;
-
 /**
  * The `state` import slice: the session's working memory, addressed by the scope's state key
  * (state:{tenant}:{env}:{team|default}:{session}). Reads and writes go to the turn's working
  * copy, which the executor commits with the session when the turn ends (or drops on failure).
  *
+ * The working memory is bounded in keys (limits.max_state_keys) and in bytes of keys and values
+ * together (limits.max_state_bytes), so what a turn hands back to the main thread is bounded too.
+ *
  * Guest errors: access-denied (ctx differs from the bound scope; manifest or grant lacks
  * state read/write), invalid-argument (key not an id, value not a string), limit-exceeded
- * (value too large, too many keys, too many capability calls).
+ * (value too large, too many keys or bytes, too many capability calls).
  */
 export function stateImports(scope: InvocationScope) {
   const can = (fn: string, need: 'read' | 'write') => {
@@ -31,17 +31,30 @@ export function stateImports(scope: InvocationScope) {
       can('set', 'write');
       const k = idArgument(scope, 'state', 'set', 'state key', key);
       const v = stringArgument(scope, 'state', 'set', 'value', value);
-      const limit = scope.permissions.limits.maxStateValueBytes;
+      const limits = scope.permissions.limits;
       const size = Buffer.byteLength(v);
-      if (size > limit) throw scope.error('limit-exceeded', 'state', 'set', `value of "${k}" is ${size} bytes; the limit is ${limit}`);
-      if (!working.has(k) && working.size >= MAX_STATE_KEYS)
-        throw scope.error('limit-exceeded', 'state', 'set', `a session holds at most ${MAX_STATE_KEYS} keys`);
+      if (size > limits.maxStateValueBytes)
+        throw scope.error('limit-exceeded', 'state', 'set', `value of "${k}" is ${size} bytes; the limit is ${limits.maxStateValueBytes}`);
+      const old = working.get(k);
+      if (old === undefined && working.size >= limits.maxStateKeys)
+        throw scope.error('limit-exceeded', 'state', 'set', `a session holds at most ${limits.maxStateKeys} keys`);
+      const tally = scope.tally;
+      tally.stateBytes ??= stateBytes(working);
+      const after = tally.stateBytes + size - (old === undefined ? -k.length : Buffer.byteLength(old));
+      if (after > limits.maxStateBytes)
+        throw scope.error('limit-exceeded', 'state', 'set', `a session's state holds at most ${limits.maxStateBytes} bytes (keys and values)`);
+      tally.stateBytes = after;
       working.set(k, v);
     },
     delete(ctx: unknown, key: unknown): boolean {
       scope.enter('state', 'delete', ctx);
       can('delete', 'write');
-      return working.delete(idArgument(scope, 'state', 'delete', 'state key', key));
+      const k = idArgument(scope, 'state', 'delete', 'state key', key);
+      const old = working.get(k);
+      if (old === undefined) return false;
+      const tally = scope.tally;
+      if (tally.stateBytes !== undefined) tally.stateBytes -= k.length + Buffer.byteLength(old);
+      return working.delete(k);
     },
     listKeys(ctx: unknown): string[] {
       scope.enter('state', 'list-keys', ctx);
@@ -49,4 +62,11 @@ export function stateImports(scope: InvocationScope) {
       return [...working.keys()].sort();
     },
   };
+}
+
+/** Bytes of a working memory's keys (ids: one byte a character) and values. */
+function stateBytes(working: ReadonlyMap<string, string>): number {
+  let n = 0;
+  for (const [k, v] of working) n += k.length + Buffer.byteLength(v);
+  return n;
 }

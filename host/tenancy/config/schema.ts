@@ -83,6 +83,19 @@ export const LimitsSchema = z.strictObject({
   max_value_items: positiveInt(1_000_000).optional(),
   /** What a component's core modules may declare. */
   module: ModuleLimitsSchema.optional(),
+  /** Replies and sent messages (counted) per component call, and per turn. */
+  max_messages: positiveInt(100_000).optional(),
+  max_turn_messages: positiveInt(100_000).optional(),
+  /** Bytes of replies and sent messages per turn. */
+  max_turn_output_bytes: positiveInt(256 * 1024 * 1024).optional(),
+  /** Log lines and log bytes (log.write, guest stdout/stderr) per component call, and per turn. */
+  max_log_lines: positiveInt(1_000_000).optional(),
+  max_log_bytes: positiveInt(64 * 1024 * 1024).optional(),
+  max_turn_log_lines: positiveInt(1_000_000).optional(),
+  max_turn_log_bytes: positiveInt(256 * 1024 * 1024).optional(),
+  /** Keys of a session's working memory, and their bytes together. */
+  max_state_keys: positiveInt(100_000).optional(),
+  max_state_bytes: positiveInt(256 * 1024 * 1024).optional(),
 });
 export type LimitsConfig = z.infer<typeof LimitsSchema>;
 
@@ -111,7 +124,7 @@ export type WebchatSettingsConfig = z.infer<typeof WebchatSettingsSchema>;
 
 export const SettingsSchema = z.strictObject({
   limits: LimitsSchema.optional(),
-  /** Calls of this tenant that may run at once across the worker pool. */
+  /** Turns of this tenant that may run at once across the worker pool (default: every worker). */
   concurrency: positiveInt(1024).optional(),
   /** Sustained component calls per second for this tenant (token bucket, burst = 2x). */
   rate_per_sec: positiveInt(1_000_000).optional(),
