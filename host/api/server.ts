@@ -127,6 +127,7 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     channel: (address) => webchatChannel(host, address),
     guard,
     replyTimeoutMs: opts.replyTimeoutMs,
+    logger: host.logger,
   });
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
