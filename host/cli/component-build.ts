@@ -28,7 +28,8 @@ The build is reproducible: the same source, manifest and toolchain give the same
 digest, wherever and whenever it runs. What the source imports is checked against the
 manifest's capabilities (an import the manifest does not cover is an error here, not a denied
 call later). A JS build takes a few seconds (up to 30 s the first time); an unchanged one is
-taken from the build cache (.cache/components/ of this installation) at once.
+taken from the build cache (.cache/components/ of this installation, or GREENTIC_BUILD_CACHE)
+at once.
 
 Options:
   --no-cache   build even if the build cache has this build
@@ -71,7 +72,7 @@ export async function componentBuildCommand(argv: string[], io: CommandIo): Prom
     let built: { size: number; digest: string; imports: SourceImports };
     try {
       const target = { name: manifest.name, source, wit, world: manifest.world ?? NODE_WORLD, tmpDir: tmp, wasiFeatures: manifest.wasi_features };
-      built = await buildInChildProcess(target, scratchOut, io.out, values['no-cache'] ? undefined : BUILD_CACHE_DIR);
+      built = await buildInChildProcess(target, scratchOut, io.out, values['no-cache'] ? undefined : buildCacheDir());
     } catch (e) {
       if (e instanceof ComponentBuildError) throw new CommandFailed(e.message);
       throw e;
@@ -133,4 +134,10 @@ function builtManifest(text: string, name: string, digest: string): string {
   const note = ` Written by greentic-host component build from ../manifest.yaml: edit that one.\n Install: copy this folder to tenants/<tenant>/components/${name}/ of a bundle.`;
   doc.commentBefore = doc.commentBefore ? `${note}\n${doc.commentBefore}` : note;
   return doc.toString({ flowCollectionPadding: false });
+}
+
+/** The build cache: GREENTIC_BUILD_CACHE (a folder, e.g. one per CI job), else .cache/components/ of this installation. */
+function buildCacheDir(): string {
+  const dir = process.env.GREENTIC_BUILD_CACHE;
+  return dir === undefined || dir === '' ? BUILD_CACHE_DIR : resolve(dir);
 }

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildKey, type BuildCache, type BuildInputs } from './build-cache.js';
 import { bundleImports, type SourceImports } from './import-check.js';
@@ -243,7 +243,9 @@ function esbuildMessage(e: unknown, source: string): string {
   const errors = (e as { errors?: Array<{ text: string; location: { file: string; line: number; column: number; lineText: string } | null }> }).errors;
   if (!errors || errors.length === 0) return `${shownPath(source)}: ${firstLines(e, 3)}`;
   const lines = errors.slice(0, 5).map((err) => {
-    const at = err.location ? `${err.location.file}:${err.location.line}:${err.location.column + 1}: ` : `${shownPath(source)}: `;
+    // esbuild names files relative to its working directory, the source's folder (absWorkingDir).
+    const file = err.location ? shownPath(resolve(dirname(source), err.location.file)) : '';
+    const at = err.location ? `${file}:${err.location.line}:${err.location.column + 1}: ` : `${shownPath(source)}: `;
     const code = err.location?.lineText ? `\n    ${err.location.lineText.trim()}` : '';
     return `${at}${err.text}${code}`;
   });

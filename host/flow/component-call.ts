@@ -8,7 +8,7 @@ import type { ComponentDescriptor } from '../greentic/contract.js';
 import { defaultGreenticManifest } from '../greentic/manifest.js';
 import type { RawInvocation } from '../greentic/node-adapter.js';
 import type { Logger } from '../observability/logger.js';
-import { HostMetrics } from '../observability/metrics.js';
+import { HostMetrics, type DenialEvent } from '../observability/metrics.js';
 import { WorkerPool } from '../sandbox/pool.js';
 import type { NodeOutput } from '../sandbox/protocol.js';
 import { sessionKey } from '../stores/keys.js';
@@ -79,6 +79,8 @@ export interface CallScope {
   readonly channel: string;
   readonly secrets: SecretStore;
   readonly logger: Logger;
+  /** Told of each capability call the host denied (the CLI names them: a trap alone does not say why). */
+  readonly onDenial?: (event: DenialEvent) => void;
 }
 
 export interface SingleCallOptions extends CallScope {
@@ -166,7 +168,16 @@ function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string
     flow: 'call',
     node: 'call',
     turn,
-    services: { secrets: opts.secrets, logger: opts.logger, metrics },
+    services: {
+      secrets: opts.secrets,
+      logger: opts.logger,
+      metrics: {
+        recordDenial: (e: DenialEvent) => {
+          metrics.recordDenial(e);
+          opts.onDenial?.(e);
+        },
+      },
+    },
   });
   return { scope, turn, stats: metrics };
 }
