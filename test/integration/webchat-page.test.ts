@@ -186,7 +186,7 @@ describe('the webchat page, in a real browser', () => {
     const [cookie] = await context.cookies();
     expect(cookie!.value).not.toBe(stale);
     expect(cookie!.value).toMatch(/^v1\.w[0-9a-f]{32}\./);
-    expect(t.logs.lines.filter((l) => l.event === 'webchat-cookie-replaced').at(-1)).toMatchObject({ tenant: 'bigcorp', env: 'prod', team: 'helpdesk', channel: 'webchat' });
+    expect(t.logs.lines.filter((l) => l.event === 'webchat-cookie-replaced').at(-1)).toMatchObject({ tenant_id: 'bigcorp', env_id: 'prod', team_id: 'helpdesk', channel: 'webchat' });
     await context.close();
   });
 
@@ -241,7 +241,7 @@ describe('the webchat page, in a real browser', () => {
     expect(await error.locator('.text').textContent()).toBe('Sorry, this chat cannot answer right now. Please try again later.');
     expect(await page.content()).not.toContain('bigcorp_broken_flow');
     expect(t.logs.lines.filter((l) => l.event === 'webchat-turn-failed').at(-1)).toMatchObject({
-      tenant: 'bigcorp',
+      tenant_id: 'bigcorp',
       channel: 'broken',
       reason: expect.stringContaining('bigcorp_broken_flow'),
     });

@@ -1,6 +1,7 @@
 import { encode } from 'cbor-x';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../../api/error-reply.js';
+import { WEBCHAT_DOCS } from '../../api/openapi.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SessionStore } from '../../stores/session-store.js';
 import { sessionKey } from '../../stores/keys.js';
@@ -96,7 +97,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
     const presented = readCookie(req.headers.cookie, WEBCHAT_COOKIE);
     if (presented === undefined) return null;
     const session = cookies.verify(address, presented);
-    if (session === null) backend.logger.info({ event: 'webchat-cookie-replaced', ...address }, 'a webchat cookie this channel did not issue: a fresh session');
+    if (session === null) backend.logger.info({ event: 'webchat-cookie-replaced', ...logFields(address) }, 'a webchat cookie this channel did not issue: a fresh session');
     return session;
   };
 
@@ -107,7 +108,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       .type('application/json')
       .send({ error: { code: r.code, message: r.message, retryable: true } });
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { schema: { hide: true } }, async (req, reply) => {
+  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.page, url }) } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
     if (!ch) return reply;
     return reply
@@ -118,7 +119,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       .send(webchatPage(ch.channel.title, 'Chat with us'));
   });
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { schema: { hide: true } }, async (req, reply) => {
+  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.history, url }) } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
     if (!ch) return reply;
     const session = sessionOf(ch.address, req);
@@ -133,7 +134,8 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
 
   app.post<{ Params: WebchatParams; Body: unknown }>(
     '/webchat/:tenant/:env/:team/:channel/messages',
-    { bodyLimit: MAX_TEXT_BYTES + 1024, schema: { hide: true } },
+    // The handler checks the body itself (its own error codes); the schema is for the OpenAPI document.
+    { bodyLimit: MAX_TEXT_BYTES + 1024, config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.messages, url }) } },
     async (req, reply) => {
       const ch = channelOf(req.params, reply);
       if (!ch) return reply;
@@ -152,7 +154,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
         answer = await converse(backend.bus, address, { user: session, session, text: body.text }, backend.replyTimeoutMs ?? 30_000);
       } catch (e) {
         if (e instanceof ReplyTimeoutError) {
-          backend.logger.warn({ event: 'webchat-timeout', ...address, reason: e.message }, 'a webchat message got no answer in time');
+          backend.logger.warn({ event: 'webchat-timeout', ...logFields(address), reason: e.message }, 'a webchat message got no answer in time');
           return sendError(reply, 504, 'timeout', END_USER_TEXT.timeout);
         }
         throw e;
@@ -167,7 +169,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       }
       if (!answer.ok) {
         // What went wrong is for the operator (the log, the admin API), never for the visitor.
-        backend.logger.warn({ event: 'webchat-turn-failed', ...address, code: answer.code, reason: answer.message }, 'a webchat turn failed');
+        backend.logger.warn({ event: 'webchat-turn-failed', ...logFields(address), code: answer.code, reason: answer.message }, 'a webchat turn failed');
         const message = answer.retryable ? END_USER_TEXT.retryable : END_USER_TEXT.failed;
         return reply.code(answer.retryable ? 503 : 502).send({ error: { code: answer.code, message, retryable: answer.retryable } });
       }
@@ -179,4 +181,9 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       });
     },
   );
+}
+
+/** The scope fields of a webchat log line, named as every tenant log line names them (the per-tenant log cap reads tenant_id). */
+function logFields(a: ChannelAddress): { tenant_id: string; env_id: string; team_id: string; channel: string } {
+  return { tenant_id: a.tenant, env_id: a.env, team_id: a.team, channel: a.channel };
 }
