@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { redactCredentials } from '../observability/redact.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { callCommand, CALL_HELP } from './call.js';
+import { completionCommand, COMPLETION_HELP } from './completion.js';
+import { withEnvFlags } from './env-flags.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
 import { natsCommand, NATS_HELP } from './nats.js';
@@ -24,6 +26,12 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
   token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
   nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
+  completion: {
+    // Reads the table when it runs, so the script covers every command, itself included.
+    run: async (argv, io) => completionCommand(argv, io, Object.entries(COMMANDS).map(([name, c]) => ({ name, help: c.help }))),
+    help: COMPLETION_HELP,
+    summary: 'print a shell completion script (bash, zsh or fish)',
+  },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
@@ -36,6 +44,9 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Run greentic-host COMMAND --help for a command's options.
+
+Environment: GREENTIC_BUNDLE, GREENTIC_DATA, GREENTIC_PORT and GREENTIC_NATS_URL stand for
+--bundle, --data, --port and --nats where a command takes them (a flag given wins).
 
 Global options (before or after the command):
   --debug          on an error, also print its stack (or set GREENTIC_DEBUG=1)
@@ -88,10 +99,15 @@ export async function main(argv: string[], io: CommandIo = defaultIo, env: NodeJ
     io.err(`greentic-host ${command}: ${problem}`);
     return EXIT.usage;
   }
+  const withEnv = withEnvFlags(command, rest, env);
+  if ('problem' in withEnv) {
+    io.err(`greentic-host ${command}: ${redactCredentials(withEnv.problem)}`);
+    return EXIT.usage;
+  }
   // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
   const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(rest, safe);
+    return await cmd.run(withEnv.args, safe);
   } catch (e) {
     const failure = classifyFailure(e);
     // The prefix is ours, not a credential ("token: ..."): only the message is redacted.

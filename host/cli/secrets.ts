@@ -31,6 +31,7 @@ Options:
                   greentic_secrets_global) instead of files; the master key must be the
                   hosts' (GREENTIC_MASTER_KEY)
   --new-key-file FILE   rotate-key: the new master key (64 hex digits or base64, mode 0600)
+  --json          list: print {"namespace", "secrets": [NAME, ...]}
   -h, --help      this help`;
 
 export async function secretsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -46,6 +47,7 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
         global: { type: 'boolean' },
         bundle: { type: 'string' },
         'new-key-file': { type: 'string' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -90,16 +92,28 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
     setUp: ns.kind === 'global' ? 'global' : 'tenants',
   });
   try {
-    return await runSecretsAction(action, rest, ns, secrets.store, io);
+    return await runSecretsAction(action, rest, ns, secrets.store, io, values.json ?? false);
   } finally {
     await secrets.close();
   }
 }
 
-async function runSecretsAction(action: 'set' | 'list' | 'delete', rest: string[], ns: SecretNamespace, store: SecretStore, io: CommandIo): Promise<number> {
+async function runSecretsAction(
+  action: 'set' | 'list' | 'delete',
+  rest: string[],
+  ns: SecretNamespace,
+  store: SecretStore,
+  io: CommandIo,
+  json = false,
+): Promise<number> {
+  if (json && action !== 'list') throw new UsageError('--json is for secrets list');
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError('list takes no NAME');
     const names = await store.list(ns);
+    if (json) {
+      io.out(JSON.stringify({ namespace: namespacePrefix(ns), secrets: names }));
+      return 0;
+    }
     io.err(`${names.length} secret${names.length === 1 ? '' : 's'} in ${namespacePrefix(ns)}`);
     for (const n of names) io.out(n);
     return 0;

@@ -25,6 +25,7 @@ Options:
   --key FILE        PKCS8 PEM private key, for asymmetric tenant keys
   --data DIR        where the secret store and master key live         (default: ./data)
   --nats URL        read the HS256 secret from the NATS KV store instead
+  --json            print {"token", "tenant", "teams", "envs", "scopes", "subject", "expires_at"}
   -h, --help        this help`;
 
 /** A comma-separated list of ids for `flag`. */
@@ -53,6 +54,7 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
         key: { type: 'string' },
         data: { type: 'string' },
         nats: { type: 'string' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -95,7 +97,13 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
   const store = secrets.store;
   const close = () => secrets.close();
   try {
-    io.out(await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store));
+    const token = await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store);
+    if (values.json) {
+      // The exp claim the token carries, as it was minted.
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
+      const expires = new Date(exp * 1000).toISOString();
+      io.out(JSON.stringify({ token, tenant: tenantId, teams, envs, scopes, subject, expires_at: expires }));
+    } else io.out(token);
     return 0;
   } catch (e) {
     if (e instanceof TokenMintError) throw new CommandFailed(e.message);

@@ -17,18 +17,19 @@ async function startPool(logger: Logger): Promise<WorkerPool> {
   return pool;
 }
 
-export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR
+export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR [--json]
 
 Check a bundle without serving it: every config file against its schema, every flow's
 nodes, routes, component types, grants and node configs, and every component it uses
 (digest, imports; a Greentic component's ops, by calling its describe() in the sandbox).
-Prints each problem as FILE: PATH: MESSAGE.
+Prints each problem as FILE: PATH: MESSAGE. With --json, prints one JSON object instead:
+{"valid", "bundle", "tenants", "teams", "channels", "flows", "problems": [{"file", "path", "message", "tenant"}]}.
 
 Exit codes: 0 valid, 1 problems found, 2 bad usage.`;
 
 export async function validateCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parsingFlags(() =>
-    parseArgs({ args: argv, options: { ...HELP_FLAG, bundle: { type: 'string' } }, allowPositionals: false, strict: true }),
+    parseArgs({ args: argv, options: { ...HELP_FLAG, bundle: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: false, strict: true }),
   );
   if (values.help) {
     io.out(VALIDATE_HELP);
@@ -72,6 +73,12 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
       const entry = catalog.resolve(tenant.id, type)!;
       for (const note of entry.greentic?.notes ?? []) io.err(`note: ${entry.manifestFile}: ${note}`);
     }
+  }
+  if (values.json) {
+    const problemsJson = problems.map((p) => ({ file: p.file, path: p.path, message: p.message, tenant: p.tenant ?? null }));
+    const counts = { tenants: workspace.tenants.size, teams, channels, flows };
+    io.out(JSON.stringify({ valid: problems.length === 0, bundle: workspace.name, ...counts, problems: problemsJson }));
+    return problems.length > 0 ? 1 : 0;
   }
   if (problems.length > 0) {
     for (const p of problems) io.err(formatProblem(p));

@@ -288,7 +288,7 @@ const CASES: Case[] = [
     what: 'an unknown command',
     args: ['frobnicate'],
     code: 2,
-    line: 'greentic-host: unknown command "frobnicate" (commands: serve, send, call, describe, component, validate, secrets, token, nats)',
+    line: 'greentic-host: unknown command "frobnicate" (commands: serve, send, call, describe, component, validate, secrets, token, nats, completion)',
   },
   {
     what: 'an unknown secrets action',
