@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ms, pkgVersion, ROOT } from './lib.mjs';
 
-const ALL = ['selftest', 'guest-call', 'glue', 'message', 'throughput', 'cold-start', 'density', 'noisy-neighbour'];
+const ALL = ['selftest', 'guest-call', 'glue', 'message', 'throughput', 'cold-start', 'density', 'noisy-neighbour', 'process-tier'];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 for (const c of chosen)
   if (!ALL.includes(c)) {

@@ -23,7 +23,7 @@ import { createLogger, tenantLogCapOf, type Logger } from './observability/logge
 import { HostMetrics } from './observability/metrics.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from './paths.js';
 import { NodeError } from './sandbox/errors.js';
-import { WorkerPool } from './sandbox/pool.js';
+import { tenantSandbox, WorkerPool } from './sandbox/pool.js';
 import { openDataDir } from './stores/data-dir.js';
 import type { DataDirLock } from './stores/data-dir-lock.js';
 import { loadMasterKey } from './stores/master-key.js';
@@ -151,6 +151,8 @@ export class GreenticHost {
       spare: opts.spare,
       tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
       tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
+      sandbox: (t) => tenantSandbox(workspace.tenants.get(t)?.settings),
+      onWorkerExit: (t, tier) => metrics.workerCrashes.inc({ tenant: t ?? '', tier }),
     });
     await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
@@ -408,7 +410,7 @@ async function preloadComponents(pool: WorkerPool, runtimes: ReadonlyMap<string,
       for (const flow of runtime.flows.values()) {
         for (const node of flow.nodes.values()) {
           const c = runtime.componentFor(env, node.type);
-          if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi]));
+          if (c) ready.push(pool.preload(c, [...runtime.permissions(env, node.component).wasi], runtime.model.id));
         }
       }
     }

@@ -58,6 +58,8 @@ export interface CompiledComponent {
   /** Identifies this (digest, caps) triple: workers cache modules and instances under it. */
   readonly key: string;
   readonly memoryBytes: number;
+  /** The maximum written into every table (a sandbox process re-reads and recaps the modules with it). */
+  readonly tableElements: number;
   /** Core module file name -> compiled module; posted to workers, never recompiled there. */
   readonly modules: ReadonlyMap<string, WebAssembly.Module>;
   /** What its core modules declare, summed. */
@@ -215,7 +217,7 @@ export class ComponentRegistry {
     }
     const over = footprintRefusal(read.footprint, limits);
     if (over) throw refuse(` ${over}`);
-    read.compiled ??= this.#compileModules(component, read, memoryMib * 1024 * 1024, key, refuse);
+    read.compiled ??= this.#compileModules(component, read, memoryMib * 1024 * 1024, limits.tableElements, key, refuse);
     return read.compiled;
   }
 
@@ -241,6 +243,7 @@ export class ComponentRegistry {
     component: LoadedComponent,
     read: ReadComponent,
     memoryBytes: number,
+    tableElements: number,
     key: string,
     refuse: (message: string) => ComponentLoadError,
   ): Promise<CompiledComponent> {
@@ -259,7 +262,7 @@ export class ComponentRegistry {
     }
     // Compiled: the rewritten bytes are no longer needed.
     read.bytes = undefined;
-    return { component, key, memoryBytes, modules, footprint: read.footprint, heapBytes: instanceHeapBytes(read.footprint) };
+    return { component, key, memoryBytes, tableElements, modules, footprint: read.footprint, heapBytes: instanceHeapBytes(read.footprint) };
   }
 
   async #transpile(bytes: Uint8Array, digest: string, source: string): Promise<CacheMeta> {

@@ -90,6 +90,12 @@ export class HostMetrics implements StoreMetricsSink {
     labelNames: [...SCOPE],
     registers: [this.registry],
   });
+  readonly workerCrashes = new Counter({
+    name: 'greentic_worker_crashes_total',
+    help: 'Guest workers that died unexpectedly (a worker thread, or a sandbox process of the process tier), by the tenant of the call they ran',
+    labelNames: ['tenant', 'tier'],
+    registers: [this.registry],
+  });
   readonly liveInstances: Gauge<'tenant'>;
   readonly logLinesDropped: Counter<'tenant'>;
   #liveSource: () => ReadonlyMap<string, number> = () => new Map();

@@ -9,7 +9,7 @@ import { CapabilityError } from '../capabilities/errors.js';
 import type { InvocationScope } from '../capabilities/scope.js';
 import type { GuestWorker } from './guest-worker.js';
 import type { PoolJob } from './jobs.js';
-import { BRIDGE_BYTES, LEN, RESP_SEQ, type BridgeReply } from './protocol.js';
+import { BRIDGE_BYTES, LEN, type BridgeReply } from './protocol.js';
 
 export class CapabilityBridge {
   /** Each scope's bound capability functions, made on its first crossing call. */
@@ -34,8 +34,7 @@ export class CapabilityBridge {
       text = JSON.stringify({ err: { tag: 'limit-exceeded', val: `reply larger than the ${BRIDGE_BYTES}-byte bridge` } } satisfies BridgeReply);
     }
     Atomics.store(w.ctrl, LEN, w.data.write(text, 0, 'utf8'));
-    Atomics.store(w.ctrl, RESP_SEQ, seq);
-    Atomics.notify(w.ctrl, RESP_SEQ);
+    w.replied(seq);
   }
 
   /** Check and run one capability call against the scope of the node that made it. */

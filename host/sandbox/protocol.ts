@@ -22,6 +22,7 @@ export type { NextStep, NodeInvocation, NodeOutput } from '../components/node-wo
  *   STEP_NODE, STEP_DEADLINE   the plan node running now and its deadline (ms past the pool's
  *                              epoch; 0 between nodes), which the main thread's deadline watch reads
  *   IDLE                       1 while the worker sleeps waiting for a job (only then does a new job need a wake-up)
+ *   DONE_LEN (JOB_SLOTS ints)  the length of the result in each DONE slot, so that a relay (process tier) copies only that
  *
  * Two job slots let the main thread hand a worker its next job while it runs the current one
  * (only a job of the same tenant, and only while no other tenant waits: pool.ts), so a busy
@@ -36,7 +37,8 @@ export const DOORBELL = 5;
 export const STEP_NODE = 6;
 export const STEP_DEADLINE = 7;
 export const IDLE = 8;
-export const CTRL_INTS = 9;
+export const DONE_LEN = 9;
+export const CTRL_INTS = 11;
 /** The bridge area: the largest capability request or reply. */
 export const BRIDGE_BYTES = 1 << 20;
 /** Jobs a worker may hold at once: the one it runs and the next. */
@@ -48,6 +50,8 @@ export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_SLOTS * JOB_BYTES;
 export const jobOffset = (n: number): number => BRIDGE_BYTES + ((n - 1) % JOB_SLOTS) * JOB_BYTES;
 /** Where job n's result slot starts. */
 export const doneOffset = (n: number): number => BRIDGE_BYTES + (JOB_SLOTS + ((n - 1) % JOB_SLOTS)) * JOB_BYTES;
+/** The ctrl slot holding the length of job n's result. */
+export const doneLenSlot = (n: number): number => DONE_LEN + ((n - 1) % JOB_SLOTS);
 
 /**
  * The pool-wide `pressure` Int32Array every worker shares with the main thread (waiting.ts):

@@ -99,7 +99,12 @@ export class Spares {
     w.load(p.component);
     const key = preloadKey(p.component.key, p.wasi);
     const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined;
+      // The deadline runs from when the worker can start on it: a sandbox process may wait out a crash backoff first.
+      void w.started.then(() => {
+        if (w.preparing.has(key)) timer = setTimeout(expired, PREPARE_DEADLINE_MS).unref();
+      });
+      const expired = () => {
         if (!w.preparing.has(key)) return;
         w.preparing.delete(key);
         resolve();
@@ -109,8 +114,7 @@ export class Spares {
           'a component did not start within the preparation deadline; its instances are made on demand only',
         );
         this.pool.replace(w, new NodeError('worker-crashed', 'the worker running this call was stopped: it was stuck starting another component', true));
-      }, PREPARE_DEADLINE_MS);
-      timer.unref();
+      };
       w.preparing.set(key, () => {
         clearTimeout(timer);
         resolve();

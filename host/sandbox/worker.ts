@@ -16,6 +16,7 @@ import type { NodeHostFunctions } from './node-abi.js';
 import {
   BRIDGE_BYTES,
   DONE_SEQ,
+  doneLenSlot,
   doneOffset,
   DOORBELL,
   IDLE,
@@ -124,8 +125,9 @@ const runner: JobRunner = new JobRunner(instances, ctrl, init.epoch);
 /** Write a result into the DONE area and ring; a result too large for it becomes a failure. */
 function finish(seq: number, result: JobResult): void {
   const at = doneOffset(seq);
-  if (writeResult(data, at, JOB_BYTES, result) < 0) {
-    writeResult(data, at, JOB_BYTES, {
+  let length = writeResult(data, at, JOB_BYTES, result);
+  if (length < 0) {
+    length = writeResult(data, at, JOB_BYTES, {
       callId: result.callId,
       ok: false,
       failure: { kind: 'host', code: 'limit-exceeded', message: `the job's result is larger than ${JOB_BYTES} bytes`, retryable: false },
@@ -134,6 +136,7 @@ function finish(seq: number, result: JobResult): void {
       evicted: result.evicted,
     } satisfies JobResult);
   }
+  Atomics.store(ctrl, doneLenSlot(seq), length);
   Atomics.store(ctrl, DONE_SEQ, seq);
   ring();
 }

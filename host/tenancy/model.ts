@@ -131,6 +131,8 @@ export interface Settings {
   readonly concurrency: number | undefined;
   readonly ratePerSec: number | undefined;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** Where the tenant's guests run (tenant level: its environments share it). */
+  readonly isolation: 'thread' | 'process';
 }
 
 export const DEFAULT_SETTINGS: Settings = Object.freeze({
@@ -139,6 +141,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   concurrency: undefined,
   ratePerSec: undefined,
   logLevel: 'info',
+  isolation: 'thread',
 });
 
 /** Layer `over` (an environment's settings) on `base` (the tenant's), key by key. */
@@ -150,6 +153,7 @@ export function resolveSettings(base: Settings, over: SettingsConfig | undefined
     concurrency: over.concurrency ?? base.concurrency,
     ratePerSec: over.rate_per_sec ?? base.ratePerSec,
     logLevel: over.log_level ?? base.logLevel,
+    isolation: over.isolation ?? base.isolation,
   };
 }
 

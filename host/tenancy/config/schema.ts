@@ -130,12 +130,17 @@ export const SettingsSchema = z.strictObject({
   rate_per_sec: positiveInt(1_000_000).optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   webchat: WebchatSettingsSchema.optional(),
+  /** Where the tenant's guests run: worker threads of the host (default), or its own supervised child processes. Tenant level only. */
+  isolation: z.enum(['thread', 'process'], { error: 'expected "thread" or "process"' }).optional(),
 });
 export type SettingsConfig = z.infer<typeof SettingsSchema>;
 
 export const EnvironmentSchema = z.strictObject({
   name: z.string().min(1).optional(),
-  settings: SettingsSchema.optional(),
+  settings: SettingsSchema.refine((s) => s.isolation === undefined, {
+    message: "isolation is a tenant-level setting: set it in the tenant's settings, not an environment's",
+    path: ['isolation'],
+  }).optional(),
 });
 
 export const ChannelSchema = z.strictObject({
