@@ -6,9 +6,14 @@
 //      wasi_features keeps some), WAT through jco's
 //      wasm-tools API (parse, embed the WIT world, make a component)
 //   3. their transpiled glue, into the same cache the host reads (by digest and jco version)
-// One progress line per component: name, kind, size, time, or "up to date".
+// One progress line per component: name, kind, size, time, or "up to date"; a JS build also says
+// when it starts componentizing (the slow step). Builds are reproducible (same inputs, same
+// bytes) and kept in .cache/components/ by the hash of their inputs, so an unchanged component
+// whose build/ copy is gone is restored from there without componentizing.
 //
-// Usage: node build.mjs [--force] [--only NAME] [--quiet]
+// Usage: node build.mjs [--force] [--only NAME] [--quiet] [--serving]
+//   --force    rebuild everything, the build cache included
+//   --serving  only what `serve` needs: the host and components/, not the test fixtures
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
@@ -23,7 +28,12 @@ const STATE_FILE = join(BUILD, '.build-state.json');
 const WIT_DIR = join(ROOT, 'wit');
 
 const { values: flags } = parseArgs({
-  options: { force: { type: 'boolean', default: false }, only: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+  options: {
+    force: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+    serving: { type: 'boolean', default: false },
+  },
 });
 const say = (line) => {
   if (!flags.quiet) process.stdout.write(`${line}\n`);
@@ -54,6 +64,8 @@ function walk(dir, pred = () => true) {
 
 const pkgVersion = (name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
 const TOOLS = `componentize-js ${pkgVersion('@bytecodealliance/componentize-js')}; jco ${pkgVersion('@bytecodealliance/jco')}; esbuild ${pkgVersion('esbuild')}`;
+// How components are built is part of their inputs: a change to the builder rebuilds them.
+const BUILDER_SOURCES = ['builder.ts', 'pre-initializer.ts', 'snapshot-module.ts', 'build-cache.ts'].map((f) => join(ROOT, 'host', 'components', f));
 const mb = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
 const secs = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
@@ -109,7 +121,7 @@ function findTargets() {
   };
   for (const name of readdirSync(join(ROOT, 'components')).sort()) add(join(ROOT, 'components', name), join(BUILD, 'components', name), 'component');
   const fixtures = join(ROOT, 'test', 'fixtures');
-  if (existsSync(fixtures)) {
+  if (!flags.serving && existsSync(fixtures)) {
     for (const name of readdirSync(fixtures).sort()) {
       const dir = join(fixtures, name);
       if (!statSync(dir).isDirectory()) continue;
@@ -127,14 +139,14 @@ async function loadBuilder() {
   builder = await import('./dist/components/builder.js');
   // The tools read files through preview2-shim's filesystem, which preopens nothing by default:
   // open the project and the temp directory, in this process only (never in the host).
-  await builder.openBuildFilesystem([ROOT, tmpdir()]);
+  await builder.prepareBuildProcess([ROOT, tmpdir()]);
   return builder;
 }
 
 async function buildComponents(registry) {
   const targets = findTargets();
   // Forget components that no longer exist, so the state file only describes the tree.
-  if (!flags.only) {
+  if (!flags.only && !flags.serving) {
     const live = new Set(targets.map((t) => `${t.group}:${t.name}`));
     for (const key of Object.keys(state)) if (key.includes(':') && !live.has(key)) delete state[key];
   }
@@ -144,7 +156,7 @@ async function buildComponents(registry) {
     const label = `[build] ${t.group} ${t.name}`.padEnd(31);
     const kind = t.source.endsWith('.wat') ? 'wat' : 'js';
     const inputs = [t.manifestFile, ...walk(dirname(t.source), (p) => /\.(js|mjs|wat)$/.test(p)), ...witFiles, ...walk(t.wit, (p) => p.endsWith('.wit'))];
-    const hash = hashFiles([...new Set(inputs)], TOOLS);
+    const hash = hashFiles([...new Set([...inputs, ...BUILDER_SOURCES])], TOOLS);
     const key = `${t.group}:${t.name}`;
     const prev = state[key];
     if (!flags.force && prev?.hash === hash && existsSync(t.out)) {
@@ -156,14 +168,22 @@ async function buildComponents(registry) {
     let bytes;
     try {
       const { buildComponentBytes } = await loadBuilder();
-      bytes = await buildComponentBytes({
-        name: `${t.group}-${t.name}`,
-        source: t.source,
-        wit: t.wit,
-        world: t.world,
-        wasiFeatures: t.wasiFeatures,
-        tmpDir: join(BUILD, 'tmp'),
-      });
+      const { BuildCache } = await import('./dist/components/build-cache.js');
+      const { BUILD_CACHE_DIR } = await import('./dist/paths.js');
+      bytes = await buildComponentBytes(
+        {
+          name: `${t.group}-${t.name}`,
+          source: t.source,
+          wit: t.wit,
+          world: t.world,
+          wasiFeatures: t.wasiFeatures,
+          tmpDir: join(BUILD, 'tmp'),
+        },
+        (line) => {
+          if (line.startsWith('componentizing')) say(`${label} ${kind.padEnd(3)}           componentizing (the slow step: seconds, up to 30 s the first time)`);
+        },
+        flags.force ? undefined : new BuildCache(BUILD_CACHE_DIR),
+      );
     } catch (e) {
       failed++;
       console.error(

@@ -230,6 +230,8 @@ export class GreenticHost {
           opts.onProgress,
         ).catch(abandon)
       : undefined;
+    // A master key other than the one the secrets are sealed with stops the start (one clear line).
+    await secrets.checkMasterKey?.([...runtimes.keys()]).catch(abandon);
     const fileLetters = links ? undefined : new FileDeadLetterStore(opts.dataDir);
     const bus =
       opts.bus ??

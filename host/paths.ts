@@ -11,7 +11,7 @@ export const BUILD_DIR = join(PACKAGE_ROOT, 'build');
 export const BUILTIN_BUILD_DIR = join(BUILD_DIR, 'components');
 /** Transpiled glue, by transpiler version and component digest; shared by build.mjs and the host. */
 export const DEFAULT_CACHE_DIR = join(PACKAGE_ROOT, '.cache', 'transpiled');
+/** Built components by the hash of their inputs (build-cache.ts); shared by build.mjs and `component build`. */
+export const BUILD_CACHE_DIR = join(PACKAGE_ROOT, '.cache', 'components');
 /** The WIT contract components are built against (greentic:host). */
 export const WIT_DIR = join(PACKAGE_ROOT, 'wit');
-/** The greentic-host command of this installation (what a scaffolded test runs). */
-export const CLI_PATH = join(PACKAGE_ROOT, 'bin', 'greentic-host.mjs');

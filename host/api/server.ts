@@ -6,13 +6,15 @@ import { registerWebchat, type WebchatChannel } from '../messaging/providers/web
 import { WebchatGuard } from '../messaging/providers/webchat-limits.js';
 import type { ChannelAddress } from '../messaging/subjects.js';
 import { StoreUnavailableError } from '../stores/storage-problem.js';
-import { InvalidIdError } from '../tenancy/ids.js';
+import { InvalidIdError, isValidId } from '../tenancy/ids.js';
 import { findChannel } from '../tenancy/model.js';
 import { answerClientError, describeFrameworkError, errorBody, sendError } from './error-reply.js';
 import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { AdminGate } from './admin-auth.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import type { OpenAPIV3 } from 'openapi-types';
+import { completeOpenApi, openApiFrame } from './openapi.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { registerIngressRoutes } from './routes/ingress.js';
 import { registerMessageRoutes } from './routes/messages.js';
@@ -62,26 +64,15 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   const keyring = new TenantKeyring(host.workspace.tenants, host.secrets);
 
   await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'greentic-host API',
-        version: '1',
-        description:
-          "Every /api/v1 route except this document needs a Bearer JWT of the tenant named by X-Tenant-ID. Every /admin/v1 route needs the operator's admin token instead (and answers 404 on an instance without one).",
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          admin: { type: 'http', scheme: 'bearer', description: "the operator's admin token (GREENTIC_ADMIN_TOKEN), for /admin/v1 only" },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
+    openapi: openApiFrame(),
+    transformObject: (doc) => ('openapiObject' in doc ? completeOpenApi(doc.openapiObject as Record<string, unknown>) : doc.swaggerObject) as Partial<OpenAPIV3.Document>,
   });
 
   app.setErrorHandler((err: FastifyError | ApiAuthError | InvalidIdError, req, reply) => {
-    if (err instanceof ApiAuthError) return sendError(reply, err.status, err.code, err.message);
+    if (err instanceof ApiAuthError) {
+      host.logger.warn({ event: 'api-refused', ...refusalFields(host, req.headers), status: err.status, code: err.code, method: req.method, route: req.routeOptions.url, reason: err.message }, 'API request refused');
+      return sendError(reply, err.status, err.code, err.message);
+    }
     if (err instanceof InvalidIdError) return sendError(reply, 400, 'invalid-id', err.message);
     // A disk that is full or read-only: retryable, and says so (never a 500).
     if (err instanceof StoreUnavailableError) return sendError(reply, 503, err.code, err.message);
@@ -141,6 +132,7 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
     channel: (address) => webchatChannel(host, address),
     guard,
     replyTimeoutMs: opts.replyTimeoutMs,
+    logger: host.logger,
   });
 
   registerIngressRoutes(app, {
@@ -167,4 +159,19 @@ function webchatChannel(host: GreenticHost, address: ChannelAddress): WebchatCha
   if (!found.ok || found.channel.provider !== 'webchat' || !host.serves(address.tenant)) return null;
   const settings = found.tenant.envs.get(address.env)?.settings ?? found.tenant.settings;
   return { title: found.channel.title ?? `${found.tenant.name} ${found.team.name}`, limits: settings.webchat };
+}
+
+/** A tenant id no tenant can have (the id grammar starts with a letter or digit): refusals naming no tenant this host serves share it. */
+const UNKNOWN_TENANT = '_unknown';
+
+/**
+ * The tenant fields of a refused API request, from its headers, never its token: the tenant
+ * when this host serves it (so the per-tenant log cap bounds its refusals), else one shared
+ * bucket, so a flood of made-up tenant names cannot grow the log without bound.
+ */
+function refusalFields(host: GreenticHost, headers: Record<string, string | string[] | undefined>): { tenant_id: string; team_id?: string } {
+  const tenant = headers['x-tenant-id'];
+  const team = headers['x-team-id'];
+  const known = typeof tenant === 'string' && isValidId(tenant) && host.serves(tenant);
+  return { tenant_id: known ? tenant : UNKNOWN_TENANT, ...(known && typeof team === 'string' && isValidId(team) ? { team_id: team } : {}) };
 }

@@ -40,7 +40,7 @@ export async function mintToken(req: TokenRequest, secrets: SecretStore): Promis
     signingKey = new TextEncoder().encode(value);
   } else {
     if (!req.privateKeyFile) throw new TokenMintError(`tenant "${req.tenant.id}" signs with ${key.alg}: pass its private key with --key FILE (PKCS8 PEM)`);
-    signingKey = (await importPKCS8(await readFile(req.privateKeyFile, 'utf8'), key.alg)) as CryptoKey;
+    signingKey = await privateKey(req.privateKeyFile, key.alg);
   }
   const jwt = new SignJWT({ tenant: req.tenant.id, teams: [...req.teams], envs: [...req.envs], scope: req.scopes.join(' ') })
     .setProtectedHeader({ alg: key.alg, ...(key.kid ? { kid: key.kid } : {}) })
@@ -51,6 +51,28 @@ export async function mintToken(req: TokenRequest, secrets: SecretStore): Promis
     .setNotBefore('0s')
     .setExpirationTime(`${req.ttlSeconds}s`);
   return jwt.sign(signingKey);
+}
+
+/** The PKCS8 PEM private key in `file`; a missing file or one that is not such a key is a TokenMintError naming it. */
+async function privateKey(file: string, alg: string): Promise<CryptoKey> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TokenMintError(`--key ${file}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${code ?? (e as Error).message})`}`);
+  }
+  if (!pem.includes('-----BEGIN PRIVATE KEY-----')) {
+    const hint = /-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----/.test(pem)
+      ? 'convert it with: openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8.pem'
+      : 'expected a PKCS8 PEM private key (-----BEGIN PRIVATE KEY-----)';
+    throw new TokenMintError(`--key ${file} is not a PKCS8 PEM private key: ${hint}`);
+  }
+  try {
+    return (await importPKCS8(pem, alg)) as CryptoKey;
+  } catch (e) {
+    throw new TokenMintError(`--key ${file}: not an ${alg} private key, which the tenant's api.keys[0] needs (${(e as Error).message})`);
+  }
 }
 
 /** Parse "90s", "15m", "1h", "7d" into seconds. */

@@ -1,17 +1,19 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { ComponentLoadError } from '../components/registry.js';
 import { callComponentOnce, callGreenticOnce, prepareCall, type CallScope, type PreparedCall } from '../flow/component-call.js';
 import { HttpPolicy } from '../capabilities/http-client/allow-list.js';
 import { cborToJson } from '../greentic/cbor.js';
 import { createLogger } from '../observability/logger.js';
 import { DEFAULT_CACHE_DIR } from '../paths.js';
+import type { DenialEvent } from '../observability/metrics.js';
 import { NodeError } from '../sandbox/errors.js';
-import { loadMasterKey } from '../stores/master-key.js';
-import { FileSecretStore } from '../stores/secret-store.js';
+import { zodProblems } from '../tenancy/config/problems.js';
 import { lookUpManifest } from './manifest-lookup.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, jsonFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
+import { openSecretStore } from './secret-store-open.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, jsonFlag, optionalIdFlag, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const CALL_HELP = `Usage: greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] --input TEXT [options]
        greentic-host call COMPONENT.wasm --tenant T --env E [--team TEAM] [--op OP] --input JSON   (a Greentic component)
@@ -41,6 +43,8 @@ Options:
   --json             print the result as JSON
   -h, --help         this help
 
+--config is checked against the manifest's config_schema first, as a flow's node config is.
+A capability call the host denied is printed with its reason (and named when the call then fails).
 Every capability the manifest requests is granted (you are the operator); without a manifest
 the component gets none (a Greentic component: the WASI it imports, in the sandbox: no
 environment, directories or network). Exit codes: 0 ok, 1 the call failed (or a Greentic component answered ok: false), 2 bad usage.`;
@@ -104,15 +108,23 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
     const gets = greentic ? 'the WASI it imports, in the sandbox (no environment, directories or network)' : 'no capabilities';
     io.err(`note: no manifest for ${positionals[0]}; the component gets ${gets}`);
   }
-  const dataDir = resolve(values.data ?? 'data');
+  const secrets = await openSecretStore({
+    dataDir: dataDirFlag(values.data),
+    nats: undefined,
+    client: 'greentic-host call',
+    tenants: [scope.tenant],
+    global: true,
+  });
   const who: CallScope = {
     scope,
     user,
     session: 'cli-session',
     channel,
-    secrets: new FileSecretStore(dataDir, await loadMasterKey(join(dataDir, 'master.key'))),
+    secrets: secrets.store,
     logger: createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info' }),
+    onDenial: (e) => void denials.push(e),
   };
+  const denials: DenialEvent[] = [];
   try {
     if (greentic) {
       for (const flag of ['config', 'state', 'resumed'] as const) {
@@ -136,6 +148,7 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
     if (typeof state !== 'object' || state === null || Array.isArray(state) || Object.values(state).some((v) => typeof v !== 'string')) {
       throw new UsageError('--state must be a JSON object of string values');
     }
+    checkConfig(config, found.manifest?.config_schema);
     const result = await callComponentOnce(prepared, {
       ...who,
       text: input,
@@ -153,6 +166,7 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
           next: result.output.next,
           state: result.state,
           denials: result.denials,
+          denied: denials.map((d) => ({ capability: d.capability, fn: d.fn, reason: d.reason })),
           ms: Math.round(result.ms * 10) / 10,
         }),
       );
@@ -161,12 +175,30 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
       for (const m of result.outbox.filter((o) => o.channel !== channel)) io.out(`sent to ${m.channel}: ${m.text}`);
       io.out(`next: ${next}`);
       io.out(`state: ${JSON.stringify(result.state)}`);
-      if (result.denials > 0) io.out(`denied capability calls: ${result.denials} (see the log)`);
+      for (const d of denials) io.out(`denied: ${denialText(d)}`);
     }
     return 0;
   } catch (e) {
-    if (e instanceof NodeError) throw new CommandFailed(`node error ${e.code}: ${e.message}`);
+    // A trap after a denied capability call is most likely its consequence: name the denial.
+    if (e instanceof NodeError) {
+      const after = denials.length > 0 ? `; before it failed, the host denied ${denials.map(denialText).join('; ')}` : '';
+      throw new CommandFailed(`node error ${e.code}: ${e.message}${after}`);
+    }
     if (e instanceof ComponentLoadError) throw new CommandFailed(e.message);
     throw e;
   }
+}
+
+/** "state.set (capabilities.state is read): why", as a person reads a denial. */
+function denialText(d: DenialEvent): string {
+  return `${d.capability}.${d.fn}: ${d.reason}`;
+}
+
+/** --config checked against the manifest's config_schema, with the validator a flow's node config goes through. */
+function checkConfig(config: unknown, schema: Record<string, unknown> | undefined): void {
+  if (!schema) return;
+  const check = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]).safeParse(config);
+  if (check.success) return;
+  const problems = zodProblems('--config', check.error.issues).map((p) => `${p.path || '(the whole config)'}: ${p.message}`);
+  throw new CommandFailed(`--config does not match the manifest's config_schema: ${problems.join('; ')}`);
 }

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { guestTypesInChildProcess } from '../components/build-runner.js';
 import { ComponentBuildError, NODE_WORLD } from '../components/builder.js';
 import { scaffoldFiles } from '../components/scaffold.js';
-import { BUILTIN_SOURCE_DIR, CLI_PATH, WIT_DIR } from '../paths.js';
+import { BUILTIN_SOURCE_DIR, WIT_DIR } from '../paths.js';
 import { ID_PATTERN_TEXT } from '../tenancy/ids.js';
 import { CommandFailed, HELP_FLAG, idArgument, parsingFlags, UsageError, type CommandIo } from './usage.js';
 
@@ -16,7 +16,10 @@ Scaffold a JS component named NAME (${ID_PATTERN_TEXT}) in DIR:
   manifest.yaml          what it needs: capabilities, limits, config_schema
   types/, jsconfig.json  TypeScript declarations of the ${NODE_WORLD} world, for your editor
   test/NAME.test.mjs     a node:test test running the built component through greentic-host call
+  package.json           npm run build and npm test (they run greentic-host from PATH)
   README.md              how to build, try, test and install it
+
+Nothing in DIR names a path of this machine: it works wherever it is moved.
 
 DIR must not exist, or be empty. Next: greentic-host component build DIR.
 
@@ -49,7 +52,7 @@ export async function componentNewCommand(argv: string[], io: CommandIo): Promis
     if (e instanceof ComponentBuildError) throw new CommandFailed(e.message);
     throw e;
   }
-  const files = scaffoldFiles({ name, cliPath: CLI_PATH, types });
+  const files = scaffoldFiles({ name, types });
   try {
     for (const [rel, text] of Object.entries(files)) {
       const file = join(dir, rel);
@@ -71,11 +74,12 @@ export async function componentNewCommand(argv: string[], io: CommandIo): Promis
   io.out('  manifest.yaml'.padEnd(36) + 'what it needs: capabilities, limits, config_schema');
   io.out('  types/, jsconfig.json'.padEnd(36) + `editor types for ${NODE_WORLD}`);
   io.out(`  test/${name}.test.mjs`.padEnd(36) + 'runs the built component through greentic-host call');
+  io.out('  package.json'.padEnd(36) + 'npm run build, npm test (greentic-host on PATH: npm link in its checkout)');
   io.out('  README.md');
   io.out('next:');
   io.out(`  greentic-host component build ${at}`);
   io.out(`  greentic-host call ${at}/dist/${name}.wasm --tenant acme --env prod --input hi --config '{"greeting":"Hello"}'`);
-  io.out(`  node --test ${at}/test/${name}.test.mjs`);
+  io.out(`  cd ${at} && npm test`);
   return 0;
 }
 

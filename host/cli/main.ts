@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { redactCredentials } from '../observability/redact.js';
-import { MasterKeyError } from '../stores/master-key.js';
-import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
-import { InvalidIdError } from '../tenancy/ids.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { callCommand, CALL_HELP } from './call.js';
+import { completionCommand, COMPLETION_HELP } from './completion.js';
+import { withEnvFlags } from './env-flags.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { dataCommand, DATA_HELP } from './data.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
@@ -13,7 +15,8 @@ import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
 import { tokenCommand, TOKEN_HELP } from './token.js';
-import { CommandFailed, UsageError, type CommandIo } from './usage.js';
+import { classifyFailure, environmentProblem, EXIT } from './failures.js';
+import type { CommandIo } from './usage.js';
 import { validateCommand, VALIDATE_HELP } from './validate.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; help: string; summary: string }> = {
@@ -29,6 +32,12 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   dlq: { run: dlqCommand, help: DLQ_HELP, summary: "list, show, replay or delete a tenant's dead letters" },
   nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
   data: { run: dataCommand, help: DATA_HELP, summary: "export or erase a user's, session's, environment's or tenant's stored data" },
+  completion: {
+    // Reads the table when it runs, so the script covers every command, itself included.
+    run: async (argv, io) => completionCommand(argv, io, Object.entries(COMMANDS).map(([name, c]) => ({ name, help: c.help }))),
+    help: COMPLETION_HELP,
+    summary: 'print a shell completion script (bash, zsh or fish)',
+  },
 };
 
 export const MAIN_HELP = `Usage: greentic-host COMMAND [options]
@@ -40,7 +49,31 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Run greentic-host COMMAND --help for a command's options.`;
+Run greentic-host COMMAND --help for a command's options.
+
+Environment: GREENTIC_BUNDLE, GREENTIC_DATA, GREENTIC_PORT and GREENTIC_NATS_URL stand for
+--bundle, --data, --port and --nats where a command takes them (a flag given wins).
+
+Global options (before or after the command):
+  --debug          on an error, also print its stack (or set GREENTIC_DEBUG=1)
+  -V, --version    print the version
+
+Exit codes: 0 done, 1 failed (the message says what to fix), 2 bad usage (a flag, an id or an
+environment variable), 70 an internal error (a bug: rerun with --debug and report it).`;
+
+/** "greentic-host 0.1.0 (Node.js v20.20.2)". */
+export function versionLine(): string {
+  const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return `greentic-host ${version} (Node.js ${process.version})`;
+}
+
+/** Take the global flags out of argv (up to a "--", after which everything is a command's argument). */
+function globalFlags(argv: readonly string[]): { args: string[]; debug: boolean } {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const tail = end === -1 ? [] : argv.slice(end);
+  return { args: [...head.filter((a) => a !== '--debug'), ...tail], debug: head.includes('--debug') };
+}
 
 const defaultIo: CommandIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -48,34 +81,44 @@ const defaultIo: CommandIo = {
   stdin: process.stdin,
 };
 
-/** Run the CLI; returns the exit code (0 ok, 1 failed, 2 bad usage). */
-export async function main(argv: string[], io: CommandIo = defaultIo): Promise<number> {
-  const [command, ...rest] = argv;
+/** Run the CLI; returns the exit code (EXIT: 0 ok, 1 failed, 2 bad usage, 70 internal error). */
+export async function main(argv: string[], io: CommandIo = defaultIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { args, debug: debugFlag } = globalFlags(argv);
+  const debug = debugFlag || env.GREENTIC_DEBUG === '1';
+  const [command, ...rest] = args;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.out(MAIN_HELP);
-    return command === undefined ? 2 : 0;
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    io.out(versionLine());
+    return EXIT.ok;
   }
   // Own keys only: "constructor" or "__proto__" is an unknown command, not Object.prototype's.
   const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!cmd) {
-    io.err(`greentic-host: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    return 2;
+    io.err(`greentic-host: unknown command ${JSON.stringify(command.slice(0, 40))} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    return EXIT.usage;
+  }
+  const problem = environmentProblem(env);
+  if (problem) {
+    io.err(`greentic-host ${command}: ${problem}`);
+    return EXIT.usage;
+  }
+  const withEnv = withEnvFlags(command, rest, env);
+  if ('problem' in withEnv) {
+    io.err(`greentic-host ${command}: ${redactCredentials(withEnv.problem)}`);
+    return EXIT.usage;
   }
   // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
   const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(rest, safe);
+    return await cmd.run(withEnv.args, safe);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof InvalidIdError) {
-      safe.err(`greentic-host ${command}: ${e.message} (see --help)`);
-      return 2;
-    }
-    // A data directory, key or disk an operator must fix: one line saying what, never a stack.
-    if (e instanceof CommandFailed || e instanceof DataDirError || e instanceof MasterKeyError || e instanceof StoreUnavailableError) {
-      safe.err(`greentic-host ${command}: ${e.message}`);
-      return 1;
-    }
-    safe.err(`greentic-host ${command}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    return 1;
+    const failure = classifyFailure(e);
+    // The prefix is ours, not a credential ("token: ..."): only the message is redacted.
+    io.err(`greentic-host ${command}: ${redactCredentials(failure.message)}`);
+    if (debug && e instanceof Error && e.stack) io.err(redactCredentials(e.stack));
+    return failure.code;
   }
 }

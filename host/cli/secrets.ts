@@ -1,25 +1,24 @@
-import { join, resolve } from 'node:path';
-import { loadMasterKey } from '../stores/master-key.js';
-import { namespacePrefix, type SecretNamespace } from '../stores/keys.js';
-import { FileSecretStore, MAX_SECRET_BYTES, type SecretStore } from '../stores/secret-store.js';
-import { NatsSecretStore } from '../stores/nats-secret-store.js';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
-import { ensureStreams, globalStreams, NatsSetupError, tenantStreams } from '../messaging/nats/resources.js';
-import { createLogger } from '../observability/logger.js';
-import { natsUrlFlag } from './instance-config.js';
-import { loadWorkspace } from '../tenancy/config/load.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, idArgument, idFlag, optionalIdFlag, readAll, UsageError, type CommandIo } from './usage.js';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { namespacePrefix, type SecretNamespace } from '../stores/keys.js';
+import { MAX_SECRET_BYTES, type SecretStore } from '../stores/secret-store.js';
+import { loadWorkspace } from '../tenancy/config/load.js';
+import { openSecretStore } from './secret-store-open.js';
+import { ROTATE_HELP, rotateKeyCommand } from './secrets-rotate.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idArgument, idFlag, optionalIdFlag, readAll, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const SECRETS_HELP = `Usage: greentic-host secrets set|list|delete [--data DIR] (--tenant T [--team TEAM] | --global) [NAME]
+       greentic-host secrets rotate-key [--data DIR] [--nats URL] [--new-key-file FILE]
 
 Manage secrets, encrypted at rest (AES-256-GCM) under the master key from
-GREENTIC_MASTER_KEY or DATA/master.key (created, mode 0600, on first use).
+GREENTIC_MASTER_KEY or DATA/master.key (created, mode 0600, on first use). The secrets record
+the id of their key (DATA/secrets/.key-id; key _key-id of each NATS bucket): a command or host
+started with another key is refused rather than sealing secrets with a second key.
 
   set NAME      read the value from stdin and store it
   list          print the names in the namespace; values are never printed
   delete NAME   remove a secret
+${ROTATE_HELP}
 
 Namespaces: --global (global/), --tenant T (T/), --tenant T --team TEAM (T/teams/TEAM/).
 A component reads a secret only when its manifest asks for it and the tenant's grants
@@ -31,6 +30,8 @@ Options:
   --nats URL      store in the tenant's NATS KV bucket greentic_secrets_{tenant} (or
                   greentic_secrets_global) instead of files; the master key must be the
                   hosts' (GREENTIC_MASTER_KEY)
+  --new-key-file FILE   rotate-key: the new master key (64 hex digits or base64, mode 0600)
+  --json          list: print {"namespace", "secrets": [NAME, ...]}
   -h, --help      this help`;
 
 export async function secretsCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -45,6 +46,8 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
         team: { type: 'string' },
         global: { type: 'boolean' },
         bundle: { type: 'string' },
+        'new-key-file': { type: 'string' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -55,8 +58,16 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
     return 0;
   }
   const [action, ...rest] = positionals;
+  const dataDir = dataDirFlag(values.data);
+  if (action === 'rotate-key') {
+    if (rest.length > 0 || values.tenant !== undefined || values.team !== undefined || values.global) {
+      throw new UsageError('rotate-key takes no NAME or namespace: it re-seals every secret');
+    }
+    return rotateKeyCommand(dataDir, values.nats, values['new-key-file'], io);
+  }
   if (action !== 'set' && action !== 'list' && action !== 'delete')
-    throw new UsageError(`expected set, list or delete, got ${action === undefined ? 'nothing' : JSON.stringify(action)}`);
+    throw new UsageError(`expected set, list, delete or rotate-key, got ${action === undefined ? 'nothing' : JSON.stringify(action.slice(0, 40))}`);
+  if (values['new-key-file'] !== undefined) throw new UsageError('--new-key-file is for rotate-key');
   let ns: SecretNamespace;
   if (values.global) {
     if (values.tenant !== undefined || values.team !== undefined) throw new UsageError('--global cannot be combined with --tenant or --team');
@@ -72,39 +83,37 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
       if (team !== undefined && !t.teams.has(team)) throw new CommandFailed(`tenant "${tenant}" has no team "${team}"`);
     }
   }
-  const dataDir = resolve(values.data ?? 'data');
-  const masterKey = await loadMasterKey(join(dataDir, 'master.key'));
-  let store: SecretStore;
-  let closeNats: (() => Promise<void>) | undefined;
-  if (values.nats !== undefined) {
-    const logger = createLogger({ level: 'warn' });
-    try {
-      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host secrets', connectWaitMs: 1 }, logger);
-      closeNats = () => links.close();
-      // The namespace's bucket is made if missing (by a user that may; a confined one gets a clear error).
-      await ensureStreams(links.main.jsm, ns.kind === 'global' ? globalStreams() : tenantStreams(ns.tenant), 'this NATS user');
-      store = await NatsSecretStore.open(links, masterKey);
-    } catch (e) {
-      if (e instanceof NatsConnectError || e instanceof NatsSetupError) {
-        await closeNats?.();
-        throw new CommandFailed(e.message);
-      }
-      throw e;
-    }
-  } else {
-    store = new FileSecretStore(dataDir, masterKey);
-  }
+  const secrets = await openSecretStore({
+    dataDir,
+    nats: values.nats,
+    client: 'greentic-host secrets',
+    tenants: ns.kind === 'global' ? [] : [ns.tenant],
+    global: ns.kind === 'global',
+    setUp: ns.kind === 'global' ? 'global' : 'tenants',
+  });
   try {
-    return await runSecretsAction(action, rest, ns, store, io);
+    return await runSecretsAction(action, rest, ns, secrets.store, io, values.json ?? false);
   } finally {
-    await closeNats?.();
+    await secrets.close();
   }
 }
 
-async function runSecretsAction(action: 'set' | 'list' | 'delete', rest: string[], ns: SecretNamespace, store: SecretStore, io: CommandIo): Promise<number> {
+async function runSecretsAction(
+  action: 'set' | 'list' | 'delete',
+  rest: string[],
+  ns: SecretNamespace,
+  store: SecretStore,
+  io: CommandIo,
+  json = false,
+): Promise<number> {
+  if (json && action !== 'list') throw new UsageError('--json is for secrets list');
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError('list takes no NAME');
     const names = await store.list(ns);
+    if (json) {
+      io.out(JSON.stringify({ namespace: namespacePrefix(ns), secrets: names }));
+      return 0;
+    }
     io.err(`${names.length} secret${names.length === 1 ? '' : 's'} in ${namespacePrefix(ns)}`);
     for (const n of names) io.out(n);
     return 0;

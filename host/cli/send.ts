@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { GreenticHost } from '../host.js';
-import { converse, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
+import { converse, newMessageId, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
 import { NatsLinks } from '../messaging/nats/links.js';
 import { NatsBus } from '../messaging/nats/nats-bus.js';
@@ -8,7 +8,7 @@ import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { findChannel } from '../tenancy/model.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, intFlag, optionalIdFlag, required, UsageError, type CommandIo } from './usage.js';
+import { HELP_FLAG, parsingFlags, CommandFailed, idFlag, intFlag, optionalIdFlag, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
 
 export const SEND_HELP = `Usage: greentic-host send --bundle DIR --tenant T --env E --team TEAM --channel C --user U [options] TEXT
@@ -29,6 +29,8 @@ Options:
                    in the URL (nats://user:password@host:4222)
   --inbox-prefix P with --nats: the reply-subject prefix the NATS user may subscribe to
                    (e.g. _INBOX_provider_acme in the example's nats-server.conf)
+  --id ID          the message id (default: a new one); a retry of a send that timed out
+                   with the same --id is handled once, not twice
   --json           print {"session", "replies"} as JSON
   --timeout MS     how long to wait for the answer             (default: 30000)
   -h, --help       this help
@@ -50,6 +52,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
         channel: { type: 'string' },
         user: { type: 'string' },
         session: { type: 'string' },
+        id: { type: 'string' },
         json: { type: 'boolean' },
         timeout: { type: 'string' },
         'inbox-prefix': { type: 'string' },
@@ -74,7 +77,9 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   if (positionals.length !== 1)
     throw new UsageError(positionals.length === 0 ? 'missing the message TEXT' : `expected one TEXT argument, got ${positionals.length} (quote the message)`);
   const text = positionals[0]!;
-  const message = { user, text, ...(session ? { session } : {}) };
+  // The id goes with the message: the bus and the host drop a second copy of the same id.
+  const id = optionalIdFlag('message', values.id, 'id') ?? newMessageId();
+  const message = { id, user, text, ...(session ? { session } : {}) };
   const print = (answer: ConversationReply) => {
     if (!answer.ok) throw new CommandFailed(`${answer.code}: ${answer.message}`);
     if (values.json) io.out(JSON.stringify({ session: answer.session, replies: answer.replies }));
@@ -97,7 +102,11 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
     try {
       return print(await converse(bus, address, message, timeout));
     } catch (e) {
-      if (e instanceof ReplyTimeoutError) throw new CommandFailed(`${e.message}: is a host serving tenant "${address.tenant}" on this NATS server?`);
+      if (e instanceof ReplyTimeoutError) {
+        throw new CommandFailed(
+          `${e.message}: is a host serving tenant "${address.tenant}" on this NATS server? The message (id ${id}) may still be handled; to retry without it being handled twice, add --id ${id}`,
+        );
+      }
       throw e;
     } finally {
       await bus.close();
@@ -109,7 +118,7 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   try {
     host = await GreenticHost.start({
       bundleDir: bundle,
-      dataDir: resolve(values.data ?? 'data'),
+      dataDir: dataDirFlag(values.data),
       tenants: [address.tenant],
       workers: 1,
       spare: false,

@@ -13,7 +13,7 @@ import { DataDirError } from '../stores/storage-problem.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { HttpDrain, stopGracefully } from './graceful-stop.js';
 import { natsUrlFlag, readInstanceConfig, tenantListFlag, type InstanceSettings } from './instance-config.js';
-import { CommandFailed, HELP_FLAG, intFlag, parsingFlags, UsageError, type CommandIo } from './usage.js';
+import { CommandFailed, count, HELP_FLAG, intFlag, parsingFlags, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const SERVE_HELP = `Usage: greentic-host serve --bundle DIR [--data DIR] [--port N] [--host ADDR] [options]
 
@@ -100,7 +100,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   // Flags first (bad ones are usage errors), then the file, then defaults.
   const fromFlags: Partial<InstanceSettings> = {
     bundle: values.bundle === undefined ? undefined : resolve(values.bundle),
-    data: values.data === undefined ? undefined : resolve(values.data),
+    data: values.data === undefined ? undefined : dataDirFlag(values.data),
     port: intFlag(values.port, 'port', 0, 65535),
     host: values.host,
     workers: intFlag(values.workers, 'workers', 1, 256),
@@ -188,11 +188,19 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       throw new CommandFailed(e.message);
     throw e;
   }
+  const unknown = unknownTenants(host, [...(settings.tenants === 'all' ? [] : settings.tenants), ...settings.excludeTenants]);
+  if (unknown.length > 0) {
+    await host.close();
+    const has = [...host.workspace.tenants.keys()].sort().join(', ') || 'none';
+    throw new CommandFailed(
+      `--tenants/--exclude-tenants name ${count(unknown.length, 'tenant')} not in the bundle: ${unknown.join(', ')} (its tenants: ${has})`,
+    );
+  }
   for (const t of settings.tenants === 'all' ? [] : settings.tenants) {
-    if (!host.serves(t) && !settings.excludeTenants.includes(t)) io.err(`warning: tenant "${t}" is not in the bundle or failed to load`);
+    if (!host.serves(t) && !settings.excludeTenants.includes(t)) io.err(`warning: tenant "${t}" failed to load (see the log, or run validate)`);
   }
   if (host.problems.length > 0) {
-    io.err(`warning: ${host.problems.length} configuration problem(s); affected tenants or channels are unavailable (see the log, or run validate)`);
+    io.err(`warning: ${count(host.problems.length, 'configuration problem')}; affected tenants or channels are unavailable (see the log, or run validate)`);
   }
 
   const app = await createHttpServer(host, { metricsToken: process.env.GREENTIC_METRICS_TOKEN || undefined, adminToken });
@@ -238,7 +246,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
-    `greentic-host ready: ${host.runtimes.size} tenants (${[...host.runtimes.keys()].join(', ') || 'none'}), ${channels} channels, ${bus}, ${stores}; ` +
+    `greentic-host ready: ${count(host.runtimes.size, 'tenant')} (${[...host.runtimes.keys()].join(', ') || 'none'}), ${count(channels, 'channel')}, ${bus}, ${stores}; ` +
       `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${adminToken ? `, admin ${url}/admin/v1` : ''}${watch ? ', watching the bundle' : ''}` +
       `${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
   );
@@ -257,4 +265,9 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   tenantLogCapOf(logger)?.flushReports();
   io.out('greentic-host: stopped');
   return 0;
+}
+
+/** Tenants named on the command line that the bundle does not have (a tenant whose files are broken is not unknown). */
+function unknownTenants(host: GreenticHost, named: readonly string[]): string[] {
+  return [...new Set(named)].filter((t) => !host.workspace.tenants.has(t) && !host.problems.some((p) => p.tenant === t));
 }

@@ -1,18 +1,12 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken, parseTtl, TokenMintError } from '../api/tokens.js';
 import type { ApiScope } from '../api/auth.js';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
-import { createLogger } from '../observability/logger.js';
-import { loadMasterKey } from '../stores/master-key.js';
-import { NatsSecretStore } from '../stores/nats-secret-store.js';
-import { FileSecretStore, type SecretStore } from '../stores/secret-store.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { checkId, InvalidIdError } from '../tenancy/ids.js';
-import { natsUrlFlag } from './instance-config.js';
-import { CommandFailed, HELP_FLAG, idFlag, parsingFlags, required, UsageError, type CommandIo } from './usage.js';
+import { openSecretStore } from './secret-store-open.js';
+import { CommandFailed, HELP_FLAG, idFlag, parsingFlags, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
 export const TOKEN_HELP = `Usage: greentic-host token issue --bundle DIR --tenant T --team TEAM[,TEAM] --scope SCOPE[,SCOPE] [options]
 
@@ -31,6 +25,7 @@ Options:
   --key FILE        PKCS8 PEM private key, for asymmetric tenant keys
   --data DIR        where the secret store and master key live         (default: ./data)
   --nats URL        read the HS256 secret from the NATS KV store instead
+  --json            print {"token", "tenant", "teams", "envs", "scopes", "subject", "expires_at"}
   -h, --help        this help`;
 
 /** A comma-separated list of ids for `flag`. */
@@ -59,6 +54,7 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
         key: { type: 'string' },
         data: { type: 'string' },
         nats: { type: 'string' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -91,22 +87,23 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
   const envs = values.env === undefined ? [...tenant.envs.keys()] : idList('env', values.env, 'env');
   for (const e of envs) if (!tenant.envs.has(e)) throw new CommandFailed(`tenant "${tenantId}" has no environment "${e}"`);
 
-  const dataDir = resolve(values.data ?? 'data');
-  const masterKey = await loadMasterKey(join(dataDir, 'master.key'));
-  let store: SecretStore = new FileSecretStore(dataDir, masterKey);
-  let close = async () => {};
-  if (values.nats !== undefined) {
-    try {
-      const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host token', connectWaitMs: 1 }, createLogger({ level: 'warn' }));
-      close = () => links.close();
-      store = await NatsSecretStore.open(links, masterKey);
-    } catch (e) {
-      if (e instanceof NatsConnectError) throw new CommandFailed(e.message);
-      throw e;
-    }
-  }
+  const secrets = await openSecretStore({
+    dataDir: dataDirFlag(values.data),
+    nats: values.nats,
+    client: 'greentic-host token',
+    tenants: [tenantId],
+    global: false,
+  });
+  const store = secrets.store;
+  const close = () => secrets.close();
   try {
-    io.out(await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store));
+    const token = await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store);
+    if (values.json) {
+      // The exp claim the token carries, as it was minted.
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
+      const expires = new Date(exp * 1000).toISOString();
+      io.out(JSON.stringify({ token, tenant: tenantId, teams, envs, scopes, subject, expires_at: expires }));
+    } else io.out(token);
     return 0;
   } catch (e) {
     if (e instanceof TokenMintError) throw new CommandFailed(e.message);

@@ -1,4 +1,8 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { checkId, InvalidIdError, type IdKind } from '../tenancy/ids.js';
+
+export { count } from '../util/count.js';
 
 /** A mistake in how a command was called: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -62,6 +66,14 @@ export function optionalIdFlag(kind: IdKind, value: string | undefined, flag: st
   return value === undefined ? undefined : idFlag(kind, value, flag);
 }
 
+/** `--data DIR` resolved; an existing file there is bad usage (the directory is created when missing). */
+export function dataDirFlag(value: string | undefined): string {
+  const dir = resolve(value ?? 'data');
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new UsageError(`--data ${value ?? 'data'} is a file, not a directory (give a directory; it is created if missing)`);
+  return dir;
+}
+
 /** A positive integer flag. */
 export function intFlag(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
@@ -76,7 +88,8 @@ export function jsonFlag(value: string | undefined, flag: string): unknown {
   try {
     return JSON.parse(value);
   } catch (e) {
-    throw new UsageError(`--${flag} is not valid JSON: ${(e as Error).message}`);
+    // Node 22+ adds "(line L column C)"; the position alone reads the same on every version.
+    throw new UsageError(`--${flag} is not valid JSON: ${(e as Error).message.replace(/ \(line \d+ column \d+\)$/, '')}`);
   }
 }
 

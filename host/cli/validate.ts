@@ -5,7 +5,7 @@ import { loadTenantRuntimeSafely } from '../flow/runtime.js';
 import { BUILTIN_BUILD_DIR, BUILTIN_SOURCE_DIR, DEFAULT_CACHE_DIR } from '../paths.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
-import { HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
+import { count, HELP_FLAG, parsingFlags, CommandFailed, required, type CommandIo } from './usage.js';
 import { parseArgs } from 'node:util';
 import { RULE_DESCRIPTIONS } from '../flow/channel-flows.js';
 import { describeInPool, type Describer } from '../flow/describe.js';
@@ -18,19 +18,21 @@ async function startPool(logger: Logger): Promise<WorkerPool> {
   return pool;
 }
 
-export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR
+export const VALIDATE_HELP = `Usage: greentic-host validate --bundle DIR [--json]
 
 Check a bundle without serving it: every config file against its schema, every flow's
 nodes, routes, component types, grants and node configs, and every component it uses
 (digest, imports; a Greentic component's ops, by calling its describe() in the sandbox).
 Prints each problem as FILE: PATH: MESSAGE, and which flow each channel runs
-(TENANT/TEAM/CHANNEL: FLOW (why): named by the channel, or the default rule).
+(TENANT/TEAM/CHANNEL: FLOW (why): named by the channel, or the default rule). With --json, prints
+one JSON object instead:
+{"valid", "bundle", "tenants", "teams", "channels", "flows", "problems": [{"file", "path", "message", "tenant"}]}.
 
 Exit codes: 0 valid, 1 problems found, 2 bad usage.`;
 
 export async function validateCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parsingFlags(() =>
-    parseArgs({ args: argv, options: { ...HELP_FLAG, bundle: { type: 'string' } }, allowPositionals: false, strict: true }),
+    parseArgs({ args: argv, options: { ...HELP_FLAG, bundle: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: false, strict: true }),
   );
   if (values.help) {
     io.out(VALIDATE_HELP);
@@ -78,13 +80,21 @@ export async function validateCommand(argv: string[], io: CommandIo): Promise<nu
     }
   }
   bound.sort();
+  if (values.json) {
+    const problemsJson = problems.map((p) => ({ file: p.file, path: p.path, message: p.message, tenant: p.tenant ?? null }));
+    const counts = { tenants: workspace.tenants.size, teams, channels, flows };
+    io.out(JSON.stringify({ valid: problems.length === 0, bundle: workspace.name, ...counts, problems: problemsJson }));
+    return problems.length > 0 ? 1 : 0;
+  }
   if (problems.length > 0) {
     for (const line of bound) io.out(line);
     for (const p of problems) io.err(formatProblem(p));
-    io.err(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${bundle}`);
+    io.err(`${count(problems.length, 'problem')} in ${bundle}`);
     return 1;
   }
-  io.out(`bundle ${workspace.name} is valid: ${workspace.tenants.size} tenants, ${teams} teams, ${channels} channels, ${flows} flows`);
+  io.out(
+    `bundle ${workspace.name} is valid: ${[count(workspace.tenants.size, 'tenant'), count(teams, 'team'), count(channels, 'channel'), count(flows, 'flow')].join(', ')}`,
+  );
   for (const line of bound) io.out(line);
   return 0;
 }

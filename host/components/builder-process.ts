@@ -9,7 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { BuildReply, BuildRequest } from './build-protocol.js';
-import { buildComponentBytes, ComponentBuildError, openBuildFilesystem } from './builder.js';
+import { BuildCache } from './build-cache.js';
+import { buildComponent, ComponentBuildError, prepareBuildProcess } from './builder.js';
 import { generateGuestTypeFiles } from './guest-types.js';
 
 function reply(message: BuildReply): Promise<void> {
@@ -39,16 +40,18 @@ async function handle(request: BuildRequest): Promise<BuildReply> {
     // Preopens match real paths (a temp folder may be behind a symlink, as on macOS).
     const scratch = realpathSync(t.tmpDir);
     const target = { ...t, wit: privateWit(t.wit, scratch), tmpDir: scratch };
-    await openBuildFilesystem([scratch]);
-    const bytes = await buildComponentBytes(target, (line) => void reply({ kind: 'progress', line }));
+    await prepareBuildProcess([scratch]);
+    const cache = request.cacheDir === undefined ? undefined : new BuildCache(request.cacheDir);
+    const { bytes, imports } = await buildComponent(target, (line) => void reply({ kind: 'progress', line }), cache);
     await mkdir(dirname(request.out), { recursive: true });
     await writeFile(request.out, bytes);
-    return { kind: 'built', out: request.out, size: bytes.length, digest: createHash('sha256').update(bytes).digest('hex') };
+    const listed = [...imports].map(([spec, names]) => [spec, names === '*' ? '*' : [...names]] as const);
+    return { kind: 'built', out: request.out, size: bytes.length, digest: createHash('sha256').update(bytes).digest('hex'), imports: listed };
   }
   const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'greentic-types-')));
   try {
     const wit = privateWit(request.wit, scratch);
-    await openBuildFilesystem([scratch]);
+    await prepareBuildProcess([scratch]);
     return { kind: 'guest-types', files: await generateGuestTypeFiles(wit, request.world) };
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -1,5 +1,9 @@
+import { writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildKey, type BuildCache, type BuildInputs } from './build-cache.js';
+import { bundleImports, type SourceImports } from './import-check.js';
 
 /**
  * Turns a component's source into component bytes: JS through esbuild and componentize-js
@@ -7,7 +11,7 @@ import { basename, dirname, extname, isAbsolute, join, relative, sep } from 'nod
  * component). Used by build.mjs and by `greentic-host component build` (in a child process).
  *
  * These tools read files through preview2-shim's filesystem, which preopens nothing: the caller
- * must open the folders first (openBuildFilesystem), and only in a process that runs no guests.
+ * must open the folders first (prepareBuildProcess), and only in a process that runs no guests.
  */
 
 /** The world every flow node targets. */
@@ -52,26 +56,78 @@ export function sourceKind(source: string): SourceKind | undefined {
   return undefined;
 }
 
+/** The wall-clock time the build tools see, in ms since the epoch: 2025-01-01T00:00:00Z (JS components' Date.now()). */
+export const BUILD_EPOCH_MS = 1_735_689_600_000;
+
 /**
- * Let the build tools read `dirs` through preview2-shim's filesystem. This changes process-wide
- * state that guests would share: call it only in a build process (build.mjs, builder-process.js).
+ * Make this process a build process: the build tools may read `dirs` through preview2-shim's
+ * filesystem, and see a fixed wall clock (componentize-js writes the time it reads into the
+ * clock of a component built without the clocks feature: the same source must give the same
+ * bytes). Both change process-wide state that guests would share: call it only in a build
+ * process (build.mjs, builder-process.js), before the first build.
  */
-export async function openBuildFilesystem(dirs: readonly string[]): Promise<void> {
+export async function prepareBuildProcess(dirs: readonly string[]): Promise<void> {
   // The package's types describe its browser build; under Node it maps virtual path -> host path.
   const shim = (await import('@bytecodealliance/preview2-shim/filesystem')) as unknown as NodeFilesystemShim;
   shim._setPreopens(Object.fromEntries(dirs.map((d) => [d, d])));
+  // The splicer binds wallClock.now when componentize-js is first imported: set it before.
+  const clocks = (await import('@bytecodealliance/preview2-shim/clocks')) as unknown as NodeClocksShim;
+  clocks.wallClock.now = () => ({ seconds: BigInt(BUILD_EPOCH_MS / 1000), nanoseconds: 0 });
 }
 
 interface NodeFilesystemShim {
   _setPreopens(preopens: Record<string, string>): void;
 }
 
-/** Build `target` into component bytes; `progress` receives one line per step. */
-export async function buildComponentBytes(target: BuildTarget, progress: (line: string) => void = () => {}): Promise<Uint8Array> {
+interface NodeClocksShim {
+  wallClock: { now: () => { seconds: bigint; nanoseconds: number } };
+}
+
+/** The compiled pre-initializer, next to this module in dist/components/. */
+const PRE_INITIALIZER = fileURLToPath(new URL('./pre-initializer.js', import.meta.url));
+
+/** The command componentize-js runs instead of Wizer (pre-initializer.ts), written into `dir`: a shell script running it with this Node. */
+function writePreInitializerCommand(dir: string): string {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const file = join(dir, 'pre-initializer');
+  writeFileSync(file, `#!/bin/sh\nexec ${quote(process.execPath)} --no-warnings ${quote(PRE_INITIALIZER)} "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+/**
+ * Build `target` into component bytes; `progress` receives one line per step. With a cache, a
+ * build whose inputs are unchanged is taken from it (builds are reproducible: the same bytes).
+ */
+export async function buildComponentBytes(target: BuildTarget, progress: (line: string) => void = () => {}, cache?: BuildCache): Promise<Uint8Array> {
+  return (await buildComponent(target, progress, cache)).bytes;
+}
+
+/** A built component and what its source imports (to check against its manifest). */
+export interface BuiltComponent {
+  readonly bytes: Uint8Array;
+  readonly imports: SourceImports;
+}
+
+/** Like buildComponentBytes, with the source's imports. */
+export async function buildComponent(target: BuildTarget, progress: (line: string) => void = () => {}, cache?: BuildCache): Promise<BuiltComponent> {
   const kind = sourceKind(target.source);
+  // A WAT build takes milliseconds: only JS builds are cached.
   if (kind === 'wat') return buildWat(target, progress);
-  if (kind === 'js') return buildJs(target, progress);
+  if (kind === 'js') return buildJs(target, progress, cache);
   throw new ComponentBuildError(target.source, `${shownPath(target.source)}: expected a .js, .mjs or .wat source`);
+}
+
+/** `make` unless the cache has a build for `inputs`; what `make` builds is kept there. */
+async function cached(inputs: BuildInputs, cache: BuildCache | undefined, progress: (line: string) => void, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
+  const key = cache ? buildKey(inputs) : undefined;
+  const hit = key ? await cache!.get(key) : undefined;
+  if (hit) {
+    progress(`unchanged since an earlier build: taken from the build cache (${shownPath(cache!.dir)})`);
+    return hit;
+  }
+  const bytes = await make();
+  if (key) await cache!.put(key, bytes);
+  return bytes;
 }
 
 /**
@@ -94,16 +150,19 @@ export function formatDuration(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
-async function buildJs(t: BuildTarget, progress: (line: string) => void): Promise<Uint8Array> {
+async function buildJs(t: BuildTarget, progress: (line: string) => void, cache: BuildCache | undefined): Promise<BuiltComponent> {
   const esbuild = await import('esbuild');
-  const { componentize } = await import('@bytecodealliance/componentize-js');
-  // componentize-js wants one ES module: bundle the source and whatever it imports.
-  const bundled = join(t.tmpDir, `${t.name}.bundle.js`);
+  // componentize-js wants one ES module: bundle the source and whatever it imports. The bundle
+  // has the source's own name (the engine shows it in stack traces), in a folder of its own.
+  const bundled = join(t.tmpDir, t.name, basename(t.source));
   await mkdir(dirname(bundled), { recursive: true });
   progress(`bundling ${shownPath(t.source)} (esbuild)`);
   try {
     await esbuild.build({
       entryPoints: [t.source],
+      // Paths esbuild writes into the bundle (its module comments) are relative to the source's
+      // folder, so the bundle does not depend on where the build runs from.
+      absWorkingDir: dirname(t.source),
       bundle: true,
       format: 'esm',
       platform: 'neutral',
@@ -115,6 +174,14 @@ async function buildJs(t: BuildTarget, progress: (line: string) => void): Promis
     throw new ComponentBuildError(t.source, esbuildMessage(e, t.source));
   }
   const disableFeatures = DISABLED_WASI_FEATURES.filter((f) => !t.wasiFeatures?.includes(f));
+  const source = await readFile(bundled);
+  const inputs: BuildInputs = { kind: 'js', source, wit: t.wit, world: t.world, features: DISABLED_WASI_FEATURES.filter((f) => !disableFeatures.includes(f)) };
+  const bytes = await cached(inputs, cache, progress, () => componentizeBundle(t, bundled, disableFeatures, progress));
+  return { bytes, imports: bundleImports(source.toString('utf8')) };
+}
+
+async function componentizeBundle(t: BuildTarget, bundled: string, disableFeatures: ReadonlyArray<(typeof DISABLED_WASI_FEATURES)[number]>, progress: (line: string) => void): Promise<Uint8Array> {
+  const { componentize } = await import('@bytecodealliance/componentize-js');
   progress(`componentizing (componentize-js, WASI features off: ${disableFeatures.join(', ')}); this takes a few seconds`);
   const t0 = performance.now();
   try {
@@ -122,7 +189,9 @@ async function buildJs(t: BuildTarget, progress: (line: string) => void): Promis
       sourcePath: bundled,
       witPath: t.wit,
       worldName: t.world,
-      disableFeatures,
+      disableFeatures: [...disableFeatures],
+      // Wizer would snapshot the build machine's clock, randomness and temp paths: ours does not.
+      wizerBin: writePreInitializerCommand(dirname(bundled)),
     });
     progress(`componentized in ${formatDuration(performance.now() - t0)}`);
     return component;
@@ -131,7 +200,7 @@ async function buildJs(t: BuildTarget, progress: (line: string) => void): Promis
   }
 }
 
-async function buildWat(t: BuildTarget, progress: (line: string) => void): Promise<Uint8Array> {
+async function buildWat(t: BuildTarget, progress: (line: string) => void): Promise<BuiltComponent> {
   const jco = await import('@bytecodealliance/jco');
   progress(`parsing ${shownPath(t.source)} (jco wasm-tools)`);
   const t0 = performance.now();
@@ -151,10 +220,22 @@ async function buildWat(t: BuildTarget, progress: (line: string) => void): Promi
     const embedded = await jco.componentEmbed({ binary: core, witPath: t.wit, world: t.world });
     const component = await jco.componentNew(embedded, []);
     progress(`made a component of ${basename(t.source)} in ${formatDuration(performance.now() - t0)}`);
-    return component;
+    return { bytes: component, imports: coreImports(core) };
   } catch (e) {
     throw new ComponentBuildError(t.source, `${shownPath(t.source)}: ${toolMessage(e, undefined, t.source)}`);
   }
+}
+
+/** A WAT module's imports: functions by interface, in the names JS uses (list-keys: listKeys). */
+function coreImports(core: Uint8Array): SourceImports {
+  const out = new Map<string, Set<string>>();
+  for (const imp of WebAssembly.Module.imports(new WebAssembly.Module(core))) {
+    if (imp.kind !== 'function') continue;
+    const names = out.get(imp.module) ?? new Set<string>();
+    names.add(imp.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+    out.set(imp.module, names);
+  }
+  return out;
 }
 
 /** esbuild's first errors as "FILE:LINE:COLUMN: TEXT", the way editors link them. */
@@ -162,7 +243,9 @@ function esbuildMessage(e: unknown, source: string): string {
   const errors = (e as { errors?: Array<{ text: string; location: { file: string; line: number; column: number; lineText: string } | null }> }).errors;
   if (!errors || errors.length === 0) return `${shownPath(source)}: ${firstLines(e, 3)}`;
   const lines = errors.slice(0, 5).map((err) => {
-    const at = err.location ? `${err.location.file}:${err.location.line}:${err.location.column + 1}: ` : `${shownPath(source)}: `;
+    // esbuild names files relative to its working directory, the source's folder (absWorkingDir).
+    const file = err.location ? shownPath(resolve(dirname(source), err.location.file)) : '';
+    const at = err.location ? `${file}:${err.location.line}:${err.location.column + 1}: ` : `${shownPath(source)}: `;
     const code = err.location?.lineText ? `\n    ${err.location.lineText.trim()}` : '';
     return `${at}${err.text}${code}`;
   });

@@ -6,7 +6,7 @@ import { ComponentBuildError } from './builder.js';
  * JS author's editor completes ctx, input and the capability functions.
  *
  * jco-transpile reads the WIT through preview2-shim's filesystem: like the builder, this runs
- * only in a build process that opened `wit` (openBuildFilesystem).
+ * only in a build process that opened `wit` (prepareBuildProcess).
  */
 export async function generateGuestTypeFiles(wit: string, world: string): Promise<Record<string, string>> {
   const { generateGuestTypes } = await import('@bytecodealliance/jco-transpile');

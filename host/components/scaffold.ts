@@ -1,14 +1,14 @@
 /**
  * The files `greentic-host component new NAME` writes: a working JS component that uses the
  * state and messaging capabilities, its manifest, editor settings for the generated WIT types,
- * a test that runs the built component through `greentic-host call`, and a README.
+ * a package.json with build and test scripts, a test that runs the built component through
+ * `greentic-host call`, and a README. Nothing in them names a path of this machine: the folder
+ * works wherever it is moved, with `greentic-host` found on PATH (or GREENTIC_HOST_CLI).
  */
 
 export interface ScaffoldInput {
   /** The component's name, already checked against the id grammar. */
   readonly name: string;
-  /** Absolute path of the greentic-host command the test runs (this installation's). */
-  readonly cliPath: string;
   /** Generated guest type declarations, file name (relative to types/) -> text. */
   readonly types: Readonly<Record<string, string>>;
 }
@@ -20,8 +20,9 @@ export function scaffoldFiles(input: ScaffoldInput): Record<string, string> {
     [`src/${name}.js`]: sourceFile(name),
     'manifest.yaml': manifestFile(name),
     'jsconfig.json': `${JSON.stringify(JSCONFIG, null, 2)}\n`,
-    [`test/${name}.test.mjs`]: testFile(name, input.cliPath),
-    'README.md': readmeFile(name, input.cliPath),
+    'package.json': `${JSON.stringify(packageJson(name), null, 2)}\n`,
+    [`test/${name}.test.mjs`]: testFile(name),
+    'README.md': readmeFile(name),
     '.gitignore': 'dist/\n',
   };
   for (const [file, text] of Object.entries(input.types)) files[`types/${file}`] = text;
@@ -45,6 +46,21 @@ const JSCONFIG = {
   },
   include: ['src/**/*.js', 'types/**/*.d.ts'],
 };
+
+/** npm scripts: `npm run build`, `npm test` (greentic-host on PATH: npm link, or a devDependency). */
+function packageJson(name: string): Record<string, unknown> {
+  return {
+    name: name.replaceAll('_', '-'),
+    version: '0.1.0',
+    private: true,
+    type: 'module',
+    description: 'A greentic-host flow node component',
+    scripts: {
+      build: 'greentic-host component build .',
+      test: `node --test --test-reporter=spec test/${name}.test.mjs`,
+    },
+  };
+}
 
 function sourceFile(name: string): string {
   return `// @ts-check
@@ -120,10 +136,9 @@ config_schema:       # JSON Schema of the node's config in a flow; checked when 
 `;
 }
 
-function testFile(name: string, cliPath: string): string {
+function testFile(name: string): string {
   return `// Runs the built component (dist/${name}.wasm) once through the host, in its sandbox, with
-// \`greentic-host call --json\`, and checks what it did. Build first, then:
-//   node --test test/${name}.test.mjs
+// \`greentic-host call --json\`, and checks what it did. Build first, then: npm test
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -132,8 +147,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-// The greentic-host that created this folder; set GREENTIC_HOST_CLI to use another one.
-const CLI = process.env.GREENTIC_HOST_CLI ?? ${JSON.stringify(cliPath)};
+// greentic-host from PATH (npm link in its checkout, or a devDependency: npm test puts
+// node_modules/.bin on PATH); GREENTIC_HOST_CLI may name its bin/greentic-host.mjs instead.
+const CLI = process.env.GREENTIC_HOST_CLI;
 const WASM = fileURLToPath(new URL('../dist/${name}.wasm', import.meta.url));
 // call keeps secrets (and their master key) in a data directory: use a throwaway one.
 const data = mkdtempSync(join(tmpdir(), '${name}-test-'));
@@ -142,9 +158,11 @@ after(() => rmSync(data, { recursive: true, force: true }));
 /** Run the component once; resolves to the parsed --json output. */
 function call(args) {
   return new Promise((resolve, reject) => {
-    const argv = [CLI, 'call', WASM, '--tenant', 'acme', '--env', 'prod', '--team', 'support', '--data', data, '--json', ...args];
-    execFile(process.execPath, argv, { env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(\`greentic-host call failed (exit \${err.code}): \${stderr.trim()}\`));
+    const argv = ['call', WASM, '--tenant', 'acme', '--env', 'prod', '--team', 'support', '--data', data, '--json', ...args];
+    const [file, fileArgs] = CLI ? [process.execPath, [CLI, ...argv]] : ['greentic-host', argv];
+    execFile(file, fileArgs, { env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      if (err?.code === 'ENOENT') reject(new Error('greentic-host is not on PATH: run npm link in its checkout, or set GREENTIC_HOST_CLI to its bin/greentic-host.mjs'));
+      else if (err) reject(new Error(\`greentic-host call failed (exit \${err.code}): \${stderr.trim()}\`));
       else resolve(JSON.parse(stdout));
     });
   });
@@ -170,7 +188,7 @@ test('starts counting at 1 in a new session', async () => {
 `;
 }
 
-function readmeFile(name: string, cliPath: string): string {
+function readmeFile(name: string): string {
   return `# ${name}
 
 A greentic-host flow node component, written in JS. It sends
@@ -181,24 +199,26 @@ A greentic-host flow node component, written in JS. It sends
 | \`src/${name}.js\` | the component: exports \`node.invoke(ctx, input)\` and imports host capabilities |
 | \`manifest.yaml\` | what it needs: capabilities, limits, the schema of its config |
 | \`types/\`, \`jsconfig.json\` | TypeScript declarations of the \`greentic:host/node-component\` WIT world, so your editor completes \`ctx\`, \`input\` and the capability imports |
+| \`package.json\` | \`npm run build\` and \`npm test\` |
 | \`test/${name}.test.mjs\` | runs the built component through \`greentic-host call --json\` |
 | \`dist/\` | what \`component build\` writes: \`${name}.wasm\` and a \`manifest.yaml\` that pins its sha256 |
 
-Below, \`greentic-host\` is \`npx greentic-host\` in the greentic-host checkout, or
-\`node ${cliPath}\` from anywhere.
+The scripts and the test run \`greentic-host\` from PATH: run \`npm link\` once in the
+greentic-host checkout (or add it as a devDependency of this folder). The folder names no path
+of its own: move it anywhere.
 
 ## Build, try, test
 
 \`\`\`sh
-greentic-host component build .          # prints progress, then sha256: <digest>
+npm run build                            # greentic-host component build .: progress, then sha256: <digest>
 greentic-host call dist/${name}.wasm --tenant acme --env prod --team support \\
     --input hi --config '{"greeting":"Hello"}' --state '{"visits":"2"}'
-node --test test/${name}.test.mjs
+npm test
 \`\`\`
 
-Your editor checks the source against the WIT types as you type. To check from a shell, use
-the TypeScript of the greentic-host checkout: \`npx tsc -p <this folder>/jsconfig.json\` run in
-\`${cliPath.replace(/[/\\]bin[/\\]greentic-host\.mjs$/, '')}\`.
+The same source always builds to the same bytes and digest; an unchanged build is taken from
+greentic-host's build cache at once. Your editor checks the source against the WIT types as
+you type; from a shell: \`npx -p typescript tsc -p jsconfig.json\`.
 
 ## Use it in a bundle
 

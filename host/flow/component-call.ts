@@ -13,7 +13,7 @@ import { derivedOp } from '../greentic/derived-descriptor.js';
 import { defaultGreenticManifest, type GreenticManifestInfo } from '../greentic/manifest.js';
 import type { RawInvocation } from '../greentic/node-adapter.js';
 import type { Logger } from '../observability/logger.js';
-import { HostMetrics } from '../observability/metrics.js';
+import { HostMetrics, type DenialEvent } from '../observability/metrics.js';
 import { WorkerPool } from '../sandbox/pool.js';
 import type { NodeOutput } from '../sandbox/protocol.js';
 import { sessionKey } from '../stores/keys.js';
@@ -99,6 +99,8 @@ export interface CallScope {
   readonly channel: string;
   readonly secrets: SecretStore;
   readonly logger: Logger;
+  /** Told of each capability call the host denied (the CLI names them: a trap alone does not say why). */
+  readonly onDenial?: (event: DenialEvent) => void;
 }
 
 export interface SingleCallOptions extends CallScope {
@@ -202,7 +204,17 @@ function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string
     flow: 'call',
     node: 'call',
     turn,
-    services: { secrets: opts.secrets, logger: opts.logger, metrics, http: new HttpClientService() },
+    services: {
+      secrets: opts.secrets,
+      logger: opts.logger,
+      metrics: {
+        recordDenial: (e: DenialEvent) => {
+          metrics.recordDenial(e);
+          opts.onDenial?.(e);
+        },
+      },
+      http: new HttpClientService(),
+    },
   });
   return { scope, turn, stats: metrics };
 }

@@ -2,8 +2,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsLinks } from '../messaging/nats/links.js';
 import { GLOBAL_SECRETS_BUCKET, secretsBucket } from '../messaging/nats/resources.js';
 import { checkId } from '../tenancy/ids.js';
+import { checkSealedArea } from './key-id.js';
 import { namespacePrefix, type SecretNamespace } from './keys.js';
 import { KvBuckets } from './nats-kv.js';
+import { KEY_ID_KEY, NatsSealedArea } from './nats-sealed-area.js';
 import { MAX_SECRET_BYTES, SecretCipher, type SecretStore } from './secret-store.js';
 
 /**
@@ -15,12 +17,44 @@ import { MAX_SECRET_BYTES, SecretCipher, type SecretStore } from './secret-store
  */
 export class NatsSecretStore implements SecretStore {
   readonly #cipher: SecretCipher;
+  readonly #masterKey: Buffer;
+  /** Buckets whose key id record matched (and exists) before their first write. */
+  readonly #recorded = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly kv: KvBuckets,
     masterKey: Buffer,
   ) {
     this.#cipher = new SecretCipher(masterKey);
+    this.#masterKey = masterKey;
+  }
+
+  /**
+   * Each of `tenants`' buckets, and the global one unless `global` is false (a tenant's own
+   * user may not read it), must be sealed with this key; a bucket not set up yet has nothing to check.
+   */
+  async checkMasterKey(tenants: readonly string[], global = true): Promise<void> {
+    const places = [...(global ? [this.#place({ kind: 'global' })] : []), ...tenants.map((tenant) => this.#place({ kind: 'tenant', tenant }))];
+    for (const place of places) {
+      await checkSealedArea(this.sealedArea(place.bucket, place.tenant), this.#masterKey, false);
+    }
+  }
+
+  /** The bucket `bucket` (of `tenant`; undefined: the global one) as an area sealed under one key, for checks and rotation. */
+  sealedArea(bucket: string, tenant: string | undefined): NatsSealedArea {
+    return new NatsSealedArea(this.kv, bucket, tenant);
+  }
+
+  #recordKey(bucket: string, tenant: string | undefined): Promise<void> {
+    let done = this.#recorded.get(bucket);
+    if (!done) {
+      done = checkSealedArea(this.sealedArea(bucket, tenant), this.#masterKey, true).catch((e: unknown) => {
+        this.#recorded.delete(bucket);
+        throw e;
+      });
+      this.#recorded.set(bucket, done);
+    }
+    return done;
   }
 
   /** Secrets through these connections (or one connection every tenant shares). */
@@ -56,6 +90,7 @@ export class NatsSecretStore implements SecretStore {
   async set(ns: SecretNamespace, name: string, value: string): Promise<void> {
     const { address, key, bucket, tenant } = this.#address(ns, name);
     if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new RangeError(`secret ${address} is larger than ${MAX_SECRET_BYTES} bytes`);
+    await this.#recordKey(bucket, tenant);
     await (await this.kv.bucket(bucket, tenant)).put(key, this.#cipher.seal(address, value));
   }
 
@@ -67,6 +102,9 @@ export class NatsSecretStore implements SecretStore {
   async list(ns: SecretNamespace): Promise<string[]> {
     const { bucket, tenant, prefix } = this.#place(ns);
     const keys = await this.kv.keys(bucket, `${prefix}*`, tenant);
-    return keys.map((k) => k.slice(prefix.length)).sort();
+    return keys
+      .filter((k) => k !== KEY_ID_KEY)
+      .map((k) => k.slice(prefix.length))
+      .sort();
   }
 }

@@ -3,6 +3,8 @@ import { readFile, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkId } from '../tenancy/ids.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { FileSealedArea } from './file-sealed-area.js';
+import { checkSealedArea } from './key-id.js';
 import { namespacePrefix, type SecretNamespace } from './keys.js';
 import { StoreUnavailableError } from './storage-problem.js';
 import { errnoOf, nodeFs, syncDirectory } from './store-fs.js';
@@ -17,6 +19,11 @@ export interface SecretStore {
   delete(ns: SecretNamespace, name: string): Promise<boolean>;
   /** Names in one namespace, sorted. */
   list(ns: SecretNamespace): Promise<string[]>;
+  /**
+   * Refuse a master key other than the one the stored secrets are sealed with
+   * (MasterKeyMismatchError); NATS: the global bucket and those of `tenants`.
+   */
+  checkMasterKey?(tenants: readonly string[]): Promise<void>;
 }
 
 /** A stored secret that fails authentication: tampered, moved to another namespace, or another key. */
@@ -65,10 +72,27 @@ export class SecretCipher {
 export class FileSecretStore implements SecretStore {
   readonly #root: string;
   readonly #cipher: SecretCipher;
+  readonly #masterKey: Buffer;
+  /** Set once the key id record matches (and exists, before the first write). */
+  #keyChecked: Promise<void> | undefined;
 
   constructor(dataDir: string, masterKey: Buffer) {
     this.#root = join(dataDir, 'secrets');
     this.#cipher = new SecretCipher(masterKey);
+    this.#masterKey = masterKey;
+  }
+
+  async checkMasterKey(): Promise<void> {
+    await checkSealedArea(new FileSealedArea(this.#root), this.#masterKey, false);
+  }
+
+  /** Before the first write: the key matches the record, and the record exists, so no second key can join later. */
+  #recordKey(): Promise<void> {
+    this.#keyChecked ??= checkSealedArea(new FileSealedArea(this.#root), this.#masterKey, true).catch((e: unknown) => {
+      this.#keyChecked = undefined;
+      throw e;
+    });
+    return this.#keyChecked;
   }
 
   #address(ns: SecretNamespace, name: string): string {
@@ -90,6 +114,7 @@ export class FileSecretStore implements SecretStore {
   async set(ns: SecretNamespace, name: string, value: string): Promise<void> {
     const address = this.#address(ns, name);
     if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new RangeError(`secret ${address} is larger than ${MAX_SECRET_BYTES} bytes`);
+    await this.#recordKey();
     try {
       await writeFileAtomic(join(this.#root, `${address}.secret`), this.#cipher.seal(address, value));
     } catch (e) {

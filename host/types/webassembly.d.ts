@@ -15,6 +15,9 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
+  class Global {
+    value: unknown;
+  }
   class RuntimeError extends Error {}
   class CompileError extends Error {}
   class LinkError extends Error {}

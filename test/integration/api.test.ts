@@ -32,12 +32,53 @@ describe('the REST API', () => {
       '/api/v1/users/{user}/export',
       '/healthz',
       '/readyz',
+      '/webchat/{tenant}/{env}/{team}/{channel}',
+      '/webchat/{tenant}/{env}/{team}/{channel}/history',
+      '/webchat/{tenant}/{env}/{team}/{channel}/messages',
     ]);
     expect(r.body.paths['/api/v1/messages'].post.requestBody.content['application/json'].schema.required).toEqual(['env', 'channel', 'user', 'text']);
     expect(r.body.components.securitySchemes.bearer.scheme).toBe('bearer');
     // The operator's routes take the operator's token, not a tenant's.
     expect(r.body.paths['/admin/v1/tenants/{tenant}/reload'].post.security).toEqual([{ admin: [] }]);
     expect(r.body.components.securitySchemes.admin.scheme).toBe('bearer');
+    expect(r.body.servers).toEqual([{ url: '/', description: 'this host' }]);
+    // Every operation: a unique operationId, a default error response by reference to the named Error schema.
+    const ops = Object.values(r.body.paths as Record<string, Record<string, any>>).flatMap((item) => Object.values(item));
+    const ids = ops.map((op) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const op of ops) expect(op.responses.default.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+    expect(r.body.components.schemas.Error.required).toEqual(['error']);
+    expect(r.body.paths['/webchat/{tenant}/{env}/{team}/{channel}/messages'].post).toMatchObject({ operationId: 'postWebchatMessage', security: [] });
+    expect(r.body.paths['/api/v1/sessions'].get.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
+    // Linted by a well-kept OpenAPI validator, against the 3.0 specification's JSON Schema.
+    const { Validator } = await import('@seriousme/openapi-schema-validator');
+    const result = await new Validator().validate(r.body);
+    expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+    expect(result.valid).toBe(true);
+  });
+
+  it('logs every 401 and 403 with its tenant fields, never the token', async () => {
+    const before = api.t.logs.lines.length;
+    const forged = await sign(acmeClaims(), { key: new TextEncoder().encode('not-acme-secret-0123456789abcdef0123456789') });
+    const bigcorp = await sign(acmeClaims({ tenant: 'bigcorp' }));
+    const otherTeam = await sign(acmeClaims({ teams: ['sales'] }));
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token: forged })).status).toBe(401);
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', {})).status).toBe(401);
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token: bigcorp })).status).toBe(403);
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token: otherTeam })).status).toBe(403);
+    expect((await call(api.base, 'GET', '/api/v1/sessions?env=prod', { token: forged, tenant: 'nobody', team: 'x' })).status).toBe(403);
+    const refused = api.t.logs.lines.slice(before).filter((l) => l.event === 'api-refused');
+    expect(refused.map((l) => [l.tenant_id, l.team_id, l.status, l.code, l.route])).toEqual([
+      ['acme', 'support', 401, 'bad-signature', '/api/v1/sessions'],
+      ['acme', 'support', 401, 'missing-token', '/api/v1/sessions'],
+      ['acme', 'support', 403, 'tenant-mismatch', '/api/v1/sessions'],
+      ['acme', 'support', 403, 'team-not-allowed', '/api/v1/sessions'],
+      // A tenant this host does not serve: one shared bucket, so made-up names cannot flood the log.
+      ['_unknown', undefined, 403, 'tenant-mismatch', '/api/v1/sessions'],
+    ]);
+    const text = JSON.stringify(refused);
+    for (const t of [forged, bigcorp, otherTeam]) for (const part of t.split('.')) expect(text).not.toContain(part);
   });
 
   it('reports health and readiness, naming no tenant', async () => {

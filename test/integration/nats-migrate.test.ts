@@ -63,13 +63,13 @@ describe('migrating from the shared streams of earlier versions', () => {
 
   it('nats migrate moves sessions, secrets and waiting ingress to each tenant, and the deployment carries on', async () => {
     const dry = await cli('nats', 'migrate', '--nats', nats.url, '--dry-run');
-    expect(dry.stdout).toBe('found 2 tenants (acme, bigcorp): 1 sessions, 4 secrets, 1 waiting ingress messages\n');
+    expect(dry.stdout).toBe('found 2 tenants (acme, bigcorp): 1 session, 4 secrets, 1 waiting ingress message\n');
     expect((await (await jetstreamManager(nc)).streams.info('GREENTIC_INGRESS')).state.messages).toBe(1);
     const run = await cli('nats', 'migrate', '--nats', nats.url);
     expect(run.stdout.split('\n')).toEqual([
-      'found 2 tenants (acme, bigcorp): 1 sessions, 4 secrets, 1 waiting ingress messages',
+      'found 2 tenants (acme, bigcorp): 1 session, 4 secrets, 1 waiting ingress message',
       'left out (no valid tenant id): secret "BAD.x"',
-      'moved 1 sessions, 3 secrets, 1 ingress messages; removed GREENTIC_INGRESS, GREENTIC_EGRESS, GREENTIC_MIGRATING, KV_greentic_sessions, KV_greentic_secrets',
+      'moved 1 session, 3 secrets, 1 ingress message; removed GREENTIC_INGRESS, GREENTIC_EGRESS, GREENTIC_MIGRATING, KV_greentic_sessions, KV_greentic_secrets',
       '',
     ]);
     const store = await NatsSecretStore.open(nc, Buffer.from(KEY, 'hex'));

@@ -23,6 +23,14 @@ const component = join(work.dir, 'greet_user');
 mkdirSync(checkout);
 cpSync(EXAMPLES, join(checkout, 'examples'), { recursive: true });
 
+// The build cache of this run only: the README shows a first build, componentize step included.
+const buildCache = join(work.dir, 'build-cache');
+// `npm link` in the checkout, as the README says, without touching the machine's global npm: a
+// greentic-host on PATH that runs this checkout's CLI.
+const linked = join(work.dir, 'linked-bin');
+mkdirSync(linked);
+writeFileSync(join(linked, 'greentic-host'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`, { mode: 0o755 });
+
 const commands = readmeCommands(SECTION);
 /** The README's command starting with `prefix` (it must be there). */
 function readme(prefix: string): ReadmeCommand {
@@ -36,26 +44,30 @@ interface Run {
   stdout: string;
   stderr: string;
 }
-/** Run one command line the way a shell in `checkout` would: npx greentic-host / npx tsc / node. */
+/** Run one command line the way a shell in `checkout` would: npx greentic-host / npx tsc / node / cd DIR && npm test. */
 function sh(command: string): Promise<Run> {
   const [first, second, ...rest] = shellWords(command);
+  let file = process.execPath;
   let argv: string[];
+  let cwd = checkout;
   if (first === 'npx' && second === 'greentic-host') argv = [CLI, ...rest];
   else if (first === 'npx' && second === 'tsc') argv = [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...rest];
   else if (first === 'node') argv = [second!, ...rest];
+  else if (first === 'cd' && rest.join(' ') === '&& npm test') [file, argv, cwd] = ['npm', ['test'], join(checkout, second!)];
   else throw new Error(`the test cannot run ${JSON.stringify(command)}`);
-  const env = { ...process.env, GREENTIC_LOG_LEVEL: 'warn' };
+  const env = { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_BUILD_CACHE: buildCache, PATH: `${linked}:${process.env.PATH ?? ''}` };
   delete env.GREENTIC_HOST_CLI;
   return new Promise((resolve) => {
-    execFile(process.execPath, argv, { cwd: checkout, env, timeout: BUILD_TIMEOUT }, (err, stdout, stderr) => {
+    execFile(file, argv, { cwd, env, timeout: BUILD_TIMEOUT }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }
 const greentic = (args: string) => sh(`npx greentic-host ${args}`);
 const lines = (text: string) => text.replace(/\n$/, '').split('\n');
-// What changes from one build to the next.
-const normalise = (l: string) => l.replace(/componentized in [\d.]+ m?s/, 'componentized in T').replace(/[0-9a-f]{64}/, 'DIGEST');
+// What changes from one build to the next: the time it took (the digest does not change).
+const normalise = (l: string) => l.replace(/componentized in [\d.]+ m?s/, 'componentized in T');
+const stillComponentizing = (l: string) => !/^ {2}still componentizing \(\d+ s\)$/.test(l);
 
 let digest = '';
 
@@ -66,7 +78,7 @@ describe('writing a component, step by step as the README says', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const shown = step.output.slice(0, step.output.indexOf('...'));
     expect(lines(r.stdout).slice(0, shown.length)).toEqual(shown);
-    for (const f of ['src/greet_user.js', 'manifest.yaml', 'jsconfig.json', 'test/greet_user.test.mjs', 'README.md', 'types/node-component.d.ts']) {
+    for (const f of ['src/greet_user.js', 'manifest.yaml', 'jsconfig.json', 'package.json', 'test/greet_user.test.mjs', 'README.md', 'types/node-component.d.ts']) {
       expect(existsSync(join(component, f)), f).toBe(true);
     }
     expect(readFileSync(join(component, 'src', 'greet_user.js'), 'utf8')).toMatch(/^\/\/ @ts-check\n/);
@@ -95,7 +107,8 @@ describe('writing a component, step by step as the README says', () => {
       const step = readme('npx greentic-host component build ../greet_user');
       const r = await sh(step.command);
       expect(r).toMatchObject({ code: 0, stderr: '' });
-      expect(lines(r.stdout).map(normalise)).toEqual(step.output.map(normalise));
+      // The README's digest exactly: the build is reproducible, here in another folder and at another time.
+      expect(lines(r.stdout).filter(stillComponentizing).map(normalise)).toEqual(step.output.map(normalise));
       digest = /^sha256: ([0-9a-f]{64})$/m.exec(r.stdout)![1]!;
       const bytes = readFileSync(join(component, 'dist', 'greet_user.wasm'));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(digest);
@@ -115,10 +128,62 @@ describe('writing a component, step by step as the README says', () => {
     expect(lines(r.stdout)).toEqual(step.output);
   });
 
+  it(
+    '3b. builds to the same bytes again: from the build cache at once, and componentized anew',
+    async () => {
+      const wasm = join(component, 'dist', 'greet_user.wasm');
+      const cachedRun = await greentic('component build ../greet_user');
+      expect(cachedRun).toMatchObject({ code: 0, stderr: '' });
+      expect(lines(cachedRun.stdout)).toContain('unchanged since an earlier build: taken from the build cache (../build-cache)');
+      expect(cachedRun.stdout).not.toContain('componentizing');
+      expect(cachedRun.stdout).toContain(`sha256: ${digest}\n`);
+      const fresh = await greentic('component build ../greet_user --no-cache');
+      expect(fresh).toMatchObject({ code: 0, stderr: '' });
+      expect(fresh.stdout).toContain('componentized in ');
+      expect(fresh.stdout).toContain(`sha256: ${digest}\n`);
+      expect(createHash('sha256').update(readFileSync(wasm)).digest('hex')).toBe(digest);
+    },
+    BUILD_TIMEOUT,
+  );
+
+  it('3c. refuses an import the manifest does not cover, at build time, leaving dist/ as it was', async () => {
+    const manifestFile = join(component, 'manifest.yaml');
+    const good = readFileSync(manifestFile, 'utf8');
+    writeFileSync(manifestFile, good.replace('state: write', 'state: read').replace('messaging: true', 'messaging: false'));
+    try {
+      const r = await greentic('component build ../greet_user');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        [
+          'greentic-host component: 2 imports the manifest does not allow:',
+          '../greet_user/src/greet_user.js imports send from greentic:host/messaging@0.1.0, but ../greet_user/manifest.yaml: capabilities.messaging is false (use true); change the manifest, or remove the import',
+          '../greet_user/src/greet_user.js imports set from greentic:host/state@0.1.0, but ../greet_user/manifest.yaml: capabilities.state is read (use write); change the manifest, or remove the import',
+          '',
+        ].join('\n'),
+      );
+      expect(createHash('sha256').update(readFileSync(join(component, 'dist', 'greet_user.wasm'))).digest('hex')).toBe(digest);
+    } finally {
+      writeFileSync(manifestFile, good);
+    }
+  });
+
+  it('4b. checks --config against the config_schema, and names a denied capability call', async () => {
+    const step = readme("npx greentic-host call ../greet_user/dist/greet_user.wasm --tenant acme --env prod --input hi --config '{}'");
+    const bad = await sh(step.command);
+    expect(bad).toMatchObject({ code: 1, stdout: '' });
+    expect(lines(bad.stderr)).toEqual(step.output);
+    // A manifest that withholds state: the guest's set() is denied, and call says which and why.
+    const withheld = join(work.dir, 'withheld.yaml');
+    writeFileSync(withheld, readFileSync(join(component, 'dist', 'manifest.yaml'), 'utf8').replace('state: write', 'state: read'));
+    const r = await greentic(`call ../greet_user/dist/greet_user.wasm --manifest ${withheld} --tenant acme --env prod --input hi --config '{"greeting":"Hi"}'`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^greentic-host call: node error [a-z-]+: .*; before it failed, the host denied state\.set: [^\n]+\n$/);
+  });
+
   it('5. passes the scaffolded node:test test', async () => {
     // The spec reporter prints the same summary on Node 20 and 26 (bare \`node --test\` picks TAP
     // on Node 20 when stdout is not a terminal, spec on 23+), so the README names it.
-    const step = readme('node --test --test-reporter=spec ../greet_user/test/greet_user.test.mjs');
+    const step = readme('cd ../greet_user && npm test');
     const r = await sh(step.command);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const summary = step.output.filter((o) => o.startsWith('ℹ'));
@@ -134,7 +199,8 @@ describe('writing a component, step by step as the README says', () => {
     mkdirSync(installed, { recursive: true });
     for (const f of readdirSync(join(component, 'dist'))) cpSync(join(component, 'dist', f), join(installed, f));
     const tail = lines(readFileSync(join(installed, 'manifest.yaml'), 'utf8')).slice(-2);
-    expect(tail).toEqual(readme('tail -2 examples/tenants/acme/components/greet_user/manifest.yaml').output.map((l) => l.replace(/[0-9a-f]{64}/, digest)));
+    expect(tail).toEqual(readme('tail -2 examples/tenants/acme/components/greet_user/manifest.yaml').output);
+    expect(tail[1]).toBe(`sha256: ${digest}`);
 
     // grants.components.greet_user in tenant.yaml, and the first node of the support flow.
     const tenantFile = join(checkout, 'examples', 'tenants', 'acme', 'tenant.yaml');

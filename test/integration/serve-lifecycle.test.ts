@@ -95,7 +95,7 @@ describe('graceful stop', () => {
       status: 503,
       connection: 'close',
       cookie: expect.stringMatching(/^greentic_webchat=/),
-      body: { error: { code: 'deadline-exceeded', message: 'component "faults" did not finish within 2500 ms', retryable: true } },
+      body: { error: { code: 'deadline-exceeded', message: 'Sorry, something went wrong on our side. Please try again in a moment.', retryable: true } },
     });
     expect(await s.exited).toEqual({ code: 0, signal: null });
     expect(s.stdout()).toContain('greentic-host: stopping (in-flight turns get up to 10000 ms)\ngreentic-host: stopped\n');
@@ -116,7 +116,7 @@ describe('graceful stop', () => {
       status: 503,
       connection: 'close',
       cookie: expect.stringMatching(/^greentic_webchat=/),
-      body: { error: { code: 'unavailable', message: 'the host is shutting down', retryable: true } },
+      body: { error: { code: 'unavailable', message: 'Sorry, something went wrong on our side. Please try again in a moment.', retryable: true } },
     });
     expect(await s.exited).toEqual({ code: 0, signal: null });
     expect(s.logs().filter((l) => l.event === 'drain-timeout')[0]).toMatchObject({ drain_ms: 1000, requests_in_flight: 1 });

@@ -55,28 +55,43 @@ describe('the webchat endpoint', () => {
     expect(first.setCookie).toMatch(/^greentic_webchat=v1\.w[0-9a-f]{32}\.[\w-]+; Path=\/webchat\/bigcorp\/prod\/helpdesk\/webchat; HttpOnly; SameSite=Strict/);
     const second = await post(BIGCORP, { text: 'wifi keeps dropping' }, first.cookie);
     expect(second.status).toBe(200);
-    expect(second.body).toEqual({
-      session: first.body.session,
-      replies: ['Network trouble noted. Try reconnecting to the VPN; an engineer will follow up on "wifi keeps dropping".'],
-    });
+    const reply = 'Network trouble noted. Try reconnecting to the VPN; an engineer will follow up on "wifi keeps dropping".';
+    // The flow ends with this reply: the page shows the end of the conversation.
+    expect(second.body).toEqual({ session: first.body.session, replies: [reply], messages: [{ text: reply }], ended: true });
     expect(second.setCookie).toBeNull();
   });
 
-  it('refuses a cookie replayed on another channel, of the same tenant or another', async () => {
+  it("never follows a cookie replayed on another channel, of the same tenant or another: a fresh session there", async () => {
     const first = await post(BIGCORP, { text: 'hi' });
     for (const path of ['/webchat/bigcorp/prod/helpdesk/vip', '/webchat/acme/prod/sales/webchat']) {
       const replay = await post(path, { text: 'hi' }, first.cookie);
-      expect(replay.status).toBe(403);
-      expect(replay.body).toEqual({ error: { code: 'foreign-session', message: 'the session cookie was not issued for this channel' } });
+      expect(replay.status).toBe(200);
+      expect(replay.body.session).toMatch(/^w[0-9a-f]{32}$/);
+      expect(replay.body.session).not.toBe(first.body.session);
+      expect(replay.setCookie).toContain(`greentic_webchat=v1.${replay.body.session}.`);
+      expect(replay.setCookie).toContain(`; Path=${path};`);
     }
+    // The first session is untouched: its history holds only its own turn.
+    const history = await fetch(`${base}${BIGCORP}/history`, { headers: { cookie: first.cookie! } });
+    expect(((await history.json()) as { transcript: unknown[] }).transcript).toEqual([
+      { from: 'user', text: 'hi' },
+      { from: 'bot', text: "BigCorp Helpdesk here. What's your issue?" },
+    ]);
   });
 
-  it('refuses a forged or tampered cookie', async () => {
+  it('answers a forged, tampered or stale cookie with a fresh session and a new cookie', async () => {
     const first = await post(BIGCORP, { text: 'hi' });
     const tampered = `${first.cookie!.slice(0, -2)}xx`;
-    expect((await post(BIGCORP, { text: 'hi' }, tampered)).status).toBe(403);
-    expect((await post(BIGCORP, { text: 'hi' }, 'greentic_webchat=v1.w00000000000000000000000000000000.abc')).status).toBe(403);
-    expect((await post(BIGCORP, { text: 'hi' }, 'greentic_webchat=v1.../../x.abc')).status).toBe(403);
+    for (const cookie of [tampered, 'greentic_webchat=v1.w00000000000000000000000000000000.abc', 'greentic_webchat=v1.../../x.abc', 'greentic_webchat=']) {
+      const r = await post(BIGCORP, { text: 'hi' }, cookie);
+      expect(r.status, cookie).toBe(200);
+      expect(r.body.session).not.toBe(first.body.session);
+      expect(r.body.session).not.toBe('w00000000000000000000000000000000');
+      expect(r.cookie).toBe(`greentic_webchat=v1.${r.body.session}.${r.cookie!.split('.')[2]}`);
+      expect(r.body.replies).toEqual(["BigCorp Helpdesk here. What's your issue?"]);
+    }
+    const history = await fetch(`${base}${BIGCORP}/history`, { headers: { cookie: tampered } });
+    expect(await history.json()).toEqual({ session: null, transcript: [], ended: false });
   });
 
   it('answers bad requests with a JSON error that says what was wrong', async () => {

@@ -31,7 +31,7 @@ describe('secret encryption (AES-256-GCM)', () => {
     await store.set({ kind: 'global' }, 'k', 'g');
     await store.set({ kind: 'tenant', tenant: 'acme' }, 'k', 't');
     await store.set({ kind: 'team', tenant: 'acme', team: 'support' }, 'k', 'team');
-    expect(readdirSync(join(dir, 'secrets')).sort()).toEqual(['acme', 'global']);
+    expect(readdirSync(join(dir, 'secrets')).sort()).toEqual(['.key-id', 'acme', 'global']);
     expect(await store.get({ kind: 'global' }, 'k')).toBe('g');
     expect(await store.get({ kind: 'tenant', tenant: 'acme' }, 'k')).toBe('t');
     expect(await store.get({ kind: 'team', tenant: 'acme', team: 'support' }, 'k')).toBe('team');

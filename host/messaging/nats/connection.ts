@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../observability/logger.js';
 import { redactCredentials } from '../../observability/redact.js';
+import { count } from '../../util/count.js';
 
 /** Who to be on a NATS server: user and password, or a token; and the reply-subject prefix. */
 export interface NatsCredentials {
@@ -78,7 +79,7 @@ export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: C
       const waited = Date.now() - started;
       const wait = opts.connectWaitMs ?? 0;
       if (wait > 0 && waited + delay > wait)
-        throw new NatsConnectError(`cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${attempt} attempts, waiting at most ${wait} ms)`);
+        throw new NatsConnectError(`cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${count(attempt, 'attempt')}, waiting at most ${wait} ms)`);
       const line = `NATS at ${where} is not reachable (attempt ${attempt}: ${reason.text}); retrying in ${(delay / 1000).toFixed(1)} s`;
       logger.warn({ event: 'nats-connect-retry', server: where, attempt, err: reason.text }, line);
       onRetry?.(line);

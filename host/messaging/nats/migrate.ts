@@ -1,6 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { StorageType, type StoredMsg, type StreamConfig } from '@nats-io/jetstream';
 import { isValidId } from '../../tenancy/ids.js';
+import { count } from '../../util/count.js';
 import { checkHeaderValue } from './headers.js';
 import type { NatsLink } from './links.js';
 import { ensureStreams, GLOBAL_SECRETS_BUCKET, globalStreams, isNotFound, secretsBucket, sessionsBucket, tenantStreams } from './resources.js';
@@ -54,7 +55,7 @@ export async function migrateSharedStreams(link: NatsLink, dryRun: boolean, say:
     else skipped.push(`ingress message on ${JSON.stringify(m.subject.slice(0, 120))}`);
   }
   const sorted = [...tenants].sort();
-  say(`found ${sorted.length} tenants (${sorted.join(', ') || 'none'}): ${sessions.length} sessions, ${secrets.length} secrets, ${waiting.length} waiting ingress messages`);
+  say(`found ${count(sorted.length, 'tenant')} (${sorted.join(', ') || 'none'}): ${count(sessions.length, 'session')}, ${count(secrets.length, 'secret')}, ${count(waiting.length, 'waiting ingress message')}`);
   if (dryRun) return { tenants: sorted, sessions: sessions.length, secrets: secrets.length, ingress: waiting.length, skipped, removed };
 
   if (parked.length === 0 && waiting.length > 0) {
@@ -95,7 +96,7 @@ export async function migrateSharedStreams(link: NatsLink, dryRun: boolean, say:
   }
   for (const name of [`KV_${OLD.sessions}`, `KV_${OLD.secrets}`]) if (await dropStream(link, name)) removed.push(name);
   for (const s of skipped) say(`left out (no valid tenant id): ${s}`);
-  say(`moved ${movedSessions} sessions, ${movedSecrets} secrets, ${ingress} ingress messages; removed ${removed.join(', ') || 'nothing'}`);
+  say(`moved ${count(movedSessions, 'session')}, ${count(movedSecrets, 'secret')}, ${count(ingress, 'ingress message')}; removed ${removed.join(', ') || 'nothing'}`);
   return { tenants: sorted, sessions: movedSessions, secrets: movedSecrets, ingress, skipped, removed };
 }
 

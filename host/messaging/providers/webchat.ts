@@ -1,6 +1,8 @@
 import { encode } from 'cbor-x';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../../api/error-reply.js';
+import { WEBCHAT_DOCS } from '../../api/openapi.js';
+import type { Logger } from '../../observability/logger.js';
 import type { SessionStore } from '../../stores/session-store.js';
 import { sessionKey } from '../../stores/keys.js';
 import { checkId, InvalidIdError } from '../../tenancy/ids.js';
@@ -11,7 +13,15 @@ import { MAX_TEXT_BYTES } from '../envelope.js';
 import type { ChannelAddress } from '../subjects.js';
 import { readCookie, WEBCHAT_COOKIE, WebchatCookies, webchatPath } from './webchat-cookie.js';
 import type { WebchatGuard, WebchatRefusal } from './webchat-limits.js';
+import { webchatMessage } from './webchat-message.js';
 import { WEBCHAT_PAGE_CSP, webchatPage } from './webchat-page.js';
+
+/** What a visitor reads when a turn fails: never the operator's reason, which goes to the log. */
+export const END_USER_TEXT = {
+  retryable: 'Sorry, something went wrong on our side. Please try again in a moment.',
+  failed: 'Sorry, this chat cannot answer right now. Please try again later.',
+  timeout: 'Sorry, no answer came in time. Please try again.',
+} as const;
 
 interface WebchatParams {
   tenant: string;
@@ -39,6 +49,8 @@ export interface WebchatBackend {
   channel(address: ChannelAddress): WebchatChannel | null;
   readonly guard: WebchatGuard;
   readonly replyTimeoutMs?: number | undefined;
+  /** Where what went wrong goes (a visitor only reads an apology). */
+  readonly logger: Logger;
 }
 
 /**
@@ -75,11 +87,18 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
     return { address, channel };
   };
 
-  /** The session a request's cookie names on this channel: null when it has none, false when the cookie is not this channel's. */
-  const sessionOf = (address: ChannelAddress, cookieHeader: string | undefined): string | null | false => {
-    const presented = readCookie(cookieHeader, WEBCHAT_COOKIE);
+  /**
+   * The session a request's cookie names on this channel, or null: no cookie, or one this
+   * channel did not issue (another channel's, or one signed before a data reset or key change).
+   * Such a cookie is never followed: the browser gets a fresh session and a new cookie, so a
+   * returning visitor is never locked out and a foreign cookie never reaches its session.
+   */
+  const sessionOf = (address: ChannelAddress, req: FastifyRequest): string | null => {
+    const presented = readCookie(req.headers.cookie, WEBCHAT_COOKIE);
     if (presented === undefined) return null;
-    return cookies.verify(address, presented) ?? false;
+    const session = cookies.verify(address, presented);
+    if (session === null) backend.logger.info({ event: 'webchat-cookie-replaced', ...logFields(address) }, 'a webchat cookie this channel did not issue: a fresh session');
+    return session;
   };
 
   const refuse = (reply: FastifyReply, r: WebchatRefusal): FastifyReply =>
@@ -89,7 +108,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       .type('application/json')
       .send({ error: { code: r.code, message: r.message, retryable: true } });
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { schema: { hide: true } }, async (req, reply) => {
+  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.page, url }) } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
     if (!ch) return reply;
     return reply
@@ -100,21 +119,23 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       .send(webchatPage(ch.channel.title, 'Chat with us'));
   });
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { schema: { hide: true } }, async (req, reply) => {
+  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.history, url }) } }, async (req, reply) => {
     const ch = channelOf(req.params, reply);
     if (!ch) return reply;
-    const session = sessionOf(ch.address, req.headers.cookie);
-    if (session === null) return { session: null, transcript: [] };
-    if (session === false) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
+    const session = sessionOf(ch.address, req);
+    if (session === null) return { session: null, transcript: [], ended: false };
     const refusal = backend.guard.admit(ch.address, req.ip, session, false, ch.channel.limits);
     if (refusal) return refuse(reply, refusal);
     const stored = await backend.sessions.get(sessionKey(ch.address, session, 'session cookie'));
-    return { session, transcript: stored?.record.transcript ?? [] };
+    const transcript = (stored?.record.transcript ?? []).map((e) => (e.from === 'bot' ? { from: e.from, ...webchatMessage(e.text) } : { from: e.from, text: e.text }));
+    // A session whose flow ended has no cursor: the page shows the end-of-conversation marker.
+    return { session, transcript, ended: transcript.length > 0 && stored?.record.cursor === null };
   });
 
   app.post<{ Params: WebchatParams; Body: unknown }>(
     '/webchat/:tenant/:env/:team/:channel/messages',
-    { bodyLimit: MAX_TEXT_BYTES + 1024, schema: { hide: true } },
+    // The handler checks the body itself (its own error codes); the schema is for the OpenAPI document.
+    { bodyLimit: MAX_TEXT_BYTES + 1024, config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.messages, url }) } },
     async (req, reply) => {
       const ch = channelOf(req.params, reply);
       if (!ch) return reply;
@@ -123,8 +144,7 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       if (typeof body !== 'object' || body === null || typeof body.text !== 'string' || Object.keys(body).some((k) => k !== 'text')) {
         return sendError(reply, 400, 'invalid-body', 'the body must be JSON {"text": "..."}');
       }
-      const presented = sessionOf(address, req.headers.cookie);
-      if (presented === false) return sendError(reply, 403, 'foreign-session', 'the session cookie was not issued for this channel');
+      const presented = sessionOf(address, req);
       const fresh = presented === null;
       const session = presented ?? cookies.newSession();
       const refusal = backend.guard.admit(address, req.ip, session, fresh, ch.channel.limits);
@@ -133,7 +153,10 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       try {
         answer = await converse(backend.bus, address, { user: session, session, text: body.text }, backend.replyTimeoutMs ?? 30_000);
       } catch (e) {
-        if (e instanceof ReplyTimeoutError) return sendError(reply, 504, 'timeout', e.message);
+        if (e instanceof ReplyTimeoutError) {
+          backend.logger.warn({ event: 'webchat-timeout', ...logFields(address), reason: e.message }, 'a webchat message got no answer in time');
+          return sendError(reply, 504, 'timeout', END_USER_TEXT.timeout);
+        }
         throw e;
       }
       const stored = await backend.sessions.get(sessionKey(address, session, 'session cookie')).catch(() => null);
@@ -145,9 +168,22 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
         );
       }
       if (!answer.ok) {
-        return reply.code(answer.retryable ? 503 : 502).send({ error: { code: answer.code, message: answer.message, retryable: answer.retryable } });
+        // What went wrong is for the operator (the log, the admin API), never for the visitor.
+        backend.logger.warn({ event: 'webchat-turn-failed', ...logFields(address), code: answer.code, reason: answer.message }, 'a webchat turn failed');
+        const message = answer.retryable ? END_USER_TEXT.retryable : END_USER_TEXT.failed;
+        return reply.code(answer.retryable ? 503 : 502).send({ error: { code: answer.code, message, retryable: answer.retryable } });
       }
-      return reply.send({ session: answer.session, replies: answer.replies });
+      return reply.send({
+        session: answer.session,
+        replies: answer.replies,
+        messages: answer.replies.map(webchatMessage),
+        ended: stored?.record.cursor === null,
+      });
     },
   );
+}
+
+/** The scope fields of a webchat log line, named as every tenant log line names them (the per-tenant log cap reads tenant_id). */
+function logFields(a: ChannelAddress): { tenant_id: string; env_id: string; team_id: string; channel: string } {
+  return { tenant_id: a.tenant, env_id: a.env, team_id: a.team, channel: a.channel };
 }
