@@ -111,7 +111,12 @@ describe('greentic-host call on a Greentic component', () => {
   });
 
   it('without --op runs the first op; names a missing op; exit and errors end in exit code 1', async () => {
-    expect((await greentic(['call', JS, ...scope, '--input', '"hi"'])).stdout).toBe('"hi"\n');
+    expect(JSON.parse((await greentic(['call', JS, ...scope, '--input', '{"said":"hi"}'])).stdout)).toEqual({ said: 'hi' });
+    // The op's input schema (an object) is checked before the call.
+    expect(await greentic(['call', JS, ...scope, '--input', '"hi"'])).toMatchObject({
+      code: 1,
+      stderr: 'greentic-host call: node error invalid-input: component "greentic-js" (op "echo"): the input must be object (the op\'s input schema)\n',
+    });
     expect((await greentic(['call', JS, ...scope, '--op', 'nope', '--input', '{}'])).stderr).toBe(
       'greentic-host call: node error unknown-op: component "greentic-js" has no op "nope" (it describes: echo, route, ask, ctx, stderr, exit, fail, decline, data, bad-output, env)\n',
     );

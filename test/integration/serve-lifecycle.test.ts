@@ -2,7 +2,7 @@ import { chmodSync, readFileSync, writeFileSync, mkdirSync, existsSync, readdirS
 import { request, Agent } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyExamples, EXAMPLES, installTenantComponent, tempDir, writeFiles } from '../support/bundle.js';
+import { copyExamples, EXAMPLES, installTenantComponent, replaceExactly, tempDir, writeFiles } from '../support/bundle.js';
 import { CAN_MOUNT, SmallDisk } from '../support/small-disk.js';
 import { eventually, spawnServe, startServe, type ServeProcess } from '../support/serve-process.js';
 
@@ -29,13 +29,15 @@ function slowBundle(deadlineMs: number): string {
   cleanups.push(b.cleanup);
   installTenantComponent(b.dir, 'bigcorp', 'faults');
   const manifest = join(b.dir, 'tenants', 'bigcorp', 'components', 'faults', 'manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('deadline_ms: 500', `deadline_ms: ${deadlineMs}`));
+  writeFileSync(manifest, replaceExactly(readFileSync(manifest, 'utf8'), 'deadline_ms: 500', `deadline_ms: ${deadlineMs}`));
   const bundleYaml = join(b.dir, 'bundle.yaml');
   writeFileSync(
     bundleYaml,
-    readFileSync(bundleYaml, 'utf8')
-      .replace('deadline_ms: 1000', 'deadline_ms: 20000')
-      .replace('        branch: {}\n', '        branch: {}\n        faults: {}\n'),
+    replaceExactly(
+      readFileSync(bundleYaml, 'utf8'),
+      '      limits:\n        deadline_ms: 1000\n',
+      '      limits:\n        deadline_ms: 20000\n    grants:\n      components:\n        reply: {}\n        ask: {}\n        branch: {}\n        faults: {}\n',
+    ),
   );
   writeFiles(b.dir, { 'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] } });
   return b.dir;

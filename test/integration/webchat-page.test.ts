@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../dist/api/server.js';
-import { copyExamples, ROOT, writeFiles } from '../support/bundle.js';
+import { copyExamples, replaceExactly, ROOT, writeFiles } from '../support/bundle.js';
 import { startHost, type TestHost } from '../support/host.js';
 import { decodePng } from '../support/png.js';
 
@@ -23,10 +23,11 @@ beforeAll(async () => {
   // one whose flow does not load (a visitor must never read why).
   const bundleYaml = readFileSync(join(bundle.dir, 'bundle.yaml'), 'utf8');
   writeFiles(bundle.dir, {
-    'bundle.yaml': bundleYaml.replace(
-      '            title: BigCorp Helpdesk',
+    'bundle.yaml': replaceExactly(
+      bundleYaml,
+      '              title: "BigCorp Helpdesk"',
       [
-        '            title: BigCorp Helpdesk',
+        '              title: "BigCorp Helpdesk"',
         '          demo: { provider: webchat, flow: bigcorp_demo_flow, title: BigCorp Helpdesk }',
         '          broken: { provider: webchat, flow: bigcorp_broken_flow, title: BigCorp Helpdesk }',
       ].join('\n'),

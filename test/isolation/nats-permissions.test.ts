@@ -60,7 +60,7 @@ beforeAll(async () => {
   expect(r).toMatchObject({ ok: true });
   victimSession = (r as { session: string }).session;
   acmeAdmin = await as('admin_acme', 'admin-acme-demo');
-  await (await NatsSecretStore.open(acmeAdmin, Buffer.alloc(32, 7))).set({ kind: 'tenant', tenant: 'acme' }, 'crm_token', 'victim-secret');
+  await (await NatsSecretStore.open(acmeAdmin, Buffer.from(process.env.GREENTIC_MASTER_KEY!, 'hex'))).set({ kind: 'tenant', tenant: 'acme' }, 'crm_token', 'victim-secret');
   acmeProvider.publish(ingressSubject(ACME_SLACK), 'not json');
   for (let i = 0; i < 50 && (await acmeHost.host.deadLetters.list('acme')).length === 0; i++) await settle(100);
   expect(await acmeHost.host.deadLetters.list('acme')).toHaveLength(1);

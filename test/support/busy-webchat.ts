@@ -11,8 +11,8 @@ export function busyWebchatBundle(): { dir: string; cleanup: () => void } {
   const file = join(b.dir, 'bundle.yaml');
   const yaml = readFileSync(file, 'utf8');
   const raised = yaml.replace(
-    '    settings:\n      limits:\n',
-    '    settings:\n      webchat: { rate_per_sec: 100000, burst: 100000, address_rate_per_sec: 100000, address_burst: 100000 }\n      limits:\n',
+    '      limits:\n        deadline_ms: 1000\n',
+    '      webchat: { rate_per_sec: 100000, burst: 100000, address_rate_per_sec: 100000, address_burst: 100000 }\n      limits:\n        deadline_ms: 1000\n',
   );
   if (raised === yaml) throw new Error('examples/bundle.yaml no longer has bigcorp settings.limits where this expects them');
   writeFileSync(file, raised);
