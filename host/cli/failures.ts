@@ -72,6 +72,10 @@ export function classifyFailure(e: unknown): Failure {
       message: `${e.message}; if the master key changed, use the one the secrets were sealed with (GREENTIC_MASTER_KEY or DATA/master.key)`,
     };
   }
+  // The NATS server refused what this user may not do: the server's words name the subject.
+  if (e instanceof Error && (e.name === 'PermissionViolationError' || e.name === 'AuthorizationError' || /permissions violation/i.test(e.message))) {
+    return { code: EXIT.failed, message: e.message.split('\n')[0]! };
+  }
   const fs = fileSystemFailure(e);
   if (fs) return { code: EXIT.failed, message: fs };
   const why = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.split('\n')[0]}` : String(e);

@@ -96,10 +96,12 @@ describe('serve with a process-tier tenant', () => {
     const inFlight = chat('l');
     await new Promise((r) => setTimeout(r, 500));
     for (const pid of children) process.kill(pid, 'SIGKILL');
+    // The visitor gets the apology (operator text stays in the log); the code says what happened.
     expect(await inFlight).toEqual({
       status: 503,
-      body: { error: { code: 'worker-crashed', message: 'the sandbox process running this call died (signal SIGKILL)', retryable: true } },
+      body: { error: { code: 'worker-crashed', message: 'Sorry, something went wrong on our side. Please try again in a moment.', retryable: true } },
     });
+    expect(s.logs().filter((l) => l.event === 'webchat-turn-failed').map((l) => [l.code, l.reason])).toContainEqual(['worker-crashed', 'the sandbox process running this call died (signal SIGKILL)']);
     // Both deaths seen (a turn handed to the killed spare before its exit is noticed would fail as well).
     const crashes = async () => (await (await fetch(`${s.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()).match(/greentic_worker_crashes_total\{tenant="bigcorp",tier="process"\} (\d+)$/m)?.[1];
     await eventually(async () => (await crashes()) === '2', 'both deaths counted');
