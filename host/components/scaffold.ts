@@ -126,7 +126,7 @@ capabilities:
   messaging: true    # it sends the greeting with messaging.send
   log: false
   secrets: []        # names of secrets it may read (the tenant must grant them too)
-limits: { deadline_ms: 500, memory_mib: 64 }
+limits: { deadline_ms: 2000, memory_mib: 64 }
 config_schema:       # JSON Schema of the node's config in a flow; checked when the flow loads
   type: object
   properties:
