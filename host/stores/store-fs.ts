@@ -108,3 +108,14 @@ export function errnoOf(e: unknown): string | undefined {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** The names in `dir`, or none when it (or a part of its path) does not exist; other errors are thrown. */
+export async function readdirIfExists(fs: StoreFs, dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw e;
+  }
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { TEMP_NAME } from './atomic-file.js';
-import { errnoOf, type StoreFs } from './store-fs.js';
+import { errnoOf, readdirIfExists, type StoreFs } from './store-fs.js';
 
 /** True while a process with this pid runs (EPERM: it runs, as another user). */
 export function processIsAlive(pid: number): boolean {
@@ -20,14 +20,7 @@ export function processIsAlive(pid: number): boolean {
  * (this one included) is left alone: it may be mid-write. Returns how many were removed.
  */
 export async function sweepTempFiles(fs: StoreFs, dir: string, depth: number): Promise<number> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (e) {
-    const code = errnoOf(e);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 0;
-    throw e;
-  }
+  const names = await readdirIfExists(fs, dir);
   let removed = 0;
   for (const name of names) {
     const path = join(dir, name);

@@ -1,4 +1,4 @@
-import { errnoOf, type StoreFs } from './store-fs.js';
+import { readdirIfExists, type StoreFs } from './store-fs.js';
 import { join } from 'node:path';
 
 /** The deepest a session tree goes below a tenant's folder (env/team/file), plus slack. */
@@ -6,14 +6,7 @@ const MAX_DEPTH = 4;
 
 /** Bytes of the regular files under `dir` (links not followed, at most MAX_DEPTH levels); 0 if it does not exist. */
 export async function treeBytes(fs: StoreFs, dir: string, depth = 0): Promise<number> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (e) {
-    const code = errnoOf(e);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 0;
-    throw e;
-  }
+  const names = await readdirIfExists(fs, dir);
   let total = 0;
   for (const name of names) {
     const path = join(dir, name);
