@@ -20,7 +20,13 @@ describe('environment equivalents of the main flags', () => {
   it('GREENTIC_BUNDLE and GREENTIC_DATA stand for --bundle and --data; a flag given wins', async () => {
     expect(await run(['validate'], { GREENTIC_BUNDLE: EXAMPLES })).toEqual({
       code: 0,
-      out: ['bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows'],
+      out: [
+        'bundle greentic-demo is valid: 2 tenants, 3 teams, 4 channels, 3 flows',
+        'acme/sales/teams: acme_sales_flow (named by the channel)',
+        'acme/support/slack: acme_support_flow (default: {tenant}_{team}_flow)',
+        'acme/support/telegram: acme_support_flow (default: {tenant}_{team}_flow)',
+        'bigcorp/helpdesk/webchat: bigcorp_helpdesk_flow (default: {tenant}_{team}_flow)',
+      ],
       err: [],
     });
     expect((await run(['validate', '--bundle', EXAMPLES], { GREENTIC_BUNDLE: '/nonexistent' })).code).toBe(0);
@@ -101,7 +107,7 @@ describe('shell completion', () => {
     // What bash offers after "greentic-host ", and after "greentic-host send --ti".
     const offer = (words: string) =>
       execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _greentic_host; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
-    expect(offer('greentic-host ""').split(' ')).toEqual(['serve', 'send', 'call', 'describe', 'component', 'validate', 'secrets', 'token', 'nats', 'completion', '--version', '--help']);
+    expect(offer('greentic-host ""').split(' ')).toEqual(['serve', 'send', 'call', 'describe', 'component', 'validate', 'reload', 'secrets', 'token', 'dlq', 'nats', 'data', 'completion', '--version', '--help']);
     expect(offer('greentic-host send --ti')).toBe('--timeout');
     expect(offer('greentic-host secrets ro')).toBe('rotate-key');
   });

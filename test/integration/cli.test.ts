@@ -155,7 +155,10 @@ describe('greentic-host call', () => {
     const r = await greentic(['call', fixtureWasm('forger'), '--tenant', 'acme', '--env', 'prod', '--team', 'support', '--input', 'x']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('reply: secrets.get access-denied\n');
-    expect(r.stdout).toContain('denied capability calls: 7');
+    // Each refusal is named, with its reason: seven capabilities, seven lines.
+    const denied = r.stdout.split('\n').filter((l) => l.startsWith('denied: '));
+    expect(denied).toHaveLength(7);
+    for (const l of denied) expect(l).toMatch(/^denied: [a-z.-]+: ctx names tenant "bigcorp" but this call is bound to tenant "acme"$/);
     expect(r.stdout).not.toContain('ALLOWED');
   });
 

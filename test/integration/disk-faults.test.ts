@@ -101,13 +101,13 @@ describe(`a full disk while serving (${FULL_DISK})`, () => {
       refused = await chat(base, `more ${i + 1}`, first.cookie);
     }
     expect(refused.status).toBe(503);
+    // The visitor reads an apology; the operator's reason is in the log.
     expect(refused.body).toEqual({
-      error: {
-        code: 'storage-unavailable',
-        message: `session ${first.body.session} could not be saved (no space left on the device); nothing was changed, try again later`,
-        retryable: true,
-      },
+      error: { code: 'storage-unavailable', message: 'Sorry, something went wrong on our side. Please try again in a moment.', retryable: true },
     });
+    expect(t.logs.lines.filter((l) => l.event === 'webchat-turn-failed').map((l) => l.reason)).toContain(
+      `session ${first.body.session} could not be saved (no space left on the device); nothing was changed, try again later`,
+    );
     expect(t.host.readiness()).toEqual({ ready: false, reason: 'disk-full' });
     const readyz = await fetch(`${base}/readyz`);
     expect({ status: readyz.status, body: await readyz.json() }).toEqual({ status: 503, body: { status: 'not-ready', reason: 'disk-full' } });
@@ -164,7 +164,10 @@ describe('a data directory that turns read-only while serving (the fake file-sys
     fs.truncateError = 'EROFS';
     const refused = await chat(base, 'vpn is down', first.cookie);
     expect(refused).toMatchObject({ status: 503, body: { error: { code: 'storage-unavailable', retryable: true } } });
-    expect(refused.body.error.message).toBe(`session ${first.body.session} could not be saved (the file system is read-only); nothing was changed, try again later`);
+    expect(refused.body.error.message).toBe('Sorry, something went wrong on our side. Please try again in a moment.');
+    expect(t.logs.lines.filter((l) => l.event === 'webchat-turn-failed').map((l) => l.reason)).toContain(
+      `session ${first.body.session} could not be saved (the file system is read-only); nothing was changed, try again later`,
+    );
     expect(t.host.readiness()).toEqual({ ready: false, reason: 'read-only' });
     // Reads still answer.
     expect(await transcript(base, first.cookie!)).toEqual(['hello']);
