@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 
@@ -68,8 +69,8 @@ export async function readPackArchive(bytes: Buffer, shown: string, limits: Pack
   if (bytes.length > limits.maxPackBytes) fail(`is ${bytes.length} bytes, over the limit of ${limits.maxPackBytes}`);
   let zip: ZipFile;
   try {
-    // strictFileNames: a backslash is refused, not turned into a separator.
-    zip = await yauzl.fromBufferPromise(bytes, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+    // Names stay bytes (decodeStrings: false): they are decoded and checked here, by one rule, with one kind of error.
+    zip = await yauzl.fromBufferPromise(bytes, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true });
   } catch (e) {
     return fail(`not a ZIP archive (${zipWhy(e)})`);
   }
@@ -78,13 +79,13 @@ export async function readPackArchive(bytes: Buffer, shown: string, limits: Pack
   let total = 0;
   try {
     for await (const entry of zip.eachEntry()) {
-      const name = entry.fileName;
+      const name = entryName(entry);
       const problem = entryNameProblem(name);
       if (problem) fail(`entry ${JSON.stringify(name.slice(0, 80))} has ${problem}`);
       if (name.endsWith('/')) continue;
       if (files.has(name)) fail(`entry "${name}" is in the archive twice`);
-      checkDeclared(entry, limits, total, fail);
-      const data = await inflate(zip, entry, Math.min(limits.maxEntryBytes, limits.maxTotalBytes - total), fail);
+      checkDeclared(entry, name, limits, total, fail);
+      const data = await inflate(zip, entry, name, Math.min(limits.maxEntryBytes, limits.maxTotalBytes - total), fail);
       total += data.length;
       files.set(name, data);
     }
@@ -97,9 +98,21 @@ export async function readPackArchive(bytes: Buffer, shown: string, limits: Pack
   return files;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** An entry's name as UTF-8 (what greentic-pack writes), or a name the name check refuses. */
+function entryName(entry: Entry): string {
+  const raw = entry.fileName as unknown as Buffer | string;
+  if (typeof raw === 'string') return raw;
+  try {
+    return UTF8.decode(raw);
+  } catch {
+    return `\0(not UTF-8: ${raw.toString('hex').slice(0, 40)})`;
+  }
+}
+
 /** Refuse an entry by its central-directory header, before a byte of it is inflated. */
-function checkDeclared(entry: Entry, limits: PackLimits, total: number, fail: (why: string) => never): void {
-  const name = entry.fileName;
+function checkDeclared(entry: Entry, name: string, limits: PackLimits, total: number, fail: (why: string) => never): void {
   if (entry.isEncrypted()) fail(`entry "${name}" is encrypted`);
   if (!entry.canDecodeFileData()) fail(`entry "${name}" uses compression method ${entry.compressionMethod} (stored and deflate are read)`);
   if (entry.uncompressedSize > limits.maxEntryBytes) fail(`entry "${name}" is ${entry.uncompressedSize} bytes inflated, over the limit of ${limits.maxEntryBytes}`);
@@ -110,19 +123,27 @@ function checkDeclared(entry: Entry, limits: PackLimits, total: number, fail: (w
 }
 
 /** An entry's bytes, counted as they inflate: past `max` the stream is destroyed. */
-async function inflate(zip: ZipFile, entry: Entry, max: number, fail: (why: string) => never): Promise<Buffer> {
-  const stream = await zip.openReadStreamPromise(entry);
+async function inflate(zip: ZipFile, entry: Entry, name: string, max: number, fail: (why: string) => never): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      stream.destroy();
-      fail(`entry "${entry.fileName}" inflates past ${max} bytes`);
+  try {
+    const stream = await zip.openReadStreamPromise(entry);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) {
+        stream.destroy();
+        fail(`entry "${name}" inflates past ${max} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (e) {
+    if (e instanceof PackError) throw e;
+    fail(`entry "${name}" cannot be read (${zipWhy(e)})`);
   }
-  return Buffer.concat(chunks, size);
+  const data = Buffer.concat(chunks, size);
+  // yauzl checks sizes, not checksums: a flipped bit is caught here, before any digest is computed over it.
+  if (crc32(data) !== entry.crc32) fail(`entry "${name}" fails its CRC-32 check (the archive is damaged)`);
+  return data;
 }
 
 /** yauzl's reason, one line. */
