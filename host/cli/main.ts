@@ -11,6 +11,7 @@ import { describeCommand, DESCRIBE_HELP } from './describe.js';
 import { dlqCommand, DLQ_HELP } from './dlq.js';
 import { reloadCommand, RELOAD_HELP } from './reload.js';
 import { natsCommand, NATS_HELP } from './nats.js';
+import { packCommand, PACK_HELP } from './pack.js';
 import { secretsCommand, SECRETS_HELP } from './secrets.js';
 import { sendCommand, SEND_HELP } from './send.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   call: { run: callCommand, help: CALL_HELP, summary: 'run one component once under a scope (for plugin authors)' },
   describe: { run: describeCommand, help: DESCRIBE_HELP, summary: "print a Greentic component's descriptor (its ops and schemas)" },
   component: { run: componentCommand, help: COMPONENT_HELP, summary: 'scaffold and build your own components (for plugin authors)' },
+  pack: { run: packCommand, help: PACK_HELP, summary: 'inspect or verify a Greentic pack (.gtpack): its components, flows and requests' },
   validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
   reload: { run: reloadCommand, help: RELOAD_HELP, summary: 'make a running serve reload a tenant, or its whole bundle' },
   secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },

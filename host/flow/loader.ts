@@ -7,6 +7,7 @@ import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import { componentDenial, tenantDenial, ungrantedRequests } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
 import { channelFlow, type ChannelFlow } from './channel-flows.js';
+import { packFlows } from './pack-flows.js';
 import { FlowSchema } from './schema.js';
 
 export interface FlowNode {
@@ -60,10 +61,21 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
     }
   }
 
+  // A pack's flows are the tenant's too; a name a flow file already has is the file's.
+  const packFlowNames: string[] = [];
+  for (const flow of packFlows(tenant, catalog, problems)) {
+    if (flows.has(flow.name) || files.includes(`${flow.name}.yaml`)) {
+      problems.push({ file: flow.file, path: '', message: `flow "${flow.name}" is also flows/${flow.name}.yaml; the file's is kept`, tenant: tenant.id });
+      continue;
+    }
+    flows.set(flow.name, flow);
+    packFlowNames.push(flow.name);
+  }
+
   // Every channel must be bound to a flow of its own tenant whose components its team may use.
   const unavailable = new Map<string, string>();
   const channelFlows = new Map<string, ChannelFlow>();
-  const flowFiles = files.map((f) => f.slice(0, -'.yaml'.length));
+  const flowFiles = [...files.map((f) => f.slice(0, -'.yaml'.length)), ...packFlowNames];
   for (const team of tenant.teams.values()) {
     for (const channel of team.channels.values()) {
       const at = joinPath([...(channel.path ? [channel.path] : []), 'flow']);

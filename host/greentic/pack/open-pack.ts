@@ -15,6 +15,8 @@ import { checkSignature, type SignatureVerdict, type TrustedKey } from './signat
 /** One component of an opened pack. */
 export interface PackComponent {
   readonly id: string;
+  /** Its entry in manifest.cbor (a Greentic component manifest, symbols resolved). */
+  readonly declaration: Record<string, unknown>;
   /** components/<id>.wasm; undefined when the pack refers to it (an OCI digest) instead of holding it. */
   readonly wasm: Buffer | undefined;
   readonly wasmFile: string;
@@ -38,7 +40,8 @@ export interface OpenedPack {
 }
 
 export interface OpenPackOptions {
-  readonly trusted?: readonly TrustedKey[];
+  /** Keys a signature must be by; 'unchecked' checks everything but the key (to show a pack). */
+  readonly trusted?: readonly TrustedKey[] | 'unchecked';
   readonly requireSigned?: boolean;
   readonly limits?: PackLimits;
 }
@@ -75,7 +78,7 @@ export async function openPack(bytes: Buffer, shown: string, opts: OpenPackOptio
     }
     const where = `${shown}: manifest.cbor: components[${manifest.components.indexOf(c)}]`;
     const mapped = mapGreenticManifest({ ...c.declaration, name: c.id }, where, c.id, { wasm: wasmFile, sha256 });
-    return { id: c.id, wasm, wasmFile, sha256, lockRef: locked?.ref, mapped };
+    return { id: c.id, declaration: c.declaration, wasm, wasmFile, sha256, lockRef: locked?.ref, mapped };
   });
   return {
     file: shown,
