@@ -29,7 +29,7 @@ export interface TenantFolders {
 }
 
 /** The first-party components a tenant whose config names no `grants.components` may use (in every team). */
-export const DEFAULT_COMPONENT_GRANTS: readonly string[] = ['reply', 'ask', 'branch'];
+export const DEFAULT_COMPONENT_GRANTS: readonly string[] = ['reply', 'ask', 'branch', 'handlebars'];
 /** The environment a tenant whose config names none has. */
 export const DEFAULT_ENVIRONMENT = 'prod';
 
