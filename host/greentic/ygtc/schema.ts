@@ -19,7 +19,7 @@ export const RoutingSchema = z.union([
         z.strictObject({ out: z.literal(true) }),
       ]),
     )
-    .max(1, 'one route per node: this host has no conditional routing in .ygtc flows'),
+    .max(1),
 ]);
 
 export const YgtcFlowSchema = z.strictObject({

@@ -67,7 +67,8 @@ export async function loadYgtcFlow(file: string, tenant: TenantModel, catalog: C
     const op = keys[0]!;
     const route = RoutingSchema.safeParse(routing ?? 'out');
     let next: string | undefined;
-    if (!route.success) problems.push(...zodProblems(shown, route.error.issues, ['nodes', id, 'routing'], tenant.id));
+    if (Array.isArray(routing) && routing.length > 1) problem(`${at}.routing`, 'one route per node: this host has no conditional routing in .ygtc flows');
+    else if (!route.success) problems.push(...zodProblems(shown, route.error.issues, ['nodes', id, 'routing'], tenant.id));
     else if (Array.isArray(route.data) && route.data[0] && !('out' in route.data[0])) {
       next = 'to' in route.data[0] ? route.data[0].to : route.data[0].next;
       if (!taken.has(next)) problem(`${at}.routing[0]`, `no node "${next}" in this flow`);
