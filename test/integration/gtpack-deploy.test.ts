@@ -35,8 +35,10 @@ const say = async (tenant: string, text: string) => {
   if (!r.ok) throw new Error(`turn failed: ${r.code}: ${r.message}`);
   return r.replies;
 };
+/** A cold first call of component-echo (236 KB) on a shared, busy machine misses the default 1000 ms. */
+const SETTINGS = { limits: { deadline_ms: 30_000 } };
 const tenantYaml = (id: string, extra: Record<string, unknown> = {}) => ({
-  tenant: id,
+  tenant: { id, settings: SETTINGS },
   teams: { web: { channels: { chat: { provider: 'messaging-webchat' } } } },
   ...extra,
 });

@@ -30,7 +30,8 @@ beforeAll(async () => {
   copyFileSync(join(FIXTURES, 'greentic-packs', 'echo-pack.gtpack'), join(shop, 'packs', 'echo-pack.gtpack'));
   writeFiles(shop, {
     'tenant.yaml': {
-      tenant: 'shop',
+      // A cold first call of component-echo on a shared, busy machine misses the default 1000 ms.
+      tenant: { id: 'shop', settings: { limits: { deadline_ms: 30_000 } } },
       grants: {
         components: {
           handlebars: {},
