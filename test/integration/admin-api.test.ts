@@ -117,7 +117,7 @@ describe('the admin API: tenants, problems, reloads', () => {
     const refused = await asOperator('POST', '/admin/v1/tenants/acme/reload');
     expect(refused.body).toMatchObject({ tenant: 'acme', outcome: 'kept-last-good', previous_version: before });
     expect(refused.body.problems).toEqual([
-      { file: expect.stringMatching(/acme_sales_flow\.yaml$/), path: 'nodes[0].next', message: 'no node "nowhere" in this flow' },
+      { file: expect.stringMatching(/acme_sales_flow\.yaml$/), path: 'nodes.greet.next', message: 'no node "nowhere" in this flow' },
     ]);
     const problems = await asOperator('GET', '/admin/v1/tenants/acme/problems');
     expect(problems.body).toEqual({

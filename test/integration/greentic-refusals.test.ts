@@ -56,7 +56,7 @@ describe('Greentic components refused at load', () => {
   it('its WASI, denied by default: the tenant must grant it', async () => {
     const { problems, answer } = await load((dir) => installTenantComponent(dir, 'acme', 'greentic-js', 'guest'), { guest: null });
     expect(problems[0]).toBe(
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs WASI interface "wasi:cli/environment" (grants.components.guest.wasi), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs WASI interface "wasi:cli/environment" (grants.components.guest.wasi), which tenant "acme" does not grant',
     );
     expect(problems).toHaveLength(15);
     expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
@@ -68,7 +68,7 @@ describe('Greentic components refused at load', () => {
     capabilities.host.secrets = { required: [{ key: 'crm_token', required: true, format: 'text' }] };
     const { problems, answer } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
     expect(problems).toEqual([
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs secret "crm_token" (grants.secrets.guest.names), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs secret "crm_token" (grants.secrets.guest.names), which tenant "acme" does not grant',
     ]);
     expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });
@@ -87,7 +87,7 @@ describe('Greentic components refused at load', () => {
     (manifest.capabilities as { host: Record<string, unknown> }).host.http = { client: true, server: false };
     const { problems } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
     expect(problems).toEqual([
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs outgoing HTTP (grants.components.guest.http: the origins it may reach), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs outgoing HTTP (grants.components.guest.http: the origins it may reach), which tenant "acme" does not grant',
     ]);
   });
 
