@@ -8,6 +8,7 @@ import { withEnvFlags } from './env-flags.js';
 import { componentCommand, COMPONENT_HELP } from './component.js';
 import { dataCommand, DATA_HELP } from './data.js';
 import { describeCommand, DESCRIBE_HELP } from './describe.js';
+import { devCommand, DEV_HELP } from './dev.js';
 import { dlqCommand, DLQ_HELP } from './dlq.js';
 import { reloadCommand, RELOAD_HELP } from './reload.js';
 import { natsCommand, NATS_HELP } from './nats.js';
@@ -21,6 +22,7 @@ import { validateCommand, VALIDATE_HELP } from './validate.js';
 
 const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; help: string; summary: string }> = {
   serve: { run: serveCommand, help: SERVE_HELP, summary: 'run the host: flows on the embedded bus, webchat over HTTP' },
+  dev: { run: devCommand, help: DEV_HELP, summary: 'the dev loop: serve a bundle, rebuild and reload what changes' },
   send: { run: sendCommand, help: SEND_HELP, summary: 'send one message to a channel and print the replies' },
   call: { run: callCommand, help: CALL_HELP, summary: 'run one component once under a scope (for plugin authors)' },
   describe: { run: describeCommand, help: DESCRIBE_HELP, summary: "print a Greentic component's descriptor (its ops and schemas)" },
