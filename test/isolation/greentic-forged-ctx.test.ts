@@ -105,6 +105,6 @@ describe("Greentic host interfaces refuse another tenant's ctx", () => {
       ]);
     }
     const listed = await greentic(['secrets', 'list', '--tenant', 'bigcorp', '--data', data.dir, '--json']);
-    expect(JSON.parse(listed.stdout)).toEqual({ namespace: 'bigcorp', secrets: ['api_key'] });
+    expect(JSON.parse(listed.stdout)).toEqual({ namespace: 'bigcorp/', secrets: ['api_key'] });
   }, 120_000);
 });
