@@ -199,6 +199,23 @@ describe('flow loading', () => {
     );
   });
 
+  it('serves a component kept as sources from its dist/ build, and names the command when it is not built', async () => {
+    const source = { name: 'lookup', version: '1.0.0', source: 'src/lookup.js' };
+    const unbuilt = await load({ 'tenants/acme/components/lookup/manifest.yaml': source });
+    expect(unbuilt.catalog.resolve('acme', 'lookup')).toBeUndefined();
+    expect(unbuilt.catalog.problems.map(formatProblem)).toEqual([
+      expect.stringMatching(
+        /tenants\/acme\/components\/lookup\/manifest\.yaml: source: lookup is not built yet \(no dist\/manifest\.yaml\): run greentic-host component build \S*tenants\/acme\/components\/lookup, or greentic-host dev, which builds it$/,
+      ),
+    ]);
+    const built = await load({
+      'tenants/acme/components/lookup/manifest.yaml': source,
+      'tenants/acme/components/lookup/dist/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'c'.repeat(64) },
+    });
+    expect(built.catalog.problems).toEqual([]);
+    expect(built.catalog.resolve('acme', 'lookup')).toMatchObject({ pinnedDigest: 'c'.repeat(64), wasmPath: expect.stringMatching(/components\/lookup\/dist\/lookup\.wasm$/) });
+  });
+
   it('keeps tenant components to their tenant, even under the same name', async () => {
     const { catalog } = await load({
       'tenants/acme/components/lookup/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'a'.repeat(64) },
