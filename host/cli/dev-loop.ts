@@ -33,11 +33,14 @@ interface Rebuilt {
  * watcher, debounced), rebuild the tenant's source components whose files changed, then reload
  * that tenant alone and print one line saying what happened. A component that does not build
  * keeps the tenant on its last good version (nothing is reloaded until it builds). Rounds run
- * one at a time; a round that changes nothing (the build's own dist/ writes) prints nothing.
+ * one at a time; a round that changes nothing (the build's own dist/ writes) prints nothing,
+ * unless the tenant's last line was a problem: then `unchanged` says it is back to what it serves.
  */
 export class DevLoop {
   /** Component folder -> the identity of its source files at its last good build. */
   readonly #built = new Map<string, string>();
+  /** Tenants whose last line was a problem: their return to the served version is worth a line. */
+  readonly #troubled = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -78,7 +81,10 @@ export class DevLoop {
       let rebuilt = 0;
       for (const tenant of await listFolders(this.tenantsDir)) {
         const r = await this.#rebuild(tenant);
-        if (r.failed) return this.#printFailure(`${tenant} keeps its last good version: ${r.failed.name} did not build (in ${elapsed(started)} ms)`, [r.failed.message]);
+        if (r.failed) {
+          this.#troubled.add(tenant);
+          return this.#printFailure(`${tenant} keeps its last good version: ${r.failed.name} did not build (in ${elapsed(started)} ms)`, [r.failed.message]);
+        }
         rebuilt += r.rebuilt;
       }
       for (const report of await host.tenants.reloadAll('watch', false)) this.#print(host, report, rebuilt, started);
@@ -87,6 +93,7 @@ export class DevLoop {
       const started = performance.now();
       const r = await this.#rebuild(tenant);
       if (r.failed) {
+        this.#troubled.add(tenant);
         this.#printFailure(`${tenant} keeps its last good version: ${r.failed.name} did not build (in ${elapsed(started)} ms)`, [r.failed.message]);
         continue;
       }
@@ -139,16 +146,21 @@ export class DevLoop {
     switch (r.outcome) {
       case 'reloaded':
       case 'added':
+        this.#troubled.delete(r.tenant);
         return this.out(`${r.outcome} ${r.tenant} ${what}`);
       case 'unchanged':
-        // The build's own writes to dist/ come back as a change: nothing to say unless something was built.
-        if (rebuilt > 0) this.out(`unchanged ${r.tenant} ${what}`);
+        // The build's own writes to dist/ come back as a change: nothing to say unless something
+        // was built, or the tenant's last line was a problem (now fixed, back to what it serves).
+        if (rebuilt > 0 || this.#troubled.has(r.tenant)) this.out(`unchanged ${r.tenant} ${what}`);
+        this.#troubled.delete(r.tenant);
         return;
       case 'removed':
         return this.out(`removed ${r.tenant} (no longer in the bundle; its data is kept)`);
       case 'kept-last-good':
+        this.#troubled.add(r.tenant);
         return this.#printFailure(`${r.tenant} keeps its last good version: ${count(r.problems.length, 'problem')} (in ${ms} ms)`, r.problems.map(formatProblem));
       default:
+        this.#troubled.add(r.tenant);
         return this.#printFailure(`${r.tenant} ${r.outcome === 'failed' ? 'failed to load' : r.outcome}: ${count(r.problems.length, 'problem')} (in ${ms} ms)`, r.problems.map(formatProblem));
     }
   }

@@ -123,8 +123,9 @@ describe('greentic-host dev', () => {
       '  flows/bigcorp_helpdesk_flow.yaml: nodes.hello.next: no node "greeet" in this flow (did you mean "greet"?)',
     ]);
     expect(await say('hi')).toEqual(['hello v2', 'BigCorp Helpdesk: what is the issue?']);
+    // Fixed, it is the version served: unchanged, said because the last line was a problem.
     edit(FLOW, '    next: greeet\n', '    next: greet\n');
-    expect(await next('the reload of the fixed flow')).toEqual(['reloaded bigcorp (flows: 1, components: 0 rebuilt) in N ms']);
+    expect(await next('the fixed flow')).toEqual(['unchanged bigcorp (flows: 1, components: 0 rebuilt) in N ms']);
 
     edit(SOURCE, '(module', '(modul');
     expect(await next('the failed build')).toEqual([
