@@ -16,12 +16,12 @@ interface EnvFlag {
 const path = (value: string) => (/[\0\n]/.test(value) ? 'must be a path' : null);
 
 export const ENV_FLAGS: readonly EnvFlag[] = [
-  { env: 'GREENTIC_BUNDLE', flag: 'bundle', commands: new Set(['serve', 'send', 'validate', 'token']), problem: path },
-  { env: 'GREENTIC_DATA', flag: 'data', commands: new Set(['serve', 'send', 'call', 'secrets', 'token']), problem: path },
+  { env: 'GREENTIC_BUNDLE', flag: 'bundle', commands: new Set(['serve', 'dev', 'send', 'validate', 'token']), problem: path },
+  { env: 'GREENTIC_DATA', flag: 'data', commands: new Set(['serve', 'dev', 'send', 'call', 'secrets', 'token']), problem: path },
   {
     env: 'GREENTIC_PORT',
     flag: 'port',
-    commands: new Set(['serve']),
+    commands: new Set(['serve', 'dev']),
     problem: (v) => (/^\d{1,5}$/.test(v) && Number(v) <= 65_535 ? null : 'must be a port number from 0 to 65535'),
   },
   {

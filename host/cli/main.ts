@@ -23,6 +23,7 @@ const lazy = <M>(load: () => Promise<M>, pick: (m: M) => LoadedCommand, summary:
 
 const COMMANDS: Record<string, CommandEntry> = {
   serve: lazy(() => import('./serve.js'), (m) => ({ run: m.serveCommand, help: m.SERVE_HELP }), 'run the host: flows on the embedded bus, webchat over HTTP'),
+  dev: lazy(() => import('./dev.js'), (m) => ({ run: m.devCommand, help: m.DEV_HELP }), 'the dev loop: serve a bundle, rebuild and reload what changes'),
   send: lazy(() => import('./send.js'), (m) => ({ run: m.sendCommand, help: m.SEND_HELP }), 'send one message to a channel and print the replies'),
   call: lazy(() => import('./call.js'), (m) => ({ run: m.callCommand, help: m.CALL_HELP }), 'run one component once under a scope (for plugin authors)'),
   describe: lazy(() => import('./describe.js'), (m) => ({ run: m.describeCommand, help: m.DESCRIBE_HELP }), "print a Greentic component's descriptor (its ops and schemas)"),

@@ -64,7 +64,14 @@ function withNatsWait(nats: InstanceSettings['nats'], wait: number | undefined):
   return nats && wait !== undefined ? { ...nats, connectWaitMs: wait } : nats;
 }
 
-export async function serveCommand(argv: string[], io: CommandIo, signal?: AbortSignal): Promise<number> {
+/** What a command built on serve (dev) adds to it. */
+export interface ServeHooks {
+  /** Called once the host is up, before the ready line; its words go at the end of the ready line. */
+  readonly started: (host: GreenticHost) => string;
+}
+
+/** `greentic-host serve`; `hooks` let `dev` add its loop to the host serve starts. */
+export async function serveCommand(argv: string[], io: CommandIo, signal?: AbortSignal, hooks?: ServeHooks): Promise<number> {
   const { values } = parsingFlags(() =>
     parseArgs({
       args: argv,
@@ -159,6 +166,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
   }
   const logger = createLogger({ level: process.env.GREENTIC_LOG_LEVEL ?? 'info', tenantCap });
   io.out(`greentic-host: loading ${settings.bundle}`);
+  let started = false;
   let host: GreenticHost;
   try {
     host = await GreenticHost.start({
@@ -175,7 +183,10 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       lockDataDir: true,
       logger,
       watch,
-      onProgress: (line) => io.out(`  ${line}`),
+      // Under dev, a reload's component lines would bury its one summary line: only the start's are shown.
+      onProgress: (line) => {
+        if (!hooks || !started) io.out(`  ${line}`);
+      },
     });
   } catch (e) {
     if (
@@ -243,11 +254,13 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     process.on('SIGTERM', onSignal);
     signal?.addEventListener('abort', onSignal, { once: true });
   });
+  started = true;
+  const note = hooks ? `, ${hooks.started(host)}` : '';
   const bus = settings.nats ? `NATS ${redactCredentials(settings.nats.url)}` : 'embedded bus';
   const stores = (settings.stores ?? (settings.nats ? 'nats' : 'embedded')) === 'nats' ? 'NATS KV stores' : `data in ${settings.data}`;
   io.out(
     `greentic-host ready: ${count(host.runtimes.size, 'tenant')} (${[...host.runtimes.keys()].join(', ') || 'none'}), ${count(channels, 'channel')}, ${bus}, ${stores}; ` +
-      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${adminToken ? `, admin ${url}/admin/v1` : ''}${watch ? ', watching the bundle' : ''}` +
+      `API ${url}/api/v1 (OpenAPI at /api/v1/openapi.json), metrics ${url}/metrics${adminToken ? `, admin ${url}/admin/v1` : ''}${watch ? ', watching the bundle' : ''}${note}` +
       `${webchats.length > 0 ? `; webchat: ${webchats[0]}` : ''}`,
   );
   for (const w of webchats.slice(1)) io.out(`  webchat: ${w}`);

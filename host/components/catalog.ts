@@ -165,6 +165,8 @@ async function readEntry(
   tenant?: string,
   builtPath?: string,
   confinement?: Confinement,
+  /** Set when `dir` is the dist/ of a source folder: the manifest it was built from. */
+  builtFrom?: string,
 ): Promise<ComponentEntry | null> {
   const file = join(dir, 'manifest.yaml');
   const shown = displayPath(file);
@@ -206,6 +208,20 @@ async function readEntry(
     return null;
   }
   let wasmPath: string;
+  if (origin === 'tenant' && manifest.source && !manifest.wasm && !builtFrom) {
+    // A component's sources (what component new makes, greentic-host dev builds): served from its build.
+    const dist = join(dir, 'dist');
+    if (!(await present(join(dist, 'manifest.yaml')))) {
+      problems.push({
+        file: shown,
+        path: 'source',
+        message: `${manifest.name} is not built yet (no dist/manifest.yaml): run greentic-host component build ${displayPath(dir)}, or greentic-host dev, which builds it`,
+        tenant,
+      });
+      return null;
+    }
+    return readEntry(dist, name, origin, problems, tenant, undefined, confinement, shown);
+  }
   if (origin === 'tenant') {
     if (!manifest.wasm || !manifest.sha256) {
       problems.push({ file: shown, path: manifest.wasm ? 'sha256' : 'wasm', message: 'a tenant component names its .wasm file and pins its sha256', tenant });

@@ -4,7 +4,7 @@ import type { ComponentRegistry } from '../components/registry.js';
 import type { BusSubscription } from '../messaging/bus.js';
 import type { Logger } from '../observability/logger.js';
 import type { WorkerPool } from '../sandbox/pool.js';
-import { BundleWatcher } from '../tenancy/config/bundle-watcher.js';
+import { BundleWatcher, type BundleChange } from '../tenancy/config/bundle-watcher.js';
 import { loadTenantModel, readBundleIndex, type BundleIndex } from '../tenancy/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../tenancy/config/problems.js';
 import { configDigest, FileDigests, walkTenantFolder, type TenantFolderWalk } from '../tenancy/config/tenant-files.js';
@@ -167,18 +167,25 @@ export class TenantRegistry {
     }
   }
 
-  /** Watch the bundle: a change to one tenant's files reloads that tenant, bundle.yaml or tenants/ bring every tenant in line. */
-  watch(opts: { debounceMs?: number; maxDirs?: number } = {}): void {
+  /**
+   * Watch the bundle: a change to one tenant's files reloads that tenant, bundle.yaml or tenants/
+   * bring every tenant in line. With `onChange`, a change is handed to it instead (the dev loop
+   * builds changed components first); the folders watched still follow each reload.
+   */
+  watch(opts: { debounceMs?: number; maxDirs?: number; onChange?: (change: BundleChange) => void } = {}): void {
     if (this.#watcher || this.#closed) return;
+    const { onChange, ...bounds } = opts;
     this.#watcher = new BundleWatcher({
       root: this.#index.root,
       tenantsDir: this.#index.tenantsDir,
-      ...opts,
+      ...bounds,
       logger: this.opts.logger,
-      onChange: (change) => {
-        if (change.bundle) void this.reloadAll('watch', false);
-        for (const t of change.tenants) void this.reload(t, 'watch');
-      },
+      onChange:
+        onChange ??
+        ((change) => {
+          if (change.bundle) void this.reloadAll('watch', false);
+          for (const t of change.tenants) void this.reload(t, 'watch');
+        }),
     });
     for (const slot of this.#slots.values()) if (!slot.removed) this.#watcher.setTenant(slot.id, slot.dirs, slot.truncated);
   }

@@ -46,8 +46,9 @@ export interface MessageBus {
   /**
    * Publish so the message survives a restart of the bus, and so a retry with the same `id`
    * is stored once (NATS: JetStream with a message id). The embedded bus just publishes.
+   * `signal` ends the retries (its reason is thrown): a caller with a deadline is not held past it.
    */
-  publishDurable(subject: string, data: Uint8Array, id: string): Promise<void>;
+  publishDurable(subject: string, data: Uint8Array, id: string, signal?: AbortSignal): Promise<void>;
   subscribe(pattern: string, handler: BusHandler, opts?: { queue?: string }): BusSubscription;
   /**
    * Deliver the ingress of `tenants` to `handler`, each message to one instance of the

@@ -44,16 +44,18 @@ export async function converse(
     } else if (e.kind === 'turn-end') settle({ ok: true, id, session: e.session, replies: [...replies].sort((a, b) => a[0] - b[0]).map(([, text]) => text) });
     else if (e.kind === 'error') settle({ ok: false, id, session: e.session, code: e.code, message: e.message, retryable: e.retryable });
   });
-  let timer: NodeJS.Timeout | undefined;
+  // One deadline for the whole exchange: a stream that cannot take the message (no host ever
+  // served the tenant on this server) must not hold the caller past it in publish retries.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new ReplyTimeoutError(`no answer from ${address.tenant}/${address.env}/${address.team}/${address.channel} within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  const timedOut = new Promise<never>((_, reject) => deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason), { once: true }));
+  timedOut.catch(() => undefined);
   try {
-    await bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id);
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ReplyTimeoutError(`no answer from ${address.tenant}/${address.env}/${address.team}/${address.channel} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    return await Promise.race([done, timeout]);
+    await Promise.race([bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id, deadline.signal), timedOut]);
+    return await Promise.race([done, timedOut]);
   } finally {
     clearTimeout(timer);
     sub.unsubscribe();

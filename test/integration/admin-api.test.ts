@@ -117,7 +117,7 @@ describe('the admin API: tenants, problems, reloads', () => {
     const refused = await asOperator('POST', '/admin/v1/tenants/acme/reload');
     expect(refused.body).toMatchObject({ tenant: 'acme', outcome: 'kept-last-good', previous_version: before });
     expect(refused.body.problems).toEqual([
-      { file: expect.stringMatching(/acme_sales_flow\.yaml$/), path: 'nodes[0].next', message: 'no node "nowhere" in this flow' },
+      { file: expect.stringMatching(/acme_sales_flow\.yaml$/), path: 'nodes.greet.next', message: 'no node "nowhere" in this flow' },
     ]);
     const problems = await asOperator('GET', '/admin/v1/tenants/acme/problems');
     expect(problems.body).toEqual({
@@ -172,7 +172,7 @@ describe('greentic-host reload', () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(
       new RegExp(
-        `^acme: kept its last good version ${version}; the new one \\([0-9a-f]{16}\\) has 1 problem:\\n  .*acme_sales_flow\\.yaml: nodes\\[0\\]\\.type: unknown component type "asks" \\(tenant "acme" can use: ask, branch, handlebars, reply\\)\\n$`,
+        `^acme: kept its last good version ${version}; the new one \\([0-9a-f]{16}\\) has 1 problem:\\n  .*acme_sales_flow\\.yaml: nodes\\.greet\\.type: unknown component type "asks" \\(did you mean "ask"\\?\\)\\n$`,
       ),
     );
     writeFileSync(flow, original);

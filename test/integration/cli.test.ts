@@ -118,8 +118,8 @@ describe('greentic-host validate', () => {
       expect(r.stderr).toMatch(
         /tenants\/acme\/teams\/support\.yaml: channels\.slack\.provider: unknown provider "pigeon"; expected one of "messaging-slack"\|/,
       );
-      expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.next: no node "b" in this flow/);
-      expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.config\.message: /);
+      expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\.a\.next: no node "b" in this flow/);
+      expect(r.stderr).toMatch(/bigcorp_helpdesk_flow\.yaml: nodes\.a\.config\.message: /);
       expect(r.stderr).toMatch(/\d+ problems in /);
     } finally {
       b.cleanup();

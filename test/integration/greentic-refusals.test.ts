@@ -1,8 +1,9 @@
 // Greentic components the host refuses when they load, each for one reason it names exactly;
 // the tenant's other flows, and other tenants, go on.
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatProblem } from '../../dist/tenancy/config/problems.js';
-import { GREENTIC_WASI_GRANT, copyExamples, greenticJsManifest, installGreenticComponent, installTenantComponent, writeFiles } from '../support/bundle.js';
+import { CLI, GREENTIC_WASI_GRANT, copyExamples, fixtureWasm, greenticJsManifest, installGreenticComponent, installTenantComponent, tempDir, writeFiles } from '../support/bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, replies, startHost } from '../support/host.js';
 
 const ACME_SALES = { tenant: 'acme', env: 'prod', team: 'sales', channel: 'teams' };
@@ -53,10 +54,33 @@ describe('Greentic components refused at load', () => {
     expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });
 
+  it("Greentic's legacy node@0.4.0 contract, named with its version and what runs here (as a node, and to describe and call)", async () => {
+    const refusal =
+      'component "guest" exports greentic:component/node@0.4.0, Greentic\'s legacy node contract, which this host does not run: ' +
+      'rebuild it against greentic:component@0.6.0 (node@0.5 and node@0.6 components, the component-v0-v6 world and the 0.6.1 provider world run here)';
+    const { problems, answer } = await load((dir) => installTenantComponent(dir, 'acme', 'greentic-node04', 'guest'), { guest: null });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^tenants\/acme\/components\/guest\/manifest\.yaml: \S*guest\/manifest\.yaml: /);
+    expect(problems[0]!.endsWith(`manifest.yaml: ${refusal}`)).toBe(true);
+    expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
+    const wasm = fixtureWasm('greentic-node04');
+    const own = refusal.replace('"guest"', '"greentic-node04"');
+    const data = tempDir('greentic-node04-');
+    for (const args of [['describe', wasm], ['call', wasm, '--tenant', 'acme', '--env', 'prod', '--data', data.dir, '--op', 'x', '--input', '{}']]) {
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, [CLI, ...args], { env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: 'ef'.repeat(32) } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        ),
+      );
+      expect(r).toEqual({ code: 1, stdout: '', stderr: `greentic-host ${args[0]}: ${wasm}: ${own}\n` });
+    }
+    data.cleanup();
+  });
+
   it('its WASI, denied by default: the tenant must grant it', async () => {
     const { problems, answer } = await load((dir) => installTenantComponent(dir, 'acme', 'greentic-js', 'guest'), { guest: null });
     expect(problems[0]).toBe(
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs WASI interface "wasi:cli/environment" (grants.components.guest.wasi), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs WASI interface "wasi:cli/environment" (grants.components.guest.wasi), which tenant "acme" does not grant',
     );
     expect(problems).toHaveLength(15);
     expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
@@ -68,7 +92,7 @@ describe('Greentic components refused at load', () => {
     capabilities.host.secrets = { required: [{ key: 'crm_token', required: true, format: 'text' }] };
     const { problems, answer } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
     expect(problems).toEqual([
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs secret "crm_token" (grants.secrets.guest.names), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs secret "crm_token" (grants.secrets.guest.names), which tenant "acme" does not grant',
     ]);
     expect(answer).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });
@@ -87,7 +111,7 @@ describe('Greentic components refused at load', () => {
     (manifest.capabilities as { host: Record<string, unknown> }).host.http = { client: true, server: false };
     const { problems } = await load((dir) => installGreenticComponent(dir, 'acme', 'greentic-js', 'guest', manifest), { guest: GREENTIC_WASI_GRANT });
     expect(problems).toEqual([
-      'tenants/acme/flows/acme_sales_flow.yaml: nodes[0].type: component "guest" needs outgoing HTTP (grants.components.guest.http: the origins it may reach), which tenant "acme" does not grant',
+      'tenants/acme/flows/acme_sales_flow.yaml: nodes.x.type: component "guest" needs outgoing HTTP (grants.components.guest.http: the origins it may reach), which tenant "acme" does not grant',
     ]);
   });
 

@@ -26,7 +26,7 @@ describe('components are usable only where granted', () => {
       (dir) => installTenantComponent(dir, 'acme', 'forger'),
     );
     expect(t.host.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/acme_support_flow\.yaml: nodes\[0\]\.type: component "forger" is not granted to tenant "acme" \(grants\.components\)$/),
+      expect.stringMatching(/acme_support_flow\.yaml: nodes\.x\.type: component "forger" is not granted to tenant "acme" \(grants\.components\)$/),
     );
     const r = await t.say(ACME_SLACK, 'u1', 'hello');
     expect(r).toMatchObject({ ok: false, code: 'flow-unavailable' });
@@ -50,7 +50,7 @@ describe('components are usable only where granted', () => {
       (dir) => installTenantComponent(dir, 'acme', 'forger'),
     );
     expect(t.host.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, handlebars, reply\)$/),
+      expect.stringMatching(/bigcorp_helpdesk_flow\.yaml: nodes\.x\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, handlebars, reply\)$/),
     );
     expect(await t.say(BIGCORP_WEBCHAT, 'u9', 'hi')).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });

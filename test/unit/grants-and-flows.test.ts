@@ -68,17 +68,17 @@ describe('flow loading', () => {
     [
       'an unknown component type',
       { ...base, nodes: [{ id: 'a', type: 'teleport' }] },
-      /acme_support_flow\.yaml: nodes\[0\]\.type: unknown component type "teleport" \(tenant "acme" can use: ask, branch, handlebars, reply\)$/,
+      /acme_support_flow\.yaml: nodes\.a\.type: unknown component type "teleport" \(tenant "acme" can use: ask, branch, handlebars, reply\)$/,
     ],
     [
       'a route to a missing node',
       { ...base, nodes: [{ id: 'a', type: 'branch', config: { key: 'k', cases: [] }, routes: [{ when: 'x', to: 'nowhere' }] }] },
-      /nodes\[0\]\.routes\[0\]\.to: no node "nowhere" in this flow$/,
+      /nodes\.a\.routes\[0\]\.to: no node "nowhere" in this flow$/,
     ],
     [
       'a next to a missing node',
       { ...base, nodes: [{ id: 'a', type: 'reply', config: { message: 'hi' }, next: 'b' }] },
-      /nodes\[0\]\.next: no node "b" in this flow$/,
+      /nodes\.a\.next: no node "b" in this flow$/,
     ],
     [
       'a missing start node',
@@ -99,14 +99,14 @@ describe('flow loading', () => {
     [
       'a node config that breaks the component schema',
       { ...base, nodes: [{ id: 'a', type: 'reply', config: { mesage: 'typo' } }] },
-      /nodes\[0\]\.config\.(message|mesage): /,
+      /nodes\.a\.config\.(message|mesage): /,
     ],
     [
       'a flow name that is not its file name',
       { ...base, name: 'other_flow', nodes: [{ id: 'a', type: 'reply', config: { message: 'x' } }] },
       /acme_support_flow\.yaml: name: says "other_flow" but the file is flows\/acme_support_flow\.yaml$/,
     ],
-    ['an unknown key', { ...base, nodes: [{ id: 'a', type: 'reply', config: { message: 'x' }, nxt: 'a' }] }, /nodes\[0\]\.nxt: unknown key$/],
+    ['an unknown key', { ...base, nodes: [{ id: 'a', type: 'reply', config: { message: 'x' }, nxt: 'a' }] }, /nodes\.a\.nxt: unknown key$/],
   ];
   it.each(cases)('reports %s with file and path', async (_name, flow, expected) => {
     const { ws, catalog } = await load({ 'tenants/acme/flows/acme_support_flow.yaml': flow });
@@ -124,7 +124,7 @@ describe('flow loading', () => {
     });
     const flows = await loadTenantFlows(ws.tenants.get('acme')!, catalog);
     expect(flows.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/acme_support_flow\.yaml: nodes\[2\]\.type: component "branch" is not granted to tenant "acme" \(grants\.components\)$/),
+      expect.stringMatching(/acme_support_flow\.yaml: nodes\.triage\.type: component "branch" is not granted to tenant "acme" \(grants\.components\)$/),
     );
   });
 
@@ -171,7 +171,7 @@ describe('flow loading', () => {
     const flows = await loadTenantFlows(ws.tenants.get('acme')!, catalog);
     expect(flows.problems.map(formatProblem)).toContainEqual(
       expect.stringMatching(
-        /acme_sales_flow\.yaml: nodes\[0\]\.type: component "lookup" needs secret "crm_token" \(grants\.secrets\.lookup\.names\), which tenant "acme" does not grant$/,
+        /acme_sales_flow\.yaml: nodes\.a\.type: component "lookup" needs secret "crm_token" \(grants\.secrets\.lookup\.names\), which tenant "acme" does not grant$/,
       ),
     );
   });
@@ -197,6 +197,23 @@ describe('flow loading', () => {
     expect(twice.catalog.problems.map(formatProblem)).toContainEqual(
       expect.stringMatching(/tenant\.yaml: components\.lookup: component "lookup" is also in .*tenants\/acme\/components\/lookup; keep one$/),
     );
+  });
+
+  it('serves a component kept as sources from its dist/ build, and names the command when it is not built', async () => {
+    const source = { name: 'lookup', version: '1.0.0', source: 'src/lookup.js' };
+    const unbuilt = await load({ 'tenants/acme/components/lookup/manifest.yaml': source });
+    expect(unbuilt.catalog.resolve('acme', 'lookup')).toBeUndefined();
+    expect(unbuilt.catalog.problems.map(formatProblem)).toEqual([
+      expect.stringMatching(
+        /tenants\/acme\/components\/lookup\/manifest\.yaml: source: lookup is not built yet \(no dist\/manifest\.yaml\): run greentic-host component build \S*tenants\/acme\/components\/lookup, or greentic-host dev, which builds it$/,
+      ),
+    ]);
+    const built = await load({
+      'tenants/acme/components/lookup/manifest.yaml': source,
+      'tenants/acme/components/lookup/dist/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'c'.repeat(64) },
+    });
+    expect(built.catalog.problems).toEqual([]);
+    expect(built.catalog.resolve('acme', 'lookup')).toMatchObject({ pinnedDigest: 'c'.repeat(64), wasmPath: expect.stringMatching(/components\/lookup\/dist\/lookup\.wasm$/) });
   });
 
   it('keeps tenant components to their tenant, even under the same name', async () => {

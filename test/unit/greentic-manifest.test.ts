@@ -182,7 +182,7 @@ describe('tenant grants for Greentic components', () => {
     expect([...effectivePermissions(acme, 'prod', entry.manifest).wasi]).toEqual([...GREENTIC_WASI_BASELINE]);
     const flows = await loadTenantFlows(acme, catalog);
     expect(flows.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/acme_sales_flow\.yaml: nodes\[0\]\.type: component "slots" needs WASI interface "wasi:clocks\/wall-clock"/),
+      expect.stringMatching(/acme_sales_flow\.yaml: nodes\.a\.type: component "slots" needs WASI interface "wasi:clocks\/wall-clock"/),
     );
   });
 
@@ -222,8 +222,8 @@ describe('tenant grants for Greentic components', () => {
     const flows = await loadTenantFlows(ws.tenants.get('acme')!, catalog);
     const shown = flows.problems.map(formatProblem).map((p) => p.replace(/^.*acme_support_flow\.yaml: /, ''));
     expect(shown).toEqual([
-      'nodes[0].config.op: component "slots" has no operation "translate" (its manifest lists: extract_slots)',
-      'nodes[1].config.colour: unknown key',
+      'nodes.b.config.op: component "slots" has no operation "translate" (its manifest lists: extract_slots)',
+      'nodes.c.config.colour: unknown key',
     ]);
     // Without an op, the manifest's default_operation is what the node runs.
     const sales = flows.flows.get('acme_sales_flow')!;

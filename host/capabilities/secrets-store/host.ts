@@ -29,6 +29,9 @@ export function secretNameOf(key: unknown): string | undefined {
 type SecretsError = 'not-found' | 'denied' | 'invalid-key' | 'internal';
 const ERROR_OF: Record<string, SecretsError> = { 'access-denied': 'denied', 'invalid-argument': 'invalid-key', 'not-found': 'not-found' };
 
+/** A refused put ends the call with the cap-error tag of the Greentic error. */
+const CAP_ERROR_OF = { denied: 'access-denied', 'invalid-key': 'invalid-argument', 'not-found': 'not-found', internal: 'unavailable' } as const;
+
 /** What crosses the bridge back to the worker. */
 export type SecretReply = { ok: string | null } | { err: SecretsError; message: string };
 
@@ -59,7 +62,8 @@ export function secretsStoreImports(site: () => { scope: InvocationScope; cross(
       throw new CallAbort('invalid-argument', `secrets-store.put: the value of "${String(key).slice(0, 64)}" is not UTF-8 text`);
     }
     const reply = s.cross('secrets-store', 'put', [null, key, text]) as SecretReply;
-    if ('err' in reply) throw new CallAbort(reply.err === 'denied' ? 'access-denied' : reply.err, `secrets-store.put: ${reply.message}`);
+    // The broker's message already names secrets-store.put; the abort carries our cap-error tag for Greentic's error.
+    if ('err' in reply) throw new CallAbort(CAP_ERROR_OF[reply.err], reply.message);
   };
   return { get, put };
 }

@@ -114,17 +114,19 @@ export class NatsBus implements MessageBus {
   }
 
   /** Publish into the subject's stream and wait for the server to store it; retried through reconnects. */
-  async publishDurable(subject: string, data: Uint8Array, id: string): Promise<void> {
+  async publishDurable(subject: string, data: Uint8Array, id: string, signal?: AbortSignal): Promise<void> {
     const msgID = checkHeaderValue('Nats-Msg-Id', id);
     const { js } = this.#linkOf(subject);
     for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
       try {
         await js.publish(subject, data, { msgID, timeout: 5000 });
         return;
       } catch (e) {
         if (this.#closed || attempt >= 60 || isPermanent(e)) throw e;
+        signal?.throwIfAborted();
         this.logger.warn({ event: 'publish-retry', subject, attempt, err: (e as Error).message }, 'durable publish failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+        await pause(Math.min(2000, 100 * attempt), signal);
       }
     }
   }
@@ -227,3 +229,16 @@ function isPermanent(e: unknown): boolean {
 }
 
 export type { BusMessage };
+
+/** Wait `ms`, or less when `signal` ends first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
