@@ -44,6 +44,11 @@ import { startDataLife } from './data/data-life.js';
 import type { DataEventSink } from './data/data-events.js';
 import type { SessionExpiry } from './stores/session-expiry.js';
 import type { TenantData } from './data/tenant-data.js';
+import { AuditTrail, type AuditTrailOptions } from './audit/audit-trail.js';
+import { dataEventRecord, denialRecord, tenantEventRecord } from './audit/host-events.js';
+import { FileAuditStore, type FileAuditStoreOptions } from './audit/file-audit-store.js';
+import { NatsAuditStore } from './audit/nats-audit-store.js';
+import type { DenialEvent } from './observability/metrics.js';
 
 export interface HostOptions {
   readonly bundleDir: string;
@@ -82,6 +87,8 @@ export interface HostOptions {
   readonly onDataEvent?: DataEventSink;
   /** The pace of the session expiry sweep (sessions examined per tick, ms between ticks). */
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
+  /** The audit log's bounds: denials recorded per tenant per window, segment size and count (embedded). */
+  readonly audit?: Pick<AuditTrailOptions, 'denialsPerWindow' | 'windowMs' | 'maxPending'> & FileAuditStoreOptions;
   /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
   readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
 }
@@ -104,6 +111,8 @@ export class GreenticHost {
   #accepting = true;
   #closing: Promise<void> | undefined;
   #dataLife: { data: TenantData; expiry: SessionExpiry } | undefined;
+  #audit: AuditTrail | undefined;
+  #stopAudit: (() => void) | undefined;
 
   private constructor(
     /** The tenants, each reloaded, added and removed on its own while the host runs. */
@@ -153,6 +162,11 @@ export class GreenticHost {
     return this.#dataLife!.data;
   }
 
+  /** Each tenant's audit log (README, "Audit log"): written in the background, read by GET /api/v1/audit. */
+  get audit(): AuditTrail {
+    return this.#audit!;
+  }
+
   /** The background sweep removing expired sessions. */
   get expiry(): SessionExpiry {
     return this.#dataLife!.expiry;
@@ -193,8 +207,20 @@ export class GreenticHost {
     const sessions: SessionStore =
       stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+    const audit = new AuditTrail({
+      ...opts.audit,
+      store: stores === 'nats' ? new NatsAuditStore(links!) : new FileAuditStore(opts.dataDir, opts.audit),
+      logger,
+      metrics: metrics.registry,
+    });
+    const denials = {
+      recordDenial: (e: DenialEvent) => {
+        metrics.recordDenial(e);
+        audit.record(denialRecord(e));
+      },
+    };
     // One HTTP client per host: it holds each tenant's request-rate bucket (greentic:http/http-client).
-    const services: ScopeServices = { secrets, logger, metrics, http: new HttpClientService() };
+    const services: ScopeServices = { secrets, logger, metrics: denials, http: new HttpClientService(), audit };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
 
     const pool = new WorkerPool({
@@ -282,8 +308,17 @@ export class GreenticHost {
       dataDir: opts.dataDir,
       logger,
       metrics,
-      onEvent: opts.onDataEvent,
+      onEvent: (e) => {
+        const r = dataEventRecord(e);
+        if (r) audit.record(r);
+        opts.onDataEvent?.(e);
+      },
       expiry: opts.expiry,
+    });
+    host.#audit = audit;
+    host.#stopAudit = tenants.on((e) => {
+      const r = tenantEventRecord(e);
+      if (r) audit.record(r);
     });
     try {
       // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
@@ -509,6 +544,9 @@ export class GreenticHost {
     await this.pool.close();
     await drained.catch(() => undefined);
     await this.#dataLife?.expiry.stop();
+    // Before the stores and the bus close: the last records (this drain's) still reach the disk or the stream.
+    this.#stopAudit?.();
+    await this.#audit?.close();
     // Turns are done and their replies taken in: let running deliveries finish, the rest wait on disk or in the stream.
     await this.channels.egress.close();
     this.channels.providers.close();
