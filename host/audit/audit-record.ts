@@ -96,7 +96,7 @@ function boundedCounts(counts: Readonly<Record<string, number>>): Record<string,
   let n = 0;
   for (const [k, v] of Object.entries(counts)) {
     if (n >= MAX_COUNTS) break;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !/^[a-z_]{1,32}$/.test(k)) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !/^[a-z][a-z0-9_]{0,31}$/.test(k)) continue;
     out[k] = v;
     n++;
   }
