@@ -21,7 +21,7 @@ import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
 import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
-import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type ReplyTo } from './messaging/envelope.js';
+import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type IngressMessage, type ReplyTo } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, tenantLogCapOf, type Logger } from './observability/logger.js';
 import { HostMetrics } from './observability/metrics.js';
@@ -49,6 +49,7 @@ import { dataEventRecord, denialRecord, tenantEventRecord } from './audit/host-e
 import { FileAuditStore, type FileAuditStoreOptions } from './audit/file-audit-store.js';
 import { NatsAuditStore } from './audit/nats-audit-store.js';
 import type { DenialEvent } from './observability/metrics.js';
+import { NO_TRACING, startTracing, type Tracing, type TracingConfig, type TurnSpan } from './observability/tracing.js';
 
 export interface HostOptions {
   readonly bundleDir: string;
@@ -89,6 +90,8 @@ export interface HostOptions {
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
   /** The audit log's bounds: denials recorded per tenant per window, segment size and count (embedded). */
   readonly audit?: Pick<AuditTrailOptions, 'denialsPerWindow' | 'windowMs' | 'maxPending'> & FileAuditStoreOptions;
+  /** Export OpenTelemetry traces of turns and node calls (OTLP/HTTP); off when omitted (see tracingConfigFromEnv). */
+  readonly tracing?: TracingConfig;
   /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
   readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
 }
@@ -113,6 +116,8 @@ export class GreenticHost {
   #dataLife: { data: TenantData; expiry: SessionExpiry } | undefined;
   #audit: AuditTrail | undefined;
   #stopAudit: (() => void) | undefined;
+  /** Traces of turns: NO_TRACING unless HostOptions.tracing is set. */
+  tracing: Tracing = NO_TRACING;
 
   private constructor(
     /** The tenants, each reloaded, added and removed on its own while the host runs. */
@@ -316,6 +321,7 @@ export class GreenticHost {
       expiry: opts.expiry,
     });
     host.#audit = audit;
+    host.tracing = await startTracing(opts.tracing);
     host.#stopAudit = tenants.on((e) => {
       const r = tenantEventRecord(e);
       if (r) audit.record(r);
@@ -413,22 +419,43 @@ export class GreenticHost {
     }
     const msg = body.data;
     const t0 = performance.now();
+    // Tracing off: one property read. On: a turn span continuing the publisher's trace (its traceparent header).
+    const span = this.tracing.enabled ? this.tracing.startTurn(address, m.traceparent) : undefined;
+    try {
+      await this.#runTurn(m, address, msg, runtime, span, log, t0);
+      // Ends it unless a failure ended it with its code already.
+      span?.end();
+    } catch (e) {
+      span?.end(e instanceof UnhandleableMessageError ? e.reason : 'internal');
+      throw e;
+    }
+  }
+
+  async #runTurn(
+    m: BusMessage,
+    address: ChannelAddress,
+    msg: IngressMessage,
+    runtime: TenantRuntime,
+    span: TurnSpan | undefined,
+    log: () => Logger,
+    t0: number,
+  ): Promise<void> {
     const scopeLabels = { tenant: address.tenant, env: address.env, team: address.team };
     this.metrics.messagesIn.inc({ ...scopeLabels, channel: address.channel });
     try {
-      const result = await this.executor.runTurn(runtime, address, msg);
+      const result = await this.executor.runTurn(runtime, address, msg, span);
       if (result.duplicate) {
         // A redelivery after a crash between saving the session and publishing: publish again
         // (same ids, so the egress stream stores each reply once). Otherwise: answered already.
         if (m.redelivered && result.outbox.length > 0)
-          await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
+          await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to, span);
         log().info(
           { event: 'duplicate', message_id: msg.id, session_id: result.session, redelivered: m.redelivered ?? false },
           'message already handled; not answering twice',
         );
         return;
       }
-      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
+      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to, span);
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
@@ -464,7 +491,8 @@ export class GreenticHost {
         );
       else log().warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
       this.metrics.turnErrors.inc({ ...scopeLabels, code });
-      await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable);
+      await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable, span?.traceparent);
+      span?.end(code);
     }
   }
 
@@ -475,7 +503,8 @@ export class GreenticHost {
     user: string,
     session: string,
     outbox: readonly OutgoingMessage[],
-    replyTo?: ReplyTo,
+    replyTo: ReplyTo | undefined,
+    span: TurnSpan | undefined,
   ): Promise<number> {
     let seq = 0;
     let replies = 0;
@@ -489,7 +518,7 @@ export class GreenticHost {
       // Only a reply on the channel the message came in on goes back where the provider said.
       const to = out.channel === address.channel && replyTo ? { reply_to: replyTo } : {};
       sent.push(
-        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, {
+        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, span?.traceparent, {
           kind: 'reply',
           in_reply_to: id,
           session,
@@ -502,13 +531,13 @@ export class GreenticHost {
       );
       this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }
-    sent.push(this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
+    sent.push(this.#publish(address, `${id}:end`, span?.traceparent, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
     await Promise.all(sent);
     return replies;
   }
 
-  async #publish(address: ChannelAddress, egressId: string, body: EgressMessage): Promise<void> {
-    await this.bus.publishDurable(egressSubject(address), encodeJson(body), egressId);
+  async #publish(address: ChannelAddress, egressId: string, traceparent: string | undefined, body: EgressMessage): Promise<void> {
+    await this.bus.publishDurable(egressSubject(address), encodeJson(body), egressId, traceparent === undefined ? undefined : { traceparent });
   }
 
   async #publishError(
@@ -519,8 +548,9 @@ export class GreenticHost {
     code: string,
     message: string,
     retryable: boolean,
+    traceparent?: string,
   ): Promise<void> {
-    await this.#publish(address, `${id}:error`, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
+    await this.#publish(address, `${id}:error`, traceparent, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
   }
 
   /**
@@ -552,6 +582,8 @@ export class GreenticHost {
     this.channels.providers.close();
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
+    // The last turns' spans are sent (bounded by the exporter's own timeout), then the exporter stops.
+    await this.tracing.close().catch(() => undefined);
     await this.#lock?.release();
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdminTokenError, adminTokenFromEnv } from '../api/admin-auth.js';
+import { TracingConfigError, tracingConfigFromEnv } from '../observability/tracing.js';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
@@ -151,6 +152,15 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     throw e;
   }
 
+  let tracing;
+  try {
+    tracing = tracingConfigFromEnv();
+  } catch (e) {
+    if (e instanceof TracingConfigError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  if (tracing) io.out(`greentic-host: exporting traces to ${tracing.endpoint}`);
+
   let tenantCap;
   try {
     tenantCap = tenantCapFromEnv();
@@ -173,6 +183,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       maxDeliver: settings.maxDeliver,
       channels: settings.providers && { endpoints: settings.providers },
       lockDataDir: true,
+      tracing,
       logger,
       watch,
       onProgress: (line) => io.out(`  ${line}`),

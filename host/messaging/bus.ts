@@ -6,6 +6,14 @@ export interface BusMessage {
   readonly redelivered?: boolean;
   /** How often the bus has delivered it, this time included (1 when it cannot tell). */
   readonly deliveries?: number;
+  /** The W3C traceparent the publisher sent with it (a NATS header), unchecked: the tracer parses it strictly. */
+  readonly traceparent?: string;
+}
+
+/** What a publish may carry besides the bytes. */
+export interface PublishOptions {
+  /** The W3C traceparent of the span publishing it (NATS: the `traceparent` header), so the trace goes on in whoever handles it. */
+  readonly traceparent?: string | undefined;
 }
 
 /**
@@ -47,7 +55,7 @@ export interface MessageBus {
    * Publish so the message survives a restart of the bus, and so a retry with the same `id`
    * is stored once (NATS: JetStream with a message id). The embedded bus just publishes.
    */
-  publishDurable(subject: string, data: Uint8Array, id: string): Promise<void>;
+  publishDurable(subject: string, data: Uint8Array, id: string, opts?: PublishOptions): Promise<void>;
   subscribe(pattern: string, handler: BusHandler, opts?: { queue?: string }): BusSubscription;
   /**
    * Deliver the ingress of `tenants` to `handler`, each message to one instance of the

@@ -1,5 +1,5 @@
 import { randomHex } from '../util/random-hex.js';
-import type { MessageBus } from './bus.js';
+import type { MessageBus, PublishOptions } from './bus.js';
 import { decodeJson, encodeJson, type EgressMessage, type IngressMessage } from './envelope.js';
 import { egressSubject, ingressSubject, type ChannelAddress } from './subjects.js';
 
@@ -27,6 +27,7 @@ export async function converse(
   address: ChannelAddress,
   message: Omit<IngressMessage, 'id'> & { id?: string },
   timeoutMs = 30_000,
+  opts: PublishOptions = {},
 ): Promise<ConversationReply> {
   const id = message.id ?? newMessageId();
   // By seq: a reply republished after a redelivery carries the same seq and is kept once, and
@@ -46,7 +47,7 @@ export async function converse(
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    await bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id);
+    await bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id, opts);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new ReplyTimeoutError(`no answer from ${address.tenant}/${address.env}/${address.team}/${address.channel} within ${timeoutMs} ms`)),
