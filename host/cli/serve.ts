@@ -159,7 +159,8 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     if (e instanceof TracingConfigError) throw new CommandFailed(e.message);
     throw e;
   }
-  if (tracing) io.out(`greentic-host: exporting traces to ${tracing.endpoint}`);
+  // The URL may carry credentials: only its origin and path are printed.
+  if (tracing) io.out(`greentic-host: exporting traces to ${new URL(tracing.endpoint).origin}${new URL(tracing.endpoint).pathname}`);
 
   let tenantCap;
   try {
