@@ -336,6 +336,17 @@ export class GreenticHost {
       await host.close().catch(() => undefined);
       throw e;
     }
+    // A tenant added, or changed to have a provider channel, at run time gets its replies delivered; one removed stops.
+    tenants.on((e) => {
+      if (e.kind !== 'reload' || host.#closing) return;
+      const { tenant, outcome } = e.report;
+      if (outcome === 'removed') egress.retire(tenant);
+      else if (outcome === 'added' || outcome === 'loaded' || outcome === 'reloaded') {
+        egress.serve(tenant).catch((err: unknown) =>
+          logger.error({ event: 'egress-intake-failed', tenant_id: tenant, err: String(err) }, "the tenant's replies to providers could not be taken in; they wait for the next start"),
+        );
+      }
+    });
     if (opts.watch) tenants.watch(opts.watch === true ? {} : opts.watch);
     return host;
   }

@@ -10,14 +10,9 @@ import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.j
 import { SecretIntegrityError } from '../stores/secret-store.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { InvalidIdError } from '../tenancy/ids.js';
+import { EXIT } from './exit.js';
 import { CommandFailed, UsageError } from './usage.js';
 
-/**
- * Exit codes of every command: 0 done, 1 an expected failure (bad config, a key, a file, a
- * refused call: the message says what to fix), 2 bad usage (flags, ids, environment
- * variables), 70 an internal error (a bug: rerun with --debug for the stack, and report it).
- */
-export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
 
 /** What `main` prints for a failure, and the exit code. */
 export interface Failure {
@@ -88,16 +83,4 @@ function fileSystemFailure(e: unknown): string | undefined {
   if (!(e instanceof Error) || typeof err?.code !== 'string' || typeof err.path !== 'string') return undefined;
   const text = Object.hasOwn(ERRNO_TEXT, err.code) ? ERRNO_TEXT[err.code] : err.code;
   return `${err.path}: ${text} (${err.syscall ?? 'file system'}, ${err.code})`;
-}
-
-/** Levels pino knows; GREENTIC_LOG_LEVEL must be one. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** A problem with the environment variables every command reads, before any command runs. */
-export function environmentProblem(env: NodeJS.ProcessEnv): string | undefined {
-  const level = env.GREENTIC_LOG_LEVEL;
-  if (level !== undefined && level !== '' && !(LOG_LEVELS as readonly string[]).includes(level)) {
-    return `GREENTIC_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level.slice(0, 40))}`;
-  }
-  return undefined;
 }

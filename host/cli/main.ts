@@ -2,40 +2,49 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactCredentials } from '../observability/redact.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { callCommand, CALL_HELP } from './call.js';
 import { completionCommand, COMPLETION_HELP } from './completion.js';
 import { withEnvFlags } from './env-flags.js';
-import { componentCommand, COMPONENT_HELP } from './component.js';
-import { dataCommand, DATA_HELP } from './data.js';
-import { describeCommand, DESCRIBE_HELP } from './describe.js';
-import { dlqCommand, DLQ_HELP } from './dlq.js';
-import { reloadCommand, RELOAD_HELP } from './reload.js';
-import { natsCommand, NATS_HELP } from './nats.js';
-import { secretsCommand, SECRETS_HELP } from './secrets.js';
-import { sendCommand, SEND_HELP } from './send.js';
-import { serveCommand, SERVE_HELP } from './serve.js';
-import { tokenCommand, TOKEN_HELP } from './token.js';
-import { classifyFailure, environmentProblem, EXIT } from './failures.js';
+import { environmentProblem, EXIT } from './exit.js';
 import type { CommandIo } from './usage.js';
-import { validateCommand, VALIDATE_HELP } from './validate.js';
 
-const COMMANDS: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; help: string; summary: string }> = {
-  serve: { run: serveCommand, help: SERVE_HELP, summary: 'run the host: flows on the embedded bus, webchat over HTTP' },
-  send: { run: sendCommand, help: SEND_HELP, summary: 'send one message to a channel and print the replies' },
-  call: { run: callCommand, help: CALL_HELP, summary: 'run one component once under a scope (for plugin authors)' },
-  describe: { run: describeCommand, help: DESCRIBE_HELP, summary: "print a Greentic component's descriptor (its ops and schemas)" },
-  component: { run: componentCommand, help: COMPONENT_HELP, summary: 'scaffold and build your own components (for plugin authors)' },
-  validate: { run: validateCommand, help: VALIDATE_HELP, summary: 'check a bundle and report every problem with file and path' },
-  reload: { run: reloadCommand, help: RELOAD_HELP, summary: 'make a running serve reload a tenant, or its whole bundle' },
-  secrets: { run: secretsCommand, help: SECRETS_HELP, summary: 'set, list or delete encrypted secrets' },
-  token: { run: tokenCommand, help: TOKEN_HELP, summary: 'mint a REST API token for a tenant from its configured key' },
-  dlq: { run: dlqCommand, help: DLQ_HELP, summary: "list, show, replay or delete a tenant's dead letters" },
-  nats: { run: natsCommand, help: NATS_HELP, summary: 'NATS deployments: migrate from the shared streams of earlier versions' },
-  data: { run: dataCommand, help: DATA_HELP, summary: "export or erase a user's, session's, environment's or tenant's stored data" },
+/** A command's entry point and help text, from its module. */
+interface LoadedCommand {
+  readonly run: (argv: string[], io: CommandIo) => Promise<number>;
+  readonly help: string;
+}
+
+/** A command as the table knows it: its module is loaded only when it runs (a CLI start reads one command's code, not all). */
+interface CommandEntry {
+  readonly load: () => Promise<LoadedCommand>;
+  readonly summary: string;
+}
+
+const lazy = <M>(load: () => Promise<M>, pick: (m: M) => LoadedCommand, summary: string): CommandEntry => ({ load: async () => pick(await load()), summary });
+
+const COMMANDS: Record<string, CommandEntry> = {
+  serve: lazy(() => import('./serve.js'), (m) => ({ run: m.serveCommand, help: m.SERVE_HELP }), 'run the host: flows on the embedded bus, webchat over HTTP'),
+  send: lazy(() => import('./send.js'), (m) => ({ run: m.sendCommand, help: m.SEND_HELP }), 'send one message to a channel and print the replies'),
+  call: lazy(() => import('./call.js'), (m) => ({ run: m.callCommand, help: m.CALL_HELP }), 'run one component once under a scope (for plugin authors)'),
+  describe: lazy(() => import('./describe.js'), (m) => ({ run: m.describeCommand, help: m.DESCRIBE_HELP }), "print a Greentic component's descriptor (its ops and schemas)"),
+  component: lazy(() => import('./component.js'), (m) => ({ run: m.componentCommand, help: m.COMPONENT_HELP }), 'scaffold and build your own components (for plugin authors)'),
+  validate: lazy(() => import('./validate.js'), (m) => ({ run: m.validateCommand, help: m.VALIDATE_HELP }), 'check a bundle and report every problem with file and path'),
+  reload: lazy(() => import('./reload.js'), (m) => ({ run: m.reloadCommand, help: m.RELOAD_HELP }), 'make a running serve reload a tenant, or its whole bundle'),
+  secrets: lazy(() => import('./secrets.js'), (m) => ({ run: m.secretsCommand, help: m.SECRETS_HELP }), 'set, list or delete encrypted secrets'),
+  token: lazy(() => import('./token.js'), (m) => ({ run: m.tokenCommand, help: m.TOKEN_HELP }), 'mint a REST API token for a tenant from its configured key'),
+  dlq: lazy(() => import('./dlq.js'), (m) => ({ run: m.dlqCommand, help: m.DLQ_HELP }), "list, show, replay or delete a tenant's dead letters"),
+  nats: lazy(() => import('./nats.js'), (m) => ({ run: m.natsCommand, help: m.NATS_HELP }), 'NATS deployments: migrate from the shared streams of earlier versions'),
+  data: lazy(() => import('./data.js'), (m) => ({ run: m.dataCommand, help: m.DATA_HELP }), "export or erase a user's, session's, environment's or tenant's stored data"),
   completion: {
     // Reads the table when it runs, so the script covers every command, itself included.
-    run: async (argv, io) => completionCommand(argv, io, Object.entries(COMMANDS).map(([name, c]) => ({ name, help: c.help }))),
-    help: COMPLETION_HELP,
+    load: async () => ({
+      run: async (argv, io) =>
+        completionCommand(
+          argv,
+          io,
+          await Promise.all(Object.entries(COMMANDS).map(async ([name, c]) => ({ name, help: name === 'completion' ? COMPLETION_HELP : (await c.load()).help }))),
+        ),
+      help: COMPLETION_HELP,
+    }),
     summary: 'print a shell completion script (bash, zsh or fish)',
   },
 };
@@ -113,8 +122,11 @@ export async function main(argv: string[], io: CommandIo = defaultIo, env: NodeJ
   // Whatever a command prints on failure goes out with credentials redacted (a --nats URL's password).
   const safe: CommandIo = { ...io, err: (line) => io.err(redactCredentials(line)) };
   try {
-    return await cmd.run(withEnv.args, safe);
+    const { run } = await cmd.load();
+    return await run(withEnv.args, safe);
   } catch (e) {
+    // The classifier knows every module's error classes: loaded only when something failed.
+    const { classifyFailure } = await import('./failures.js');
     const failure = classifyFailure(e);
     // The prefix is ours, not a credential ("token: ..."): only the message is redacted.
     io.err(`greentic-host ${command}: ${redactCredentials(failure.message)}`);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nextRequests } from '../support/fake-http.mjs';
 // @ts-ignore plain JS shared with the demo script
 import { slackEvent, slackHeaders } from '../support/fake-providers.mjs';
+import { writeFiles } from '../support/bundle.js';
 import { ACME_SLACK_URL, BIGCORP_SLACK_URL, CREDS, eventually, startChannels, type ChannelFixture } from '../support/channels.js';
 
 // Replies of the embedded host delivered to a local fake Slack that misbehaves: outages, 429
@@ -153,5 +154,36 @@ describe('isolation', () => {
     expect(requestsOf('acme', reqs).length).toBeLessThanOrEqual(4);
     f.slack.heal();
     await f.t.host.channels.egress.idle();
+  });
+});
+
+describe('tenants that change while serving', () => {
+  it('a tenant added at run time gets its Slack replies delivered, and none once it is removed', async () => {
+    writeFiles(f.bundleDir, {
+      'tenants/globex/tenant.yaml': 'tenant:\n  id: globex\n  name: "Globex"\ngrants:\n  components:\n    reply: {}\n',
+      'tenants/globex/teams/support.yaml':
+        'team:\n  id: support\n  name: "Support"\n  tenant_id: globex\nchannels:\n  slack:\n    provider: messaging-slack\n    config: { workspace_id: "T555555", channel_id: "C555555" }\n',
+      'tenants/globex/flows/globex_support_flow.yaml':
+        'name: globex_support_flow\nversion: "1.0"\nnodes:\n  - id: hello\n    type: reply\n    config: { message: "Globex here." }\n',
+    });
+    expect(await f.t.host.tenants.reload('globex')).toMatchObject({ tenant: 'globex', outcome: 'added', problems: [] });
+    const team = { kind: 'team', tenant: 'globex', team: 'support' } as const;
+    await f.t.host.secrets.set(team, 'slack_signing_secret', CREDS.globex.slackSigning);
+    await f.t.host.secrets.set(team, 'slack_bot_token', CREDS.globex.slackBot);
+    const url = '/ingress/slack/globex/prod/support/slack';
+    const sayGlobex = (user: string) => {
+      const body = JSON.stringify(slackEvent({ text: 'hi', user, team: 'T555555', channel: 'C555555' }));
+      return f.post(url, body, slackHeaders(CREDS.globex.slackSigning, body));
+    };
+    const got = f.slack.delivered.length;
+    expect(await sayGlobex('U0GLOBEX1')).toMatchObject({ status: 200 });
+    await eventually(() => f.slack.delivered.slice(got).some((d: any) => d.token === CREDS.globex.slackBot), 30_000, "globex's reply");
+    await f.t.host.channels.egress.idle();
+    expect(f.slack.delivered.slice(got).map((d: any) => [d.token, d.channel, d.text])).toEqual([[CREDS.globex.slackBot, 'C555555', 'Globex here.']]);
+
+    // Removed: its webhook is gone, and nothing more is delivered for it.
+    (await import('node:fs')).rmSync(`${f.bundleDir}/tenants/globex`, { recursive: true });
+    expect(await f.t.host.tenants.reload('globex')).toMatchObject({ tenant: 'globex', outcome: 'removed' });
+    expect((await sayGlobex('U0GLOBEX2')).status).toBe(404);
   });
 });

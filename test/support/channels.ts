@@ -23,6 +23,11 @@ export const CREDS = {
     telegramSecret: 'bigcorp_telegram_secret_token_77',
     teamsAppId: '99999999-8888-7777-6666-555555555555',
   },
+  /** A tenant a test adds while the host runs (not in the bundle at start). */
+  globex: {
+    slackSigning: 'globex-slack-signing-secret-55555',
+    slackBot: 'xoxb-globex-5555555555-globexGLOBEX',
+  },
 };
 
 export const ACME_SLACK_URL = '/ingress/slack/acme/prod/support/slack';
@@ -84,7 +89,7 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
       ...opts.files,
     });
   }
-  const slack = opts.fakes?.slack ?? (await startFakeSlack({ botToken: [CREDS.acme.slackBot, CREDS.bigcorp.slackBot], channels: ['C789012', 'C999999'] }));
+  const slack = opts.fakes?.slack ?? (await startFakeSlack({ botToken: [CREDS.acme.slackBot, CREDS.bigcorp.slackBot, CREDS.globex.slackBot], channels: ['C789012', 'C999999', 'C555555'] }));
   const telegram = opts.fakes?.telegram ?? (await startFakeTelegram({ botToken: CREDS.acme.telegramBot }));
   const bot = opts.fakes?.bot ?? (await startFakeBotFramework({ appId: CREDS.acme.teamsAppId, appPassword: CREDS.acme.teamsPassword }));
   const endpoints = resolveEndpoints({

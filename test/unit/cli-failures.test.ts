@@ -2,7 +2,8 @@
 // errors name the path, anything else is one line marked internal (exit 70) with the --debug hint.
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, environmentProblem, EXIT } from '../../dist/cli/failures.js';
+import { environmentProblem, EXIT } from '../../dist/cli/exit.js';
+import { classifyFailure } from '../../dist/cli/failures.js';
 import { CommandFailed, UsageError } from '../../dist/cli/usage.js';
 import { MasterKeyError } from '../../dist/stores/master-key.js';
 import { InvalidIdError } from '../../dist/tenancy/ids.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GreenticHost } from '../../host.js';
+import { sessionView } from '../../data/export-format.js';
 import { sessionKey, type SessionKey } from '../../stores/keys.js';
-import type { SessionRecord } from '../../stores/session-store.js';
 import { requireEnv, requireScope } from '../auth.js';
 import { authErrors, envQuery, errorBody, idString, scopeHeaders, transcriptEntry } from '../schemas.js';
 import { notFound, principalOf } from './principal.js';
@@ -22,22 +22,6 @@ const sessionBody = {
     transcript: { type: 'array', items: transcriptEntry },
   },
 } as const;
-
-function view(r: SessionRecord) {
-  return {
-    session: r.session,
-    env: r.env,
-    team: r.team,
-    channel: r.channel,
-    user: r.user,
-    turns: r.turns,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    waiting_at: r.cursor?.waiting ? `${r.cursor.flow}/${r.cursor.node}` : null,
-    state: r.state,
-    transcript: r.transcript ?? [],
-  };
-}
 
 /** Sessions of the caller's own tenant, team and environment: list (paged), read, delete. */
 export function registerSessionRoutes(app: FastifyInstance, host: GreenticHost, onDeleted: (key: SessionKey) => void = () => undefined): void {
@@ -86,7 +70,7 @@ export function registerSessionRoutes(app: FastifyInstance, host: GreenticHost, 
       requireEnv(p, req.query.env);
       const stored = await host.sessions.get(sessionKey({ tenant: p.tenant, env: req.query.env, team: p.team }, req.params.id, 'URL path'));
       if (!stored) return notFound(reply, `no session "${req.params.id}" in ${p.tenant}/${req.query.env}/${p.team}`);
-      return view(stored.record);
+      return sessionView(stored.record);
     },
   );
 

@@ -23,7 +23,8 @@ export interface IntakeSink {
  * routes when a turn is over and its replies are on disk, so a webhook is acknowledged only then.
  */
 export class EmbeddedEgressIntake implements TurnWaiter {
-  readonly #subs: BusSubscription[] = [];
+  /** Each served tenant's egress subscription, by tenant (a tenant is added or retired at run time). */
+  readonly #subs = new Map<string, BusSubscription>();
   /** Outbox writes not finished yet, by "subject\nmessage id". */
   readonly #writing = new Map<string, Set<Promise<unknown>>>();
   readonly #waiters = new Map<string, Set<(r: 'done' | 'timeout') => void>>();
@@ -48,7 +49,19 @@ export class EmbeddedEgressIntake implements TurnWaiter {
       else if (e.record.state === 'sent' || e.record.state === 'dead') await this.outbox.remove(e);
       else this.#queue(d);
     }
-    for (const t of tenants) this.#subs.push(this.bus.subscribe(`greentic.messaging.egress.*.${t}.*.*`, (m) => this.#onEgress(m.subject, m.data)));
+    for (const t of tenants) this.add(t);
+  }
+
+  /** Listen to `tenant`'s egress (nothing happens if it is heard already). */
+  add(tenant: string): void {
+    if (this.#subs.has(tenant)) return;
+    this.#subs.set(tenant, this.bus.subscribe(`greentic.messaging.egress.*.${tenant}.*.*`, (m) => this.#onEgress(m.subject, m.data)));
+  }
+
+  /** Stop listening to `tenant`'s egress (it left the bundle). */
+  remove(tenant: string): void {
+    this.#subs.get(tenant)?.unsubscribe();
+    this.#subs.delete(tenant);
   }
 
   expect(address: ChannelAddress, id: string, timeoutMs: number): { done: Promise<'done' | 'timeout'>; cancel(): void } {
@@ -149,7 +162,8 @@ export class EmbeddedEgressIntake implements TurnWaiter {
   }
 
   stop(): void {
-    for (const s of this.#subs.splice(0)) s.unsubscribe();
+    for (const s of this.#subs.values()) s.unsubscribe();
+    this.#subs.clear();
     for (const set of this.#waiters.values()) for (const settle of set) settle('timeout');
   }
 }

@@ -43,7 +43,8 @@ export const EGRESS_ACK_WAIT_MS = 30_000;
  * a dead letter, never a second send), queued or retrying (take it over and go on).
  */
 export class NatsEgressIntake {
-  readonly #stops: Array<() => void> = [];
+  /** Each served tenant's consumption, by tenant (a tenant is added or retired at run time). */
+  readonly #stops = new Map<string, () => void>();
   readonly #held = new Set<JsMsg>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
@@ -58,21 +59,36 @@ export class NatsEgressIntake {
   ) {}
 
   async start(tenants: readonly string[]): Promise<void> {
-    for (const tenant of tenants) {
-      const link = this.links.forTenant(tenant);
-      await ensureStreams(link.jsm, [deliveriesStreamConfig(tenant)], this.who);
-      await this.#ensureConsumer(link, tenant);
-      const kv = await new Kvm(link.js).open(deliveriesBucket(tenant), { allow_direct: true });
-      const consumer = await link.js.consumers.get(egressStream(tenant), egressConsumerName(tenant));
-      const messages = await consumer.consume({ max_messages: Math.min(1000, this.maxHeld(tenant)) });
-      void (async () => {
-        for await (const m of messages) await this.#take(tenant, kv, m);
-      })().catch((e: unknown) => {
-        if (!this.#closed) this.logger.error({ event: 'egress-consumer-stopped', tenant_id: tenant, err: String(e) }, 'egress consumer stopped');
-      });
-      this.#stops.push(() => void messages.close());
-    }
+    for (const tenant of tenants) await this.add(tenant);
     this.#heartbeat = setInterval(() => this.#held.forEach((m) => m.working()), Math.max(50, this.ackWaitMs / 3));
+  }
+
+  /** Take `tenant`'s replies from its egress stream (nothing happens if they are taken already). */
+  async add(tenant: string): Promise<void> {
+    if (this.#stops.has(tenant) || this.#closed) return;
+    const link = this.links.forTenant(tenant);
+    await ensureStreams(link.jsm, [deliveriesStreamConfig(tenant)], this.who);
+    await this.#ensureConsumer(link, tenant);
+    const kv = await new Kvm(link.js).open(deliveriesBucket(tenant), { allow_direct: true });
+    const consumer = await link.js.consumers.get(egressStream(tenant), egressConsumerName(tenant));
+    if (this.#stops.has(tenant) || this.#closed) return;
+    const messages = await consumer.consume({ max_messages: Math.min(1000, this.maxHeld(tenant)) });
+    let stopped = false;
+    void (async () => {
+      for await (const m of messages) await this.#take(tenant, kv, m);
+    })().catch((e: unknown) => {
+      if (!this.#closed && !stopped) this.logger.error({ event: 'egress-consumer-stopped', tenant_id: tenant, err: String(e) }, 'egress consumer stopped');
+    });
+    this.#stops.set(tenant, () => {
+      stopped = true;
+      void messages.close();
+    });
+  }
+
+  /** Stop taking `tenant`'s replies (it left the bundle); what waits stays in its stream. */
+  remove(tenant: string): void {
+    this.#stops.get(tenant)?.();
+    this.#stops.delete(tenant);
   }
 
   async #ensureConsumer(link: NatsLink, tenant: string): Promise<void> {
@@ -186,6 +202,7 @@ export class NatsEgressIntake {
   stop(): void {
     this.#closed = true;
     clearInterval(this.#heartbeat);
-    for (const s of this.#stops.splice(0)) s();
+    for (const stop of this.#stops.values()) stop();
+    this.#stops.clear();
   }
 }

@@ -46,6 +46,7 @@ export class EgressService {
     private readonly scheduler: FairScheduler<PendingDelivery & { tenant: string; lane: string; channel: string }>,
     private readonly intake: EmbeddedEgressIntake | NatsEgressIntake,
     private readonly outbox: FileOutbox | undefined,
+    private readonly delivers: (tenant: string) => boolean,
   ) {}
 
   static async start(opts: EgressServiceOptions): Promise<EgressService> {
@@ -90,18 +91,33 @@ export class EgressService {
       deadLetter: (d, detail, code) => deliverer.deadLetter(d, detail, code),
     };
     // Only tenants with a channel some provider delivers to need an intake (no consumer, bucket or subscription otherwise).
-    const tenants = opts.tenants.filter((t) =>
-      [...(workspace.tenants.get(t)?.teams.values() ?? [])].some((team) => [...team.channels.values()].some((c) => providers.get(c.provider))),
-    );
+    const delivers = (t: string) =>
+      [...(workspace.tenants.get(t)?.teams.values() ?? [])].some((team) => [...team.channels.values()].some((c) => providers.get(c.provider)));
+    const tenants = opts.tenants.filter(delivers);
     if (opts.source.kind === 'nats') {
       const intake = new NatsEgressIntake(opts.source.links, sink, opts.logger, (t) => tenantLimits(t).maxQueued, opts.source.who, opts.ackWaitMs);
       await intake.start(tenants);
-      return new EgressService(scheduler, intake, undefined);
+      return new EgressService(scheduler, intake, undefined, delivers);
     }
     const { outbox, adopted } = await FileOutbox.open(opts.source.dataDir);
     const intake = new EmbeddedEgressIntake(opts.source.bus, outbox, sink, opts.logger);
     await intake.start(tenants, adopted);
-    return new EgressService(scheduler, intake, outbox);
+    return new EgressService(scheduler, intake, outbox, delivers);
+  }
+
+  /**
+   * A tenant added or changed at run time: take its replies if it now has a channel some provider
+   * delivers to (nothing happens if they are taken already). A tenant whose provider channels are
+   * all gone keeps its intake until it leaves: a reply already queued for it is dead-lettered
+   * with the reason at delivery, not left unread.
+   */
+  async serve(tenant: string): Promise<void> {
+    if (this.delivers(tenant)) await this.intake.add(tenant);
+  }
+
+  /** A tenant that left the bundle: stop taking its replies (what waits stays for a later start). */
+  retire(tenant: string): void {
+    this.intake.remove(tenant);
   }
 
   /** The embedded intake waits for turns on behalf of the webhook routes; on NATS there is nothing to wait for. */
