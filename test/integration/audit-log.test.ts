@@ -8,7 +8,8 @@ import { createHttpServer } from '../../dist/api/server.js';
 import { secretsCommand } from '../../dist/cli/secrets.js';
 import { tokenCommand } from '../../dist/cli/token.js';
 import { ACME_SECRET, acmeClaims, call, sign } from '../support/api.js';
-import { copyExamples, installTenantComponent, writeFiles } from '../support/bundle.js';
+import { copyExamples } from '../support/bundle.js';
+import { installSecretProber } from '../support/secret-prober.js';
 import { ACME_SLACK, replies, startHost, type TestHost } from '../support/host.js';
 
 // acme's support channel runs the prober, which may read the secret api_key (granted) and is refused shared_key.
@@ -51,16 +52,8 @@ async function auditOf(tenant: 'acme' | 'bigcorp', limit = 1000): Promise<any[]>
 }
 
 beforeAll(async () => {
-  installTenantComponent(bundle.dir, 'acme', 'prober');
-  // This prober asks only for api_key: shared_key is neither requested nor granted.
-  const manifest = join(bundle.dir, 'tenants/acme/components/prober/manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('secrets: [api_key, shared_key]', 'secrets: [api_key]'));
+  installSecretProber(bundle.dir);
   writeFileSync(join(bundle.dir, 'tenants/bigcorp/keys/api-ed25519.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  const tenantYaml = readFileSync(join(bundle.dir, 'tenants/acme/tenant.yaml'), 'utf8');
-  writeFiles(bundle.dir, {
-    'tenants/acme/tenant.yaml': tenantYaml.replace('    branch: { teams: [support] }', '    branch: { teams: [support] }\n    prober: {}\n  secrets:\n    prober: { names: [api_key] }'),
-    'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'p', nodes: [{ id: 'p', type: 'prober' }] },
-  });
   t = await startHost({ bundleDir: bundle.dir, audit: { denialsPerWindow: 5 } });
   expect(t.host.problems).toEqual([]);
   await t.host.secrets.set({ kind: 'tenant', tenant: 'acme' }, 'api_jwt_secret', ACME_SECRET);

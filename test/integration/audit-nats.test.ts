@@ -1,9 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyExamples, installTenantComponent, writeFiles } from '../support/bundle.js';
+import { copyExamples } from '../support/bundle.js';
+import { installSecretProber } from '../support/secret-prober.js';
 import { ACME_SLACK, replies, startHost, type TestHost } from '../support/host.js';
 import { startNats, type NatsServer } from '../support/nats.js';
 
@@ -15,14 +14,7 @@ const bundle = copyExamples();
 
 beforeAll(async () => {
   nats = await startNats();
-  installTenantComponent(bundle.dir, 'acme', 'prober');
-  const manifest = join(bundle.dir, 'tenants/acme/components/prober/manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('secrets: [api_key, shared_key]', 'secrets: [api_key]'));
-  const tenantYaml = readFileSync(join(bundle.dir, 'tenants/acme/tenant.yaml'), 'utf8');
-  writeFiles(bundle.dir, {
-    'tenants/acme/tenant.yaml': tenantYaml.replace('    branch: { teams: [support] }', '    branch: { teams: [support] }\n    prober: {}\n  secrets:\n    prober: { names: [api_key] }'),
-    'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'p', nodes: [{ id: 'p', type: 'prober' }] },
-  });
+  installSecretProber(bundle.dir);
   h = await startHost({ bundleDir: bundle.dir, nats: { url: nats.url }, workers: 1, spare: false });
   expect(h.host.problems).toEqual([]);
 });

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../dist/api/server.js';
 import { NO_TRACING, tracingConfigFromEnv } from '../../dist/observability/tracing.js';
 import { ACME_SECRET, acmeClaims, call, sign } from '../support/api.js';
-import { copyExamples, installTenantComponent, ROOT, writeFiles } from '../support/bundle.js';
+import { copyExamples, ROOT } from '../support/bundle.js';
+import { installSecretProber } from '../support/secret-prober.js';
 import { ACME_SLACK, replies, startHost, type TestHost } from '../support/host.js';
 import { OtlpCollector } from '../support/otlp-collector.js';
 
@@ -21,14 +21,7 @@ let base: string;
 
 beforeAll(async () => {
   collector = await OtlpCollector.start();
-  installTenantComponent(bundle.dir, 'acme', 'prober');
-  const manifest = join(bundle.dir, 'tenants/acme/components/prober/manifest.yaml');
-  writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('secrets: [api_key, shared_key]', 'secrets: [api_key]'));
-  const tenantYaml = readFileSync(join(bundle.dir, 'tenants/acme/tenant.yaml'), 'utf8');
-  writeFiles(bundle.dir, {
-    'tenants/acme/tenant.yaml': tenantYaml.replace('    branch: { teams: [support] }', '    branch: { teams: [support] }\n    prober: {}\n  secrets:\n    prober: { names: [api_key] }'),
-    'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'p', nodes: [{ id: 'p', type: 'prober', next: 'bye' }, { id: 'bye', type: 'reply', config: { message: 'done' } }] },
-  });
+  installSecretProber(bundle.dir, { id: 'bye', type: 'reply', config: { message: 'done' } });
   t = await startHost({ bundleDir: bundle.dir, tracing: { endpoint: collector.url, instanceId: 'instance-a', exportDelayMs: 50 } });
   expect(t.host.problems).toEqual([]);
   await t.host.secrets.set({ kind: 'tenant', tenant: 'acme' }, 'api_key', SECRET_VALUE);
