@@ -1,6 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { problemOf } from '../stores/storage-problem.js';
+import { isValidId } from '../tenancy/ids.js';
 import { encodeRecord, makeRecord, type AuditInput, type AuditRecord } from './audit-record.js';
 import type { AuditPage, AuditQuery, AuditStore } from './audit-store.js';
 import { MAX_BATCH_BYTES } from './file-audit-store.js';
@@ -73,6 +74,8 @@ export class AuditTrail {
   /** Record an event; never throws (a malformed event is logged and dropped). */
   record(input: AuditInput): void {
     if (this.#closed) return;
+    // A denial over the rate costs a counter, not a record: a guest looping on refused calls pays little.
+    if (input.action === 'access.denied' && isValidId(input.tenant) && !this.#withinRate(input.tenant, this.#trail(input.tenant))) return;
     let record: AuditRecord;
     try {
       record = makeRecord(input, this.#now());
@@ -80,9 +83,7 @@ export class AuditTrail {
       this.#logger.error({ event: 'audit-record-invalid', err: (e as Error).message }, 'an audit event was malformed and not recorded');
       return;
     }
-    const t = this.#trail(record.tenant);
-    if (record.action === 'access.denied' && !this.#withinRate(record.tenant, t)) return;
-    this.#enqueue(record.tenant, t, record);
+    this.#enqueue(record.tenant, this.#trail(record.tenant), record);
   }
 
   #trail(tenant: string): TenantTrail {
