@@ -32,7 +32,10 @@ for (const [k, v] of Object.entries({ minutes, tenants, concurrency, target })) 
 // session that says nothing more is idle after 60 s (the default keeps it live for 30 minutes,
 // which at this rate would soon be more live sessions than a tenant may have).
 const webchat = { rate_per_sec: 100_000, burst: 100_000, address_rate_per_sec: 100_000, address_burst: 100_000, session_idle_seconds: 60, max_live_sessions: 100_000 };
-const bundle = benchBundle({ tenants, component: 'bench-wat', nodes: 3, settings: { webchat } });
+// Stored sessions end after 60 s idle too (settings.sessions.idle_ttl), swept by the host: with
+// no expiry, what is stored (and the figures kept per stored session) grows for the whole run,
+// up to max_stored_bytes, and no steady state is reached to measure a slope on.
+const bundle = benchBundle({ tenants, component: 'bench-wat', nodes: 3, settings: { webchat, sessions: { idle_ttl: 60 } } });
 const data = mkdtempSync(join(tmpdir(), 'greentic-soak-data-'));
 // SOAK_NODE_ARGS (e.g. --trace-gc) and SOAK_STDERR (a file for serve's stderr) are for looking into a result.
 const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -19,6 +19,7 @@ import { NatsLinks } from './messaging/nats/links.js';
 import { NatsBus } from './messaging/nats/nats-bus.js';
 import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
 import { FileDeadLetterStore } from './stores/file-dead-letters.js';
+import type { SessionKey } from './stores/keys.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type IngressMessage, type ReplyTo } from './messaging/envelope.js';
@@ -118,6 +119,7 @@ export class GreenticHost {
   #stopAudit: (() => void) | undefined;
   /** Traces of turns: NO_TRACING unless HostOptions.tracing is set. */
   tracing: Tracing = NO_TRACING;
+  readonly #sessionsRemoved = new Set<(keys: readonly SessionKey[]) => void>();
 
   private constructor(
     /** The tenants, each reloaded, added and removed on its own while the host runs. */
@@ -318,6 +320,7 @@ export class GreenticHost {
         if (r) audit.record(r);
         opts.onDataEvent?.(e);
       },
+      onSessionsRemoved: (keys) => host.#tellRemoved(keys),
       expiry: opts.expiry,
     });
     host.#audit = audit;
@@ -562,6 +565,25 @@ export class GreenticHost {
     traceparent?: string,
   ): Promise<void> {
     await this.#publish(address, `${id}:error`, traceparent, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
+  }
+
+  /**
+   * Be told of sessions erased or expired (after their deletion), so that figures kept per
+   * session elsewhere (the webchat's stored bytes) follow. Returns the function that stops it.
+   */
+  onSessionsRemoved(listener: (keys: readonly SessionKey[]) => void): () => void {
+    this.#sessionsRemoved.add(listener);
+    return () => this.#sessionsRemoved.delete(listener);
+  }
+
+  #tellRemoved(keys: readonly SessionKey[]): void {
+    for (const l of this.#sessionsRemoved) {
+      try {
+        l(keys);
+      } catch (e) {
+        this.logger.error({ event: 'sessions-removed-hook-failed', err: String(e) }, 'a listener of removed sessions threw; the removal itself is done');
+      }
+    }
   }
 
   /**

@@ -134,6 +134,11 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
 
   const guard = opts.webchatGuard ?? new WebchatGuard();
   registerSessionRoutes(app, host, (key) => guard.forget(key, key.session));
+  // Sessions erased or expired free their share of the webchat's stored bytes, as one deleted through the API does.
+  const stopForgetting = host.onSessionsRemoved((keys) => {
+    for (const key of keys) guard.forget(key, key.session);
+  });
+  app.addHook('onClose', async () => stopForgetting());
   registerMessageRoutes(app, host, opts.replyTimeoutMs ?? 30_000);
   registerFlowRoutes(app, host);
   registerUsageRoutes(app, host);

@@ -3,6 +3,7 @@ import type { NatsLinks } from '../messaging/nats/links.js';
 import type { Logger } from '../observability/logger.js';
 import type { HostMetrics } from '../observability/metrics.js';
 import type { DeadLetterStore } from '../stores/dead-letters.js';
+import type { SessionKey } from '../stores/keys.js';
 import type { SecretStore } from '../stores/secret-store.js';
 import { SessionExpiry } from '../stores/session-expiry.js';
 import type { SessionStore } from '../stores/session-store.js';
@@ -25,6 +26,8 @@ export interface DataLifeOptions {
   readonly logger: Logger;
   readonly metrics?: HostMetrics;
   readonly onEvent?: DataEventSink | undefined;
+  /** Sessions erased or expired: told after they are deleted. */
+  readonly onSessionsRemoved?: ((keys: readonly SessionKey[]) => void) | undefined;
   /** The expiry sweep's pace. */
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
 }
@@ -43,7 +46,7 @@ export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry
     }
   };
   const wipe = opts.links ? new NatsTenantWipe(opts.links) : new FileTenantWipe(opts.dataDir);
-  const data = new TenantData({ sessions: opts.sessions, deadLetters: opts.deadLetters, secrets: opts.secrets, tenants: opts.tenants, wipe, onEvent: emit });
+  const data = new TenantData({ sessions: opts.sessions, deadLetters: opts.deadLetters, secrets: opts.secrets, tenants: opts.tenants, wipe, onEvent: emit, onSessionsRemoved: opts.onSessionsRemoved });
   const expiry = new SessionExpiry(opts.sessions, {
     ...opts.expiry,
     logger: opts.logger,
@@ -58,6 +61,7 @@ export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry
     },
     onExpired: (key, reason) => {
       opts.metrics?.sessionsExpired.inc({ tenant: key.tenant, env: key.env, team: key.team, reason });
+      opts.onSessionsRemoved?.([key]);
       emit({ action: 'expire', tenant: key.tenant, env: key.env, target: { kind: 'session', id: key.session }, actor: 'expiry', outcome: 'ok', counts: { sessions: 1 } });
     },
   });

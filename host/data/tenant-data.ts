@@ -28,6 +28,8 @@ export interface TenantDataDeps {
   readonly tenants: ReadonlyMap<string, TenantModel>;
   readonly wipe: TenantWipe;
   readonly onEvent?: DataEventSink | undefined;
+  /** The sessions an erasure removed (whoever keeps figures per session, such as the webchat's stored bytes, drops theirs). */
+  readonly onSessionsRemoved?: ((keys: readonly SessionKey[]) => void) | undefined;
 }
 
 /** Dead letters read per page while looking for a user's. */
@@ -76,11 +78,12 @@ export class TenantData {
       const { sessions, deadLetters, secrets, wipe } = this.deps;
       const keys: SessionKey[] = [];
       for await (const { key } of this.#sessionsOf(tenant, sel)) keys.push(key);
-      let removed = 0;
-      for (const key of keys) if (await sessions.delete(key)) removed++;
+      const removed: SessionKey[] = [];
+      for (const key of keys) if (await sessions.delete(key)) removed.push(key);
+      this.deps.onSessionsRemoved?.(removed);
       let letters = 0;
       for (const l of await this.#lettersOf(tenant, sel)) if (await deadLetters.delete(tenant, l.id)) letters++;
-      const counts: Record<string, number> = { sessions: removed, dead_letters: letters };
+      const counts: Record<string, number> = { sessions: removed.length, dead_letters: letters };
       if (sel.kind === 'all' && sel.env === undefined) {
         let n = 0;
         const model = this.deps.tenants.get(tenant)!;

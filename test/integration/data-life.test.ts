@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../dist/api/server.js';
 import type { DataEvent } from '../../dist/data/data-events.js';
-import { sessionKey } from '../../dist/stores/keys.js';
+import { WebchatGuard } from '../../dist/messaging/providers/webchat-limits.js';
+import { sessionKey, type SessionKey } from '../../dist/stores/keys.js';
 import { ingressSubject } from '../../dist/messaging/subjects.js';
 import { defaultSessionId } from '../../dist/flow/executor.js';
 import { ACME_SECRET, acmeClaims, call, sign } from '../support/api.js';
@@ -70,8 +71,13 @@ describe('session expiry on the embedded store', () => {
     await h.host.expiry.tickNow();
     expect(await h.host.sessions.get(key)).not.toBeNull();
     await age(h, key, 61_000);
+    const told: SessionKey[] = [];
+    const stop = h.host.onSessionsRemoved((keys) => told.push(...keys));
     await h.host.expiry.tickNow();
+    stop();
     expect(await h.host.sessions.get(key)).toBeNull();
+    // Whoever keeps figures per session (the webchat's stored bytes) is told.
+    expect(told).toEqual([key]);
     await h.host.sessions.flush();
     expect(filesContaining(join(h.dataDir, 'sessions'), defaultSessionId('slack', 'sam'))).toEqual([]);
     expect(h.logs.lines.filter((l) => l.event === 'data-expire' && l.target === `session:${key.session}`)).toHaveLength(1);
@@ -132,11 +138,12 @@ describe('export and erasure of a user through the REST API', () => {
   let base: string;
   let bundle: { dir: string; cleanup: () => void };
   const events: DataEvent[] = [];
+  const guard = new WebchatGuard();
   beforeAll(async () => {
     bundle = copyExamples();
     h = await startHost({ bundleDir: bundle.dir, workers: 1, spare: false, onDataEvent: (e) => events.push(e) });
     await h.host.secrets.set({ kind: 'tenant', tenant: 'acme' }, 'api_jwt_secret', ACME_SECRET);
-    app = await createHttpServer(h.host, { replyTimeoutMs: 20_000 });
+    app = await createHttpServer(h.host, { replyTimeoutMs: 20_000, webchatGuard: guard });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
@@ -203,5 +210,19 @@ describe('export and erasure of a user through the REST API', () => {
     const r = await call(base, 'DELETE', '/api/v1/users/alice?env=staging', { token: admin });
     expect(r.status).toBe(403);
     expect(r.body).toEqual({ error: { code: 'env-not-allowed', message: 'the token does not cover environment "staging"' } });
+  });
+
+  it("an erased webchat session frees its share of the channel's stored bytes", async () => {
+    const bigcorp = { tenant: 'bigcorp', env: 'prod' };
+    const before = guard.usage(bigcorp).storedBytes;
+    const r = await fetch(`${base}/webchat/bigcorp/prod/helpdesk/webchat/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":"hi"}',
+    });
+    expect(r.status).toBe(200);
+    expect(guard.usage(bigcorp).storedBytes).toBeGreaterThan(before);
+    expect(await h.host.data.erase('bigcorp', { kind: 'all', env: 'prod' }, 'test')).toMatchObject({ sessions: 1 });
+    expect(guard.usage(bigcorp).storedBytes).toBe(0);
   });
 });
