@@ -21,6 +21,7 @@ const SUBCOMMANDS: Readonly<Record<string, readonly string[]>> = {
   secrets: ['set', 'list', 'delete', 'rotate-key'],
   token: ['issue'],
   component: ['new', 'build'],
+  pack: ['inspect', 'verify'],
   nats: ['migrate'],
   completion: ['bash', 'zsh', 'fish'],
 };

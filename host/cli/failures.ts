@@ -8,11 +8,11 @@ import { MasterKeyMismatchError } from '../stores/key-id.js';
 import { MasterKeyError } from '../stores/master-key.js';
 import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
 import { SecretIntegrityError } from '../stores/secret-store.js';
+import { PackError } from '../greentic/pack/archive.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { InvalidIdError } from '../tenancy/ids.js';
 import { EXIT } from './exit.js';
 import { CommandFailed, UsageError } from './usage.js';
-
 
 /** What `main` prints for a failure, and the exit code. */
 export interface Failure {
@@ -35,6 +35,7 @@ const EXPECTED: ReadonlyArray<abstract new (...args: never[]) => Error> = [
   ComponentBuildError,
   ComponentLoadError,
   ReplyTimeoutError,
+  PackError,
 ];
 
 /** How a file-system error code reads to an operator, and what usually fixes it. */

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   call: lazy(() => import('./call.js'), (m) => ({ run: m.callCommand, help: m.CALL_HELP }), 'run one component once under a scope (for plugin authors)'),
   describe: lazy(() => import('./describe.js'), (m) => ({ run: m.describeCommand, help: m.DESCRIBE_HELP }), "print a Greentic component's descriptor (its ops and schemas)"),
   component: lazy(() => import('./component.js'), (m) => ({ run: m.componentCommand, help: m.COMPONENT_HELP }), 'scaffold and build your own components (for plugin authors)'),
+  pack: lazy(() => import('./pack.js'), (m) => ({ run: m.packCommand, help: m.PACK_HELP }), 'inspect or verify a Greentic pack (.gtpack): its components, flows and requests'),
   validate: lazy(() => import('./validate.js'), (m) => ({ run: m.validateCommand, help: m.VALIDATE_HELP }), 'check a bundle and report every problem with file and path'),
   reload: lazy(() => import('./reload.js'), (m) => ({ run: m.reloadCommand, help: m.RELOAD_HELP }), 'make a running serve reload a tenant, or its whole bundle'),
   secrets: lazy(() => import('./secrets.js'), (m) => ({ run: m.secretsCommand, help: m.SECRETS_HELP }), 'set, list or delete encrypted secrets'),

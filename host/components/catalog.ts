@@ -3,6 +3,8 @@ import { lstat, readdir } from 'node:fs/promises';
 import { z } from 'zod';
 import type { GreenticManifestInfo } from '../greentic/manifest.js';
 import { GREENTIC_MANIFEST_FILE, readGreenticManifest, readPin } from '../greentic/manifest-file.js';
+import { withoutHostKeys } from '../greentic/node-config.js';
+import { loadTenantPacks, type TenantPack } from '../greentic/pack/tenant-packs.js';
 import { isValidId, whyInvalid } from '../tenancy/ids.js';
 import { joinPath, type ConfigProblem } from '../tenancy/config/problems.js';
 import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
@@ -26,6 +28,8 @@ export interface ComponentEntry {
   readonly greentic?: GreenticManifestInfo | undefined;
   /** A tenant's component: the folders its bytes must be read from (links included). */
   readonly confinement?: Confinement | undefined;
+  /** A pack's component: its bytes, read and checked against the pack's digests when the pack was opened. */
+  readonly bytes?: Buffer | undefined;
 }
 
 /** Where first-party components live: manifests in `sourceDir`, built bytes in `buildDir`. */
@@ -43,6 +47,7 @@ export class ComponentCatalog {
     readonly builtins: ReadonlyMap<string, ComponentEntry>,
     private readonly perTenant: ReadonlyMap<string, ReadonlyMap<string, ComponentEntry>>,
     readonly problems: readonly ConfigProblem[],
+    private readonly perTenantPacks: ReadonlyMap<string, readonly TenantPack[]> = new Map(),
   ) {}
 
   /** Read every manifest; broken ones become problems (a tenant's problems carry its id). */
@@ -54,9 +59,12 @@ export class ComponentCatalog {
       if (entry) builtins.set(name, entry);
     }
     const perTenant = new Map<string, Map<string, ComponentEntry>>();
+    const packs = new Map<string, readonly TenantPack[]>();
     for (const tenant of workspace?.tenants.values() ?? []) {
       try {
-        perTenant.set(tenant.id, await tenantEntries(tenant, builtins, problems));
+        const own = await tenantEntries(tenant, builtins, problems);
+        perTenant.set(tenant.id, own.entries);
+        packs.set(tenant.id, own.packs);
       } catch (e) {
         // Whatever one tenant's components hold, the catalog of every other tenant still loads.
         problems.push({
@@ -68,7 +76,7 @@ export class ComponentCatalog {
         perTenant.set(tenant.id, new Map());
       }
     }
-    return new ComponentCatalog(builtins, perTenant, problems);
+    return new ComponentCatalog(builtins, perTenant, problems, packs);
   }
 
   /**
@@ -77,14 +85,19 @@ export class ComponentCatalog {
    */
   async withTenant(tenant: TenantModel): Promise<{ catalog: ComponentCatalog; problems: ConfigProblem[] }> {
     const problems: ConfigProblem[] = [];
-    let entries: Map<string, ComponentEntry>;
+    let own: { entries: Map<string, ComponentEntry>; packs: readonly TenantPack[] };
     try {
-      entries = await tenantEntries(tenant, this.builtins, problems);
+      own = await tenantEntries(tenant, this.builtins, problems);
     } catch (e) {
       problems.push({ file: tenant.file, path: '', message: `components of tenant "${tenant.id}" failed to load: ${(e as Error).message}`, tenant: tenant.id });
-      entries = new Map();
+      own = { entries: new Map(), packs: [] };
     }
-    return { catalog: new ComponentCatalog(this.builtins, new Map([[tenant.id, entries]]), problems), problems };
+    return { catalog: new ComponentCatalog(this.builtins, new Map([[tenant.id, own.entries]]), problems, new Map([[tenant.id, own.packs]])), problems };
+  }
+
+  /** The packs `tenant` deploys (their flows and the type names of their components); another tenant's never. */
+  packsOf(tenant: string): readonly TenantPack[] {
+    return this.perTenantPacks.get(tenant) ?? [];
   }
 
   /** The component a flow of `tenant` means by `type`; another tenant's components never match. */
@@ -98,12 +111,12 @@ export class ComponentCatalog {
   }
 }
 
-/** A tenant's own components: tenants/<id>/components/<name>/ and the folders its config names, all inside its folders. */
+/** A tenant's own components: tenants/<id>/components/<name>/, the folders its config names (all inside its folders), and its packs'. */
 async function tenantEntries(
   tenant: TenantModel,
   builtins: ReadonlyMap<string, ComponentEntry>,
   problems: ConfigProblem[],
-): Promise<Map<string, ComponentEntry>> {
+): Promise<{ entries: Map<string, ComponentEntry>; packs: readonly TenantPack[] }> {
   const mine = new Map<string, ComponentEntry>();
   const dir = join(tenant.dir, 'components');
   const folders = new Map<string, string>();
@@ -137,7 +150,11 @@ async function tenantEntries(
     const entry = await readEntry(folder, name, 'tenant', problems, tenant.id, undefined, tenant.componentFolders);
     if (entry) mine.set(name, entry);
   }
-  return mine;
+  const taken = (name: string) =>
+    builtins.has(name) ? `"${name}" is the name of a built-in component` : folders.has(name) ? `tenant "${tenant.id}" has a component "${name}" of its own` : undefined;
+  const packs = await loadTenantPacks(tenant, taken, problems);
+  for (const [name, entry] of packs.entries) mine.set(name, entry);
+  return { entries: mine, packs: packs.packs };
 }
 
 async function readEntry(
@@ -254,17 +271,10 @@ async function readGreenticEntry(
     wasmPath: resolve(dir, pin.artifact.wasm),
     pinnedDigest: pin.artifact.sha256,
     origin: 'tenant',
-    configSchema: schema ? z.preprocess(withoutOp, z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0])) : undefined,
+    configSchema: schema ? z.preprocess(withoutHostKeys, z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0])) : undefined,
     greentic: read.greentic,
     confinement,
   };
-}
-
-/** A Greentic node's config without what the host reads itself: `op` (which op) and `input` (the op's input mapping). */
-function withoutOp(config: unknown): unknown {
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) return config;
-  const { op: _op, input: _input, ...rest } = config as Record<string, unknown>;
-  return rest;
 }
 
 async function present(path: string): Promise<boolean> {

@@ -7,6 +7,8 @@ import { displayPath, readYamlFile } from '../tenancy/config/yaml-file.js';
 import { componentDenial, tenantDenial, ungrantedRequests } from '../tenancy/grants.js';
 import type { TenantModel } from '../tenancy/model.js';
 import { channelFlow, type ChannelFlow } from './channel-flows.js';
+import { loadYgtcFlow } from '../greentic/ygtc/ygtc-flow.js';
+import { packFlows } from './pack-flows.js';
 import { FlowSchema } from './schema.js';
 
 export interface FlowNode {
@@ -60,10 +62,39 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
     }
   }
 
+  // Greentic's .ygtc flows, named by their id; a broken one counts by its file's name, so a channel
+  // it would serve reports it broken rather than silently running another.
+  const otherFlowNames: string[] = [];
+  for (const name of await listFiles(dir, '.ygtc')) {
+    const file = join(dir, name);
+    const before = problems.length;
+    try {
+      const flow = await loadYgtcFlow(file, tenant, catalog, problems);
+      if (flow && (flows.has(flow.name) || otherFlowNames.includes(flow.name))) {
+        problems.push({ file: flow.file, path: 'id', message: `flow "${flow.name}" is defined by another file of this tenant too; keep one`, tenant: tenant.id });
+      } else if (flow) {
+        flows.set(flow.name, flow);
+        otherFlowNames.push(flow.name);
+      } else if (problems.length > before) otherFlowNames.push(name.slice(0, -'.ygtc'.length));
+    } catch (e) {
+      problems.push({ file: displayPath(file), path: '', message: `flow failed to load: ${e instanceof Error ? e.message : String(e)}`, tenant: tenant.id });
+    }
+  }
+
+  // A pack's flows are the tenant's too; a name a flow file already has is the file's.
+  for (const flow of packFlows(tenant, catalog, problems)) {
+    if (flows.has(flow.name) || files.includes(`${flow.name}.yaml`) || otherFlowNames.includes(flow.name)) {
+      problems.push({ file: flow.file, path: '', message: `flow "${flow.name}" is also a flow file of this tenant; the file's is kept`, tenant: tenant.id });
+      continue;
+    }
+    flows.set(flow.name, flow);
+    otherFlowNames.push(flow.name);
+  }
+
   // Every channel must be bound to a flow of its own tenant whose components its team may use.
   const unavailable = new Map<string, string>();
   const channelFlows = new Map<string, ChannelFlow>();
-  const flowFiles = files.map((f) => f.slice(0, -'.yaml'.length));
+  const flowFiles = [...files.map((f) => f.slice(0, -'.yaml'.length)), ...otherFlowNames];
   for (const team of tenant.teams.values()) {
     for (const channel of team.channels.values()) {
       const at = joinPath([...(channel.path ? [channel.path] : []), 'flow']);

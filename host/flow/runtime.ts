@@ -172,6 +172,11 @@ async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentE
     why.startsWith('is more than') && maxBytes === moduleBytes
       ? new ComponentLoadError(entry.wasmPath, `the component is more than the ${maxBytes} bytes allowed (settings.limits.module.bytes)`)
       : new ComponentLoadError(entry.wasmPath, why);
+  if (entry.bytes) {
+    // A pack's component: read, bounded and checked against the pack's digests when the pack was opened.
+    if (entry.bytes.length > maxBytes) throw refused(`is more than ${maxBytes} bytes`);
+    return registry.loadBytes(entry.bytes, entry.wasmPath, entry.pinnedDigest);
+  }
   if (files) {
     try {
       return await files.load(registry, entry, maxBytes);

@@ -304,6 +304,21 @@ export interface TenantModel {
   readonly componentPaths: ReadonlyMap<string, string>;
   /** REST API key configuration (public key files read, from inside the tenant's folder, at load). */
   readonly api: ApiModel | undefined;
+  /** The packs its config names (those in its packs/ folder are found when its components load). */
+  readonly packs: readonly PackSource[];
+}
+
+/** A pack a tenant's config names: the file, how its components are named, what signs it. */
+export interface PackSource {
+  /** Absolute path (inside the tenant's folder: read through its confinement). */
+  readonly file: string;
+  /** Pack component id -> the type name the tenant grants and its flows use. */
+  readonly names: ReadonlyMap<string, string>;
+  /** Ed25519 public keys (PEM, read at load) a signature must be by, with the file each came from. */
+  readonly trust: ReadonlyArray<{ readonly file: string; readonly pem: string }>;
+  readonly requireSigned: boolean;
+  /** Where the config names it (for problems). */
+  readonly origin: { readonly file: string; readonly path: string };
 }
 
 /** A key verifying a tenant's API tokens; an asymmetric one carries its PEM, read when the tenant loaded. */

@@ -172,7 +172,7 @@ describe('greentic-host reload', () => {
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(
       new RegExp(
-        `^acme: kept its last good version ${version}; the new one \\([0-9a-f]{16}\\) has 1 problem:\\n  .*acme_sales_flow\\.yaml: nodes\\[0\\]\\.type: unknown component type "asks" \\(tenant "acme" can use: ask, branch, reply\\)\\n$`,
+        `^acme: kept its last good version ${version}; the new one \\([0-9a-f]{16}\\) has 1 problem:\\n  .*acme_sales_flow\\.yaml: nodes\\[0\\]\\.type: unknown component type "asks" \\(tenant "acme" can use: ask, branch, handlebars, reply\\)\\n$`,
       ),
     );
     writeFileSync(flow, original);

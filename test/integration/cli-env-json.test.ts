@@ -71,7 +71,7 @@ describe('--json', () => {
         {
           file: `${broken.dir}/tenants/acme/flows/acme_sales_flow.yaml`,
           path: 'nodes[0].type',
-          message: 'unknown component type "nosuch" (tenant "acme" can use: ask, branch, reply)',
+          message: 'unknown component type "nosuch" (tenant "acme" can use: ask, branch, handlebars, reply)',
           tenant: 'acme',
         },
       ]);
@@ -107,7 +107,7 @@ describe('shell completion', () => {
     // What bash offers after "greentic-host ", and after "greentic-host send --ti".
     const offer = (words: string) =>
       execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _greentic_host; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
-    expect(offer('greentic-host ""').split(' ')).toEqual(['serve', 'send', 'call', 'describe', 'component', 'validate', 'reload', 'secrets', 'token', 'dlq', 'nats', 'data', 'completion', '--version', '--help']);
+    expect(offer('greentic-host ""').split(' ')).toEqual(['serve', 'send', 'call', 'describe', 'component', 'pack', 'validate', 'reload', 'secrets', 'token', 'dlq', 'nats', 'data', 'completion', '--version', '--help']);
     expect(offer('greentic-host send --ti')).toBe('--timeout');
     expect(offer('greentic-host secrets ro')).toBe('rotate-key');
   });

@@ -288,7 +288,7 @@ const CASES: Case[] = [
     what: 'an unknown command',
     args: ['frobnicate'],
     code: 2,
-    line: 'greentic-host: unknown command "frobnicate" (commands: serve, send, call, describe, component, validate, reload, secrets, token, dlq, nats, data, completion)',
+    line: 'greentic-host: unknown command "frobnicate" (commands: serve, send, call, describe, component, pack, validate, reload, secrets, token, dlq, nats, data, completion)',
   },
   {
     what: 'an unknown secrets action',

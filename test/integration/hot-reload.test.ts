@@ -55,7 +55,7 @@ describe('a tenant edited while serve runs', () => {
     expect(r.outcome).toBe('kept-last-good');
     expect(r.previousVersion).toBe(good);
     const problem = expect.stringMatching(
-      /acme_support_flow\.yaml: nodes\[2\]\.type: unknown component type "nope" \(tenant "acme" can use: ask, branch, reply\)$/,
+      /acme_support_flow\.yaml: nodes\[2\]\.type: unknown component type "nope" \(tenant "acme" can use: ask, branch, handlebars, reply\)$/,
     );
     expect(r.problems.map((p) => `${p.file}: ${p.path}: ${p.message}`)).toEqual([problem]);
     expect(replies(await t.say(ACME_SLACK, 'u3', 'hello'))).toEqual(['Hello from ACME, v2!']);

@@ -50,7 +50,7 @@ describe('components are usable only where granted', () => {
       (dir) => installTenantComponent(dir, 'acme', 'forger'),
     );
     expect(t.host.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, reply\)$/),
+      expect.stringMatching(/bigcorp_helpdesk_flow\.yaml: nodes\[0\]\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, handlebars, reply\)$/),
     );
     expect(await t.say(BIGCORP_WEBCHAT, 'u9', 'hi')).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });

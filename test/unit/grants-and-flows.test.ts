@@ -68,7 +68,7 @@ describe('flow loading', () => {
     [
       'an unknown component type',
       { ...base, nodes: [{ id: 'a', type: 'teleport' }] },
-      /acme_support_flow\.yaml: nodes\[0\]\.type: unknown component type "teleport" \(tenant "acme" can use: ask, branch, reply\)$/,
+      /acme_support_flow\.yaml: nodes\[0\]\.type: unknown component type "teleport" \(tenant "acme" can use: ask, branch, handlebars, reply\)$/,
     ],
     [
       'a route to a missing node',
@@ -205,6 +205,6 @@ describe('flow loading', () => {
     });
     expect(catalog.resolve('acme', 'lookup')?.origin).toBe('tenant');
     expect(catalog.resolve('bigcorp', 'lookup')).toBeUndefined();
-    expect(catalog.typesFor('bigcorp')).toEqual(['ask', 'branch', 'reply']);
+    expect(catalog.typesFor('bigcorp')).toEqual(['ask', 'branch', 'handlebars', 'reply']);
   });
 });

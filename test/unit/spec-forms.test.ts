@@ -190,7 +190,7 @@ describe('the bundle form', () => {
       'tenants/acme/tenant.yaml': { tenant: 'acme' },
       'tenants/beta/tenant.yaml': { tenant: 'beta', grants: { components: { reply: {} } } },
     });
-    expect([...ws.tenants.get('acme')!.grants.components.keys()]).toEqual(['reply', 'ask', 'branch']);
+    expect([...ws.tenants.get('acme')!.grants.components.keys()]).toEqual(['reply', 'ask', 'branch', 'handlebars']);
     expect([...ws.tenants.get('beta')!.grants.components.keys()]).toEqual(['reply']);
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { channelProvider, PROVIDER_NAMES } from '../../messaging/providers/channel-providers.js';
-import { ApiSchema, ComponentSourceSchema, GrantsSchema, idSchema, SettingsSchema } from './schema.js';
+import { ApiSchema, ComponentSourceSchema, GrantsSchema, idSchema, PacksSchema, SettingsSchema } from './schema.js';
 
 /**
  * The three configuration forms, as the spec writes them and as earlier versions did, strict:
@@ -105,6 +105,8 @@ const tenantFields = {
   grants: GrantsSchema.optional(),
   /** The tenant's own components found elsewhere than tenants/<tenant>/components/<name>/. */
   components: z.record(idSchema('component'), ComponentSourceSchema).optional(),
+  /** Greentic packs (.gtpack) the tenant deploys, besides those in tenants/<tenant>/packs/. */
+  packs: PacksSchema.optional(),
   /** REST API keys; a tenant without them has no API access. */
   api: ApiSchema.optional(),
   teams: z.record(idSchema('team'), InlineTeamSchema).optional(),

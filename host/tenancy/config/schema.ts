@@ -188,6 +188,23 @@ export const ComponentSourceSchema = z.strictObject({
   path: z.string().min(1),
 });
 
+/**
+ * A Greentic pack the tenant deploys: its file (relative to the tenant's folder), or that and
+ * the type names its components are granted by (pack component id -> name; default: the last
+ * dot-separated part of the id), the public keys its signature must be by, and whether it must
+ * be signed.
+ */
+export const PackSourceSchema = z.union([
+  z.string().min(1).max(1024),
+  z.strictObject({
+    file: z.string().min(1).max(1024),
+    components: z.record(z.string().min(1).max(512), idSchema('component')).optional(),
+    trust: z.array(z.string().min(1).max(1024)).max(100).optional(),
+    require_signed: z.boolean().optional(),
+  }),
+]);
+export const PacksSchema = z.array(PackSourceSchema).max(100);
+
 /** One key that verifies this tenant's API tokens. */
 export const ApiKeySchema = z.discriminatedUnion('alg', [
   z.strictObject({

@@ -7,6 +7,7 @@ import {
   type ChannelModel,
   type ComponentGrant,
   type EnvModel,
+  type PackSource,
   type SecretGrant,
   type TeamModel,
   type TenantModel,
@@ -28,7 +29,7 @@ export interface TenantFolders {
 }
 
 /** The first-party components a tenant whose config names no `grants.components` may use (in every team). */
-export const DEFAULT_COMPONENT_GRANTS: readonly string[] = ['reply', 'ask', 'branch'];
+export const DEFAULT_COMPONENT_GRANTS: readonly string[] = ['reply', 'ask', 'branch', 'handlebars'];
 /** The environment a tenant whose config names none has. */
 export const DEFAULT_ENVIRONMENT = 'prod';
 
@@ -161,6 +162,7 @@ export async function buildTenant(
     keys.push({ ...k, public_key_file: read.real, public_key_pem: read.text });
   }
   const api = body.api && { issuer: body.api.issuer, audience: body.api.audience, keys };
+  const packs = await packSources(body, folders, id, (path) => merged.originOf(path), problem);
   if (problems.length > before) return null;
   return {
     id,
@@ -176,5 +178,35 @@ export async function buildTenant(
     grants: { components, secrets },
     componentPaths,
     api,
+    packs,
   };
+}
+
+/** The packs `body` names, their trust keys read (PEM, inside the tenant's folder) and their names checked. */
+async function packSources(
+  body: TenantBody,
+  folders: TenantFolders,
+  tenant: string,
+  originOf: (path: PropertyKey[]) => { file: string; path: string },
+  problem: (path: PropertyKey[], message: string) => void,
+): Promise<PackSource[]> {
+  const out: PackSource[] = [];
+  for (const [i, entry] of (body.packs ?? []).entries()) {
+    const src = typeof entry === 'string' ? { file: entry } : entry;
+    const at = typeof entry === 'string' ? ['packs', i] : ['packs', i, 'file'];
+    if (!src.file.endsWith('.gtpack')) {
+      problem(at, `${JSON.stringify(src.file)}: a pack file ends in .gtpack`);
+      continue;
+    }
+    const trust: Array<{ file: string; pem: string }> = [];
+    for (const [j, keyFile] of (src.trust ?? []).entries()) {
+      const file = resolve(folders.dir, keyFile);
+      const read = await readTextBounded(file, { maxBytes: MAX_CONFIG_FILE_BYTES, confinement: folders.own, tenant });
+      if (!read.ok) problem(['packs', i, 'trust', j], `${JSON.stringify(keyFile)}: ${read.problems[0]!.message}`);
+      else trust.push({ file: displayPath(read.real), pem: read.text });
+    }
+    const names = new Map(Object.entries(src.components ?? {}));
+    out.push({ file: resolve(folders.dir, src.file), names, trust, requireSigned: src.require_signed ?? false, origin: originOf(at) });
+  }
+  return out;
 }
