@@ -22,7 +22,7 @@ import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import type { SessionKey } from './stores/keys.js';
 import { NatsSecretStore } from './stores/nats-secret-store.js';
 import { NatsSessionStore } from './stores/nats-session-store.js';
-import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type ReplyTo } from './messaging/envelope.js';
+import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type IngressMessage, type ReplyTo } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, tenantLogCapOf, type Logger } from './observability/logger.js';
 import { HostMetrics } from './observability/metrics.js';
@@ -45,6 +45,12 @@ import { startDataLife } from './data/data-life.js';
 import type { DataEventSink } from './data/data-events.js';
 import type { SessionExpiry } from './stores/session-expiry.js';
 import type { TenantData } from './data/tenant-data.js';
+import { AuditTrail, type AuditTrailOptions } from './audit/audit-trail.js';
+import { dataEventRecord, denialRecord, tenantEventRecord } from './audit/host-events.js';
+import { FileAuditStore, type FileAuditStoreOptions } from './audit/file-audit-store.js';
+import { NatsAuditStore } from './audit/nats-audit-store.js';
+import type { DenialEvent } from './observability/metrics.js';
+import { NO_TRACING, startTracing, type Tracing, type TracingConfig, type TurnSpan } from './observability/tracing.js';
 
 export interface HostOptions {
   readonly bundleDir: string;
@@ -83,6 +89,10 @@ export interface HostOptions {
   readonly onDataEvent?: DataEventSink;
   /** The pace of the session expiry sweep (sessions examined per tick, ms between ticks). */
   readonly expiry?: { readonly perTick?: number; readonly intervalMs?: number };
+  /** The audit log's bounds: denials recorded per tenant per window, segment size and count (embedded). */
+  readonly audit?: Pick<AuditTrailOptions, 'denialsPerWindow' | 'windowMs' | 'maxPending'> & FileAuditStoreOptions;
+  /** Export OpenTelemetry traces of turns and node calls (OTLP/HTTP); off when omitted (see tracingConfigFromEnv). */
+  readonly tracing?: TracingConfig;
   /** Watch the bundle and reload a tenant whose files change (see TenantRegistry.watch). */
   readonly watch?: boolean | { readonly debounceMs?: number; readonly maxDirs?: number };
 }
@@ -105,6 +115,10 @@ export class GreenticHost {
   #accepting = true;
   #closing: Promise<void> | undefined;
   #dataLife: { data: TenantData; expiry: SessionExpiry } | undefined;
+  #audit: AuditTrail | undefined;
+  #stopAudit: (() => void) | undefined;
+  /** Traces of turns: NO_TRACING unless HostOptions.tracing is set. */
+  tracing: Tracing = NO_TRACING;
   readonly #sessionsRemoved = new Set<(keys: readonly SessionKey[]) => void>();
 
   private constructor(
@@ -155,6 +169,11 @@ export class GreenticHost {
     return this.#dataLife!.data;
   }
 
+  /** Each tenant's audit log (README, "Audit log"): written in the background, read by GET /api/v1/audit. */
+  get audit(): AuditTrail {
+    return this.#audit!;
+  }
+
   /** The background sweep removing expired sessions. */
   get expiry(): SessionExpiry {
     return this.#dataLife!.expiry;
@@ -195,8 +214,20 @@ export class GreenticHost {
     const sessions: SessionStore =
       stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
     const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+    const audit = new AuditTrail({
+      ...opts.audit,
+      store: stores === 'nats' ? new NatsAuditStore(links!) : new FileAuditStore(opts.dataDir, opts.audit),
+      logger,
+      metrics: metrics.registry,
+    });
+    const denials = {
+      recordDenial: (e: DenialEvent) => {
+        metrics.recordDenial(e);
+        audit.record(denialRecord(e));
+      },
+    };
     // One HTTP client per host: it holds each tenant's request-rate bucket (greentic:http/http-client).
-    const services: ScopeServices = { secrets, logger, metrics, http: new HttpClientService() };
+    const services: ScopeServices = { secrets, logger, metrics: denials, http: new HttpClientService(), audit };
     // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
 
     const pool = new WorkerPool({
@@ -284,9 +315,19 @@ export class GreenticHost {
       dataDir: opts.dataDir,
       logger,
       metrics,
-      onEvent: opts.onDataEvent,
+      onEvent: (e) => {
+        const r = dataEventRecord(e);
+        if (r) audit.record(r);
+        opts.onDataEvent?.(e);
+      },
       onSessionsRemoved: (keys) => host.#tellRemoved(keys),
       expiry: opts.expiry,
+    });
+    host.#audit = audit;
+    host.tracing = await startTracing(opts.tracing);
+    host.#stopAudit = tenants.on((e) => {
+      const r = tenantEventRecord(e);
+      if (r) audit.record(r);
     });
     try {
       // One subscription per tenant, so that a tenant added or removed at run time gets or loses its own.
@@ -392,22 +433,43 @@ export class GreenticHost {
     }
     const msg = body.data;
     const t0 = performance.now();
+    // Tracing off: one property read. On: a turn span continuing the publisher's trace (its traceparent header).
+    const span = this.tracing.enabled ? this.tracing.startTurn(address, m.traceparent) : undefined;
+    try {
+      await this.#runTurn(m, address, msg, runtime, span, log, t0);
+      // Ends it unless a failure ended it with its code already.
+      span?.end();
+    } catch (e) {
+      span?.end(e instanceof UnhandleableMessageError ? e.reason : 'internal');
+      throw e;
+    }
+  }
+
+  async #runTurn(
+    m: BusMessage,
+    address: ChannelAddress,
+    msg: IngressMessage,
+    runtime: TenantRuntime,
+    span: TurnSpan | undefined,
+    log: () => Logger,
+    t0: number,
+  ): Promise<void> {
     const scopeLabels = { tenant: address.tenant, env: address.env, team: address.team };
     this.metrics.messagesIn.inc({ ...scopeLabels, channel: address.channel });
     try {
-      const result = await this.executor.runTurn(runtime, address, msg);
+      const result = await this.executor.runTurn(runtime, address, msg, span);
       if (result.duplicate) {
         // A redelivery after a crash between saving the session and publishing: publish again
         // (same ids, so the egress stream stores each reply once). Otherwise: answered already.
         if (m.redelivered && result.outbox.length > 0)
-          await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
+          await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to, span);
         log().info(
           { event: 'duplicate', message_id: msg.id, session_id: result.session, redelivered: m.redelivered ?? false },
           'message already handled; not answering twice',
         );
         return;
       }
-      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to);
+      const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to, span);
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
       log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
     } catch (e) {
@@ -443,7 +505,8 @@ export class GreenticHost {
         );
       else log().warn({ event: 'turn-failed', message_id: msg.id, code, reason: message }, 'turn failed; session left unchanged');
       this.metrics.turnErrors.inc({ ...scopeLabels, code });
-      await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable);
+      await this.#publishError(address, msg.id, msg.session ?? null, msg.user, code, message, retryable, span?.traceparent);
+      span?.end(code);
     }
   }
 
@@ -454,7 +517,8 @@ export class GreenticHost {
     user: string,
     session: string,
     outbox: readonly OutgoingMessage[],
-    replyTo?: ReplyTo,
+    replyTo: ReplyTo | undefined,
+    span: TurnSpan | undefined,
   ): Promise<number> {
     let seq = 0;
     let replies = 0;
@@ -468,7 +532,7 @@ export class GreenticHost {
       // Only a reply on the channel the message came in on goes back where the provider said.
       const to = out.channel === address.channel && replyTo ? { reply_to: replyTo } : {};
       sent.push(
-        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, {
+        this.#publish({ ...address, channel: out.channel }, `${id}:${s}`, span?.traceparent, {
           kind: 'reply',
           in_reply_to: id,
           session,
@@ -481,13 +545,13 @@ export class GreenticHost {
       );
       this.metrics.messagesOut.inc({ tenant: address.tenant, env: address.env, team: address.team, channel: out.channel });
     }
-    sent.push(this.#publish(address, `${id}:end`, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
+    sent.push(this.#publish(address, `${id}:end`, span?.traceparent, { kind: 'turn-end', in_reply_to: id, session, user, replies }));
     await Promise.all(sent);
     return replies;
   }
 
-  async #publish(address: ChannelAddress, egressId: string, body: EgressMessage): Promise<void> {
-    await this.bus.publishDurable(egressSubject(address), encodeJson(body), egressId);
+  async #publish(address: ChannelAddress, egressId: string, traceparent: string | undefined, body: EgressMessage): Promise<void> {
+    await this.bus.publishDurable(egressSubject(address), encodeJson(body), egressId, traceparent === undefined ? undefined : { traceparent });
   }
 
   async #publishError(
@@ -498,8 +562,9 @@ export class GreenticHost {
     code: string,
     message: string,
     retryable: boolean,
+    traceparent?: string,
   ): Promise<void> {
-    await this.#publish(address, `${id}:error`, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
+    await this.#publish(address, `${id}:error`, traceparent, { kind: 'error', in_reply_to: id, session, user, code, message, retryable });
   }
 
   /**
@@ -542,11 +607,16 @@ export class GreenticHost {
     await this.pool.close();
     await drained.catch(() => undefined);
     await this.#dataLife?.expiry.stop();
+    // Before the stores and the bus close: the last records (this drain's) still reach the disk or the stream.
+    this.#stopAudit?.();
+    await this.#audit?.close();
     // Turns are done and their replies taken in: let running deliveries finish, the rest wait on disk or in the stream.
     await this.channels.egress.close();
     this.channels.providers.close();
     await this.sessions.close();
     if (this.#ownsBus) await this.bus.close();
+    // The last turns' spans are sent (bounded by the exporter's own timeout), then the exporter stops.
+    await this.tracing.close().catch(() => undefined);
     await this.#lock?.release();
   }
 }

@@ -33,6 +33,7 @@ const FRAME = {
     { name: 'messages', description: 'messages into a channel' },
     { name: 'flows', description: "the caller's flows" },
     { name: 'usage', description: "the caller's usage" },
+    { name: 'audit', description: "the caller's audit log" },
     { name: 'health', description: 'liveness and readiness' },
     { name: 'webchat', description: 'the public webchat channels' },
   ],

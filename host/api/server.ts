@@ -13,6 +13,7 @@ import { registerHealthRoutes, type ReadinessCheck } from './health.js';
 import { ApiAuthError, authenticate, TenantKeyring } from './auth.js';
 import { AdminGate } from './admin-auth.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import type { OpenAPIV3 } from 'openapi-types';
 import { completeOpenApi, openApiFrame } from './openapi.js';
 import { registerFlowRoutes } from './routes/flows.js';
@@ -70,7 +71,20 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
 
   app.setErrorHandler((err: FastifyError | ApiAuthError | InvalidIdError, req, reply) => {
     if (err instanceof ApiAuthError) {
-      host.logger.warn({ event: 'api-refused', ...refusalFields(host, req.headers), status: err.status, code: err.code, method: req.method, route: req.routeOptions.url, reason: err.message }, 'API request refused');
+      const fields = refusalFields(host, req.headers);
+      host.logger.warn({ event: 'api-refused', ...fields, status: err.status, code: err.code, method: req.method, route: req.routeOptions.url, reason: err.message }, 'API request refused');
+      // Into the tenant's audit log only for a tenant this host serves (rate-limited there): made-up tenants have no log to fill.
+      if (fields.tenant_id !== UNKNOWN_TENANT && (err.status === 401 || err.status === 403)) {
+        host.audit.record({
+          tenant: fields.tenant_id,
+          team: fields.team_id,
+          actor: req.principal ? `api:${req.principal.subject}` : 'api',
+          action: 'access.denied',
+          target: `route:${req.method} ${req.routeOptions.url ?? '?'}`,
+          outcome: 'denied',
+          detail: `${err.status} ${err.code}: ${err.message}`,
+        });
+      }
       return sendError(reply, err.status, err.code, err.message);
     }
     if (err instanceof InvalidIdError) return sendError(reply, 400, 'invalid-id', err.message);
@@ -129,6 +143,7 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
   registerFlowRoutes(app, host);
   registerUsageRoutes(app, host);
   registerUserRoutes(app, host);
+  registerAuditRoutes(app, host);
   registerAdminRoutes(app, host.tenants, opts.adminToken === undefined ? undefined : new AdminGate(opts.adminToken), host.logger);
   registerWebchat(app, {
     bus: host.bus,

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../audit/host-events.js';
 import type { RichMessage } from '../greentic/rich-message.js';
 import type { DenialEvent } from '../observability/metrics.js';
 import type { HttpClientService } from './http-client/client.js';
@@ -74,6 +75,8 @@ export interface ScopeServices {
   readonly metrics: DenialRecorder;
   /** Outgoing HTTP for Greentic components (greentic:http/http-client); absent: every request is refused. */
   readonly http?: HttpClientService;
+  /** Where secret reads and writes are recorded (the host's audit trail); absent: not recorded. */
+  readonly audit?: AuditSink;
 }
 
 export interface InvocationScopeInit {
@@ -180,6 +183,7 @@ export class InvocationScope {
       env: this.ctx.envId,
       team: this.ctx.teamId,
       reason,
+      component: this.permissions.component,
     });
     const n = ++this.#denials;
     if (n <= MAX_DENIAL_LOGS_PER_CALL) {
@@ -201,6 +205,20 @@ export class InvocationScope {
       );
     }
     throw this.error('access-denied', capability, fn, reason);
+  }
+
+  /** Tell the audit trail what this call did to secret `name` (never its value). */
+  auditSecret(action: 'secret.read' | 'secret.set', name: string, outcome: 'ok' | 'not-found' | 'failed'): void {
+    this.services.audit?.record({
+      tenant: this.ctx.tenantId,
+      env: this.ctx.envId,
+      team: this.ctx.teamId,
+      actor: `component:${this.permissions.component}`,
+      action,
+      target: `secret:${name}`,
+      outcome,
+      detail: `flow ${this.flow}, node ${this.node}`,
+    });
   }
 
   /** The turn's tally, made on first use. */

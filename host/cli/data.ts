@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { exportLines } from '../data/export-format.js';
 import { FileTenantWipe } from '../data/file-wipe.js';
 import { NatsTenantWipe } from '../data/nats-wipe.js';
+import type { DataEvent } from '../data/data-events.js';
+import { recordCommand } from '../audit/cli-audit.js';
+import { dataEventRecord } from '../audit/host-events.js';
 import { TenantData, UnknownScopeError, type DataSelector, type TenantWipe } from '../data/tenant-data.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
 import { NatsLinks } from '../messaging/nats/links.js';
@@ -52,6 +55,8 @@ interface Stores {
   readonly deadLetters: DeadLetterStore;
   readonly secrets: SecretStore;
   readonly wipe: TenantWipe;
+  /** Set with --nats (the audit records go to the tenant's stream). */
+  readonly links?: NatsLinks;
   close(): Promise<void>;
 }
 
@@ -93,9 +98,11 @@ export async function dataCommand(argv: string[], io: CommandIo): Promise<number
   }
   const ws = await loadWorkspace(resolve(values.bundle ?? '.'));
   if (!ws.tenants.has(tenant)) throw new CommandFailed(`bundle ${values.bundle ?? '.'} has no tenant "${tenant}" (or its configuration does not load)`);
-  const stores = await openStores(resolve(values.data ?? 'data'), values.nats);
+  const dataDir = resolve(values.data ?? 'data');
+  const stores = await openStores(dataDir, values.nats);
+  const events: DataEvent[] = [];
   try {
-    const data = new TenantData({ ...stores, tenants: ws.tenants });
+    const data = new TenantData({ ...stores, tenants: ws.tenants, onEvent: (e) => events.push(e) });
     if (action === 'export') {
       const doc = await data.export(tenant, sel, 'cli');
       const text = format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : `${[...exportLines(doc)].join('\n')}\n`;
@@ -111,6 +118,10 @@ export async function dataCommand(argv: string[], io: CommandIo): Promise<number
     if (e instanceof UnknownScopeError) throw new CommandFailed(e.message);
     throw e;
   } finally {
+    for (const e of events) {
+      const r = dataEventRecord(e);
+      if (r) await recordCommand({ dataDir, links: stores.links }, r, io.err);
+    }
     await stores.close();
   }
 }
@@ -143,6 +154,7 @@ async function openStores(dataDir: string, nats: string | undefined): Promise<St
       deadLetters: new NatsDeadLetterStore(links),
       secrets: await NatsSecretStore.open(links, masterKey),
       wipe: new NatsTenantWipe(links),
+      links,
       close: () => links.close(),
     };
   }

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { namespacePrefix, type SecretNamespace } from '../stores/keys.js';
 import { MAX_SECRET_BYTES, type SecretStore } from '../stores/secret-store.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
+import type { AuditInput } from '../audit/audit-record.js';
+import { recordCommand } from '../audit/cli-audit.js';
 import { openSecretStore } from './secret-store-open.js';
 import { ROTATE_HELP, rotateKeyCommand } from './secrets-rotate.js';
 import { HELP_FLAG, parsingFlags, CommandFailed, idArgument, idFlag, optionalIdFlag, readAll, UsageError, dataDirFlag, type CommandIo } from './usage.js';
@@ -92,7 +94,9 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
     setUp: ns.kind === 'global' ? 'global' : 'tenants',
   });
   try {
-    return await runSecretsAction(action, rest, ns, secrets.store, io, values.json ?? false);
+    const audit = (input: Omit<AuditInput, 'tenant'>) =>
+      ns.kind === 'global' ? Promise.resolve() : recordCommand({ dataDir, links: secrets.links }, { ...input, tenant: ns.tenant, team: ns.kind === 'team' ? ns.team : undefined }, io.err);
+    return await runSecretsAction(action, rest, ns, secrets.store, io, values.json ?? false, audit);
   } finally {
     await secrets.close();
   }
@@ -105,6 +109,7 @@ async function runSecretsAction(
   store: SecretStore,
   io: CommandIo,
   json = false,
+  audit: (input: Omit<AuditInput, 'tenant'>) => Promise<void> = async () => {},
 ): Promise<number> {
   if (json && action !== 'list') throw new UsageError('--json is for secrets list');
   if (action === 'list') {
@@ -122,6 +127,7 @@ async function runSecretsAction(
   const name = idArgument('secret', rest[0], 'NAME');
   if (action === 'delete') {
     const existed = await store.delete(ns, name);
+    await audit({ actor: 'cli', action: 'secret.delete', target: `secret:${namespacePrefix(ns)}${name}`, outcome: existed ? 'ok' : 'not-found' });
     if (!existed) throw new CommandFailed(`no secret ${namespacePrefix(ns)}${name}`);
     io.err(`deleted ${namespacePrefix(ns)}${name}`);
     return 0;
@@ -130,6 +136,7 @@ async function runSecretsAction(
   if (value.length === 0) throw new UsageError('the secret value (read from stdin) is empty');
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the secret value is larger than ${MAX_SECRET_BYTES} bytes`);
   await store.set(ns, name, value);
+  await audit({ actor: 'cli', action: 'secret.set', target: `secret:${namespacePrefix(ns)}${name}`, outcome: 'ok' });
   io.err(`stored ${namespacePrefix(ns)}${name} (encrypted)`);
   return 0;
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdminTokenError, adminTokenFromEnv } from '../api/admin-auth.js';
+import { TracingConfigError, tracingConfigFromEnv } from '../observability/tracing.js';
 import { createHttpServer } from '../api/server.js';
 import { GreenticHost } from '../host.js';
 import { NatsConnectError } from '../messaging/nats/connection.js';
@@ -158,6 +159,16 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
     throw e;
   }
 
+  let tracing;
+  try {
+    tracing = tracingConfigFromEnv();
+  } catch (e) {
+    if (e instanceof TracingConfigError) throw new CommandFailed(e.message);
+    throw e;
+  }
+  // The URL may carry credentials: only its origin and path are printed.
+  if (tracing) io.out(`greentic-host: exporting traces to ${new URL(tracing.endpoint).origin}${new URL(tracing.endpoint).pathname}`);
+
   let tenantCap;
   try {
     tenantCap = tenantCapFromEnv();
@@ -181,6 +192,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       maxDeliver: settings.maxDeliver,
       channels: settings.providers && { endpoints: settings.providers },
       lockDataDir: true,
+      tracing,
       logger,
       watch,
       // Under dev, a reload's component lines would bury its one summary line: only the start's are shown.

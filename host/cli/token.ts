@@ -5,6 +5,7 @@ import type { ApiScope } from '../api/auth.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { checkId, InvalidIdError } from '../tenancy/ids.js';
+import { recordCommand } from '../audit/cli-audit.js';
 import { openSecretStore } from './secret-store-open.js';
 import { CommandFailed, HELP_FLAG, idFlag, parsingFlags, required, UsageError, dataDirFlag, type CommandIo } from './usage.js';
 
@@ -98,6 +99,12 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
   const close = () => secrets.close();
   try {
     const token = await mintToken({ tenant, teams, envs, scopes: scopes as ApiScope[], ttlSeconds: ttl, subject, privateKeyFile: values.key }, store);
+    // Who may act as whom is security-relevant: the tenant's audit log says a token was minted (never the token).
+    await recordCommand(
+      { dataDir: dataDirFlag(values.data), links: secrets.links },
+      { tenant: tenantId, actor: 'cli', action: 'token.issue', target: `token:${subject}`, outcome: 'ok', detail: `teams ${teams.join(',')}; envs ${envs.join(',')}; scopes ${scopes.join(',')}; ttl ${ttl} s` },
+      io.err,
+    );
     if (values.json) {
       // The exp claim the token carries, as it was minted.
       const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };

@@ -1,3 +1,4 @@
+import type { TurnSpan } from '../observability/tracing.js';
 import { createHash } from 'node:crypto';
 import { redact } from '../data/redaction.js';
 import { expiryOf, transcriptLinesKept } from '../data/session-policy.js';
@@ -69,7 +70,8 @@ export class FlowExecutor {
     this.#plans = new TurnPlans(deps.pool);
   }
 
-  async runTurn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage): Promise<TurnResult> {
+  /** Run one turn; `span` (tracing on) is told the session, the flow and each node call. */
+  async runTurn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, span?: TurnSpan): Promise<TurnResult> {
     const tenant = runtime.model;
     const env = tenant.envs.get(address.env);
     const team = tenant.teams.get(address.team);
@@ -84,7 +86,7 @@ export class FlowExecutor {
     return this.#locks.run(lockKey, async () => {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.#turn(runtime, address, msg, key);
+          return await this.#turn(runtime, address, msg, key, span);
         } catch (e) {
           if (e instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) {
             // Another instance won this round: back off a little (with jitter) and run the turn again.
@@ -97,7 +99,7 @@ export class FlowExecutor {
     });
   }
 
-  async #turn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, key: SessionKey): Promise<TurnResult> {
+  async #turn(runtime: TenantRuntime, address: ChannelAddress, msg: IngressMessage, key: SessionKey, span: TurnSpan | undefined): Promise<TurnResult> {
     const { sessions, pool, services, metrics } = this.deps;
     const policy = runtime.model.envs.get(key.env)!.settings.sessions;
     const found = await sessions.get(key);
@@ -156,6 +158,13 @@ export class FlowExecutor {
       services,
     });
     const nodes = plan.wire.nodes;
+    if (span) {
+      span.describe(key.session, f.name);
+      span.nodes(
+        outcome.steps.map((s) => ({ node: nodes[s.node]!.id, component: nodes[s.node]!.type, ms: s.ms })),
+        outcome.ok ? undefined : outcome.error.code,
+      );
+    }
     for (const step of outcome.steps) {
       const labels = { tenant: key.tenant, env: key.env, team: key.team, component: nodes[step.node]!.type };
       metrics.nodeInvocations.inc(labels);

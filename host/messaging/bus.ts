@@ -6,6 +6,16 @@ export interface BusMessage {
   readonly redelivered?: boolean;
   /** How often the bus has delivered it, this time included (1 when it cannot tell). */
   readonly deliveries?: number;
+  /** The W3C traceparent the publisher sent with it (a NATS header), unchecked: the tracer parses it strictly. */
+  readonly traceparent?: string;
+}
+
+/** What a publish may carry besides the bytes. */
+export interface PublishOptions {
+  /** The W3C traceparent of the span publishing it (NATS: the `traceparent` header), so the trace goes on in whoever handles it. */
+  readonly traceparent?: string | undefined;
+  /** Give up (NATS: stop retrying through reconnects) once this is aborted, with its reason. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -48,7 +58,7 @@ export interface MessageBus {
    * is stored once (NATS: JetStream with a message id). The embedded bus just publishes.
    * `signal` ends the retries (its reason is thrown): a caller with a deadline is not held past it.
    */
-  publishDurable(subject: string, data: Uint8Array, id: string, signal?: AbortSignal): Promise<void>;
+  publishDurable(subject: string, data: Uint8Array, id: string, opts?: PublishOptions): Promise<void>;
   subscribe(pattern: string, handler: BusHandler, opts?: { queue?: string }): BusSubscription;
   /**
    * Deliver the ingress of `tenants` to `handler`, each message to one instance of the

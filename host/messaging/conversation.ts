@@ -1,5 +1,5 @@
 import { randomHex } from '../util/random-hex.js';
-import type { MessageBus } from './bus.js';
+import type { MessageBus, PublishOptions } from './bus.js';
 import { decodeJson, encodeJson, type EgressMessage, type IngressMessage } from './envelope.js';
 import { egressSubject, ingressSubject, type ChannelAddress } from './subjects.js';
 
@@ -27,6 +27,7 @@ export async function converse(
   address: ChannelAddress,
   message: Omit<IngressMessage, 'id'> & { id?: string },
   timeoutMs = 30_000,
+  opts: PublishOptions = {},
 ): Promise<ConversationReply> {
   const id = message.id ?? newMessageId();
   // By seq: a reply republished after a redelivery carries the same seq and is kept once, and
@@ -54,7 +55,7 @@ export async function converse(
   const timedOut = new Promise<never>((_, reject) => deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason), { once: true }));
   timedOut.catch(() => undefined);
   try {
-    await Promise.race([bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id, deadline.signal), timedOut]);
+    await Promise.race([bus.publishDurable(ingressSubject(address), encodeJson({ ...message, id }), id, { ...opts, signal: deadline.signal }), timedOut]);
     return await Promise.race([done, timedOut]);
   } finally {
     clearTimeout(timer);

@@ -1,4 +1,4 @@
-import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus } from './bus.js';
+import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus, PublishOptions } from './bus.js';
 import { ingressPattern, subjectMatches } from './subjects.js';
 
 interface Sub {
@@ -21,12 +21,12 @@ export class EmbeddedBus implements MessageBus {
 
   constructor(private readonly onError: (err: unknown, msg: BusMessage) => void = () => {}) {}
 
-  async publish(subject: string, data: Uint8Array): Promise<void> {
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions = {}): Promise<void> {
     if (this.#closed) throw new Error('bus is closed');
     if (!subject || /[\s*>]/.test(subject) || subject.split('.').some((t) => t === '')) {
       throw new Error(`cannot publish to ${JSON.stringify(subject.slice(0, 200))}: a subject is dot-separated tokens without wildcards or whitespace`);
     }
-    const msg: BusMessage = { subject, data };
+    const msg: BusMessage = opts.traceparent === undefined ? { subject, data } : { subject, data, traceparent: opts.traceparent };
     const groups = new Map<string, Sub[]>();
     for (const sub of this.#subs) {
       if (!sub.active || !subjectMatches(sub.pattern, subject)) continue;
@@ -41,8 +41,8 @@ export class EmbeddedBus implements MessageBus {
     }
   }
 
-  async publishDurable(subject: string, data: Uint8Array): Promise<void> {
-    await this.publish(subject, data);
+  async publishDurable(subject: string, data: Uint8Array, _id?: string, opts?: PublishOptions): Promise<void> {
+    await this.publish(subject, data, opts);
   }
 
   async consumeIngress(tenants: readonly string[], handler: IngressHandler): Promise<BusSubscription> {

@@ -11,6 +11,8 @@ export interface DenialEvent {
   readonly env: string;
   readonly team: string | undefined;
   readonly reason: string;
+  /** The component whose call was refused (for the audit log). */
+  readonly component?: string | undefined;
 }
 
 /** Where a piece of tenant work happened: the labels every tenant metric carries. */

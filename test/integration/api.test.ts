@@ -23,6 +23,7 @@ describe('the REST API', () => {
       '/admin/v1/tenants/{tenant}',
       '/admin/v1/tenants/{tenant}/problems',
       '/admin/v1/tenants/{tenant}/reload',
+      '/api/v1/audit',
       '/api/v1/flows',
       '/api/v1/messages',
       '/api/v1/sessions',

@@ -19,7 +19,7 @@ export interface Outcome {
 /** The victim tenant's JetStream names (the same grammar the host builds). */
 export function victimNames(t: string) {
   return {
-    streams: [`GREENTIC_INGRESS_${t}`, `GREENTIC_EGRESS_${t}`, `GREENTIC_DLQ_${t}`, `KV_greentic_sessions_${t}`, `KV_greentic_secrets_${t}`],
+    streams: [`GREENTIC_INGRESS_${t}`, `GREENTIC_EGRESS_${t}`, `GREENTIC_DLQ_${t}`, `GREENTIC_AUDIT_${t}`, `KV_greentic_sessions_${t}`, `KV_greentic_secrets_${t}`],
     consumer: { stream: `GREENTIC_INGRESS_${t}`, name: `ingress-${t}` },
     buckets: [`greentic_sessions_${t}`, `greentic_secrets_${t}`],
     ingress: `greentic.messaging.ingress.prod.${t}.support.slack`,

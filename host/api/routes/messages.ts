@@ -50,12 +50,15 @@ export function registerMessageRoutes(app: FastifyInstance, host: GreenticHost, 
       if (!team || !team.envs.has(env) || !team.channels.has(channel))
         return notFound(reply, `team ${p.tenant}/${p.team} has no channel "${channel}" in ${env}`);
       if (!host.serves(p.tenant)) throw new ApiAuthError(403, 'not-served', `this instance does not serve tenant "${p.tenant}"`);
+      // Tracing on: this request is a span, and the turn (on whichever instance takes the message) continues its trace.
+      const span = host.tracing.enabled ? host.tracing.startSpan('greentic.api POST /api/v1/messages', { 'greentic.tenant': p.tenant, 'greentic.env': env, 'greentic.team': p.team, 'greentic.channel': channel }) : undefined;
       try {
         const answer = await converse(
           host.bus,
           { tenant: p.tenant, env, team: p.team, channel },
           { user, text, ...(session ? { session } : {}) },
           replyTimeoutMs,
+          { traceparent: span?.traceparent },
         );
         if (!answer.ok)
           return reply.code(answer.retryable ? 503 : 502).send({ error: { code: answer.code, message: answer.message, retryable: answer.retryable } });
@@ -63,6 +66,8 @@ export function registerMessageRoutes(app: FastifyInstance, host: GreenticHost, 
       } catch (e) {
         if (e instanceof ReplyTimeoutError) return reply.code(504).send({ error: { code: 'timeout', message: e.message, retryable: true } });
         throw e;
+      } finally {
+        span?.end();
       }
     },
   );

@@ -100,9 +100,11 @@ export function secretsStoreBroker(scope: InvocationScope) {
           await scope.services.secrets.set(ns, name, value);
         } catch (e) {
           scope.logger.error({ event: 'secret-store-error', secret: name, err: (e as Error).message }, 'secret store failed');
+          scope.auditSecret('secret.set', name, 'failed');
           throw scope.error('unavailable', 'secrets-store', 'put', `secret "${name}" cannot be written right now`);
         }
         scope.logger.info({ event: 'secret-written', secret: name }, 'component wrote a secret');
+        scope.auditSecret('secret.set', name, 'ok');
         return null;
       }),
   };

@@ -25,7 +25,8 @@ export function secretsImports(scope: InvocationScope) {
 /**
  * Read secret `n` (a checked id) for the scope's component: access-denied unless granted, then
  * the team's, the tenant's and (when granted from there) the global namespace; null when none
- * holds it; unavailable when the store fails. Shared with greentic:secrets-store.
+ * holds it; unavailable when the store fails. Every read is told to the audit trail (name and
+ * component, never the value). Shared with greentic:secrets-store.
  */
 export async function readSecret(scope: InvocationScope, capability: string, fn: string, n: string): Promise<string | null> {
   const perms = scope.permissions;
@@ -38,9 +39,14 @@ export async function readSecret(scope: InvocationScope, capability: string, fn:
       value = await scope.services.secrets.get(ns, n);
     } catch (e) {
       scope.logger.error({ event: 'secret-store-error', secret: n, err: (e as Error).message }, 'secret store failed');
+      scope.auditSecret('secret.read', n, 'failed');
       throw scope.error('unavailable', capability, fn, `secret "${n}" cannot be read right now`);
     }
-    if (value !== null) return value;
+    if (value !== null) {
+      scope.auditSecret('secret.read', n, 'ok');
+      return value;
+    }
   }
+  scope.auditSecret('secret.read', n, 'not-found');
   return null;
 }

@@ -128,7 +128,8 @@ async function handleOne(deps: ConsumeDeps, m: JsMsg, handler: IngressHandler): 
   // Tell the server we are still at it, so a slow turn is not redelivered to someone else meanwhile.
   const heartbeat = setInterval(() => m.working(), Math.max(50, deps.policy.ackWaitMs / 3));
   try {
-    await handler({ subject: m.subject, data: m.data, redelivered: m.redelivered, deliveries });
+    const traceparent = m.headers?.get('traceparent') || undefined;
+    await handler({ subject: m.subject, data: m.data, redelivered: m.redelivered, deliveries, ...(traceparent ? { traceparent } : {}) });
     clearInterval(heartbeat);
     m.ack();
   } catch (err) {

@@ -1,8 +1,8 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../../observability/logger.js';
 import type { DeadLetterStore } from '../../stores/dead-letters.js';
 import { NatsDeadLetterStore } from '../../stores/nats-dead-letters.js';
-import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus } from '../bus.js';
+import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus, PublishOptions } from '../bus.js';
 import { checkHeaderValue } from './headers.js';
 import { consumeTenantIngress, DEFAULT_DELIVERY, ensureIngressConsumer, type DeliveryPolicy } from './ingress-consumer.js';
 import { NatsLinks } from './links.js';
@@ -114,13 +114,19 @@ export class NatsBus implements MessageBus {
   }
 
   /** Publish into the subject's stream and wait for the server to store it; retried through reconnects. */
-  async publishDurable(subject: string, data: Uint8Array, id: string, signal?: AbortSignal): Promise<void> {
+  async publishDurable(subject: string, data: Uint8Array, id: string, opts: PublishOptions = {}): Promise<void> {
+    const { signal } = opts;
     const msgID = checkHeaderValue('Nats-Msg-Id', id);
+    let headers: MsgHdrs | undefined;
+    if (opts.traceparent !== undefined) {
+      headers = natsHeaders();
+      headers.set('traceparent', checkHeaderValue('traceparent', opts.traceparent));
+    }
     const { js } = this.#linkOf(subject);
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       try {
-        await js.publish(subject, data, { msgID, timeout: 5000 });
+        await js.publish(subject, data, { msgID, timeout: 5000, ...(headers ? { headers } : {}) });
         return;
       } catch (e) {
         if (this.#closed || attempt >= 60 || isPermanent(e)) throw e;

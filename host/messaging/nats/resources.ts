@@ -18,6 +18,10 @@ export const egressStream = (tenant: string): string => `GREENTIC_EGRESS_${tid(t
 export const deadLetterStream = (tenant: string): string => `GREENTIC_DLQ_${tid(tenant)}`;
 /** The one subject of a tenant's dead-letter stream. */
 export const deadLetterSubject = (tenant: string): string => `greentic.deadletter.${tid(tenant)}`;
+/** Stream of one tenant's audit records (append-only: deletes and purges refused). */
+export const auditStream = (tenant: string): string => `GREENTIC_AUDIT_${tid(tenant)}`;
+/** The one subject of a tenant's audit stream. */
+export const auditSubject = (tenant: string): string => `greentic.audit.${tid(tenant)}`;
 /** KV bucket of one tenant's sessions. */
 export const sessionsBucket = (tenant: string): string => `greentic_sessions_${tid(tenant)}`;
 /** KV bucket of one tenant's secrets (tenant and team namespaces). */
@@ -43,6 +47,8 @@ export interface TenantLimits {
   readonly egressMaxMessages: number;
   readonly deadLetterMaxMessages: number;
   readonly secretsMaxKeys: number;
+  /** Audit records kept; the oldest go first when full (an audit record is never refused). */
+  readonly auditMaxMessages: number;
   /** Per-stream byte cap, reserved on the server for each stream of each tenant (-1: none, the account's quota applies). */
   readonly streamMaxBytes: number;
 }
@@ -52,6 +58,7 @@ export const DEFAULT_TENANT_LIMITS: TenantLimits = {
   egressMaxMessages: 100_000,
   deadLetterMaxMessages: 10_000,
   secretsMaxKeys: 10_000,
+  auditMaxMessages: 1_000_000,
   streamMaxBytes: -1,
 };
 
@@ -95,6 +102,19 @@ export function tenantStreams(tenant: string, limits: TenantLimits = DEFAULT_TEN
       max_msgs: limits.deadLetterMaxMessages,
       max_bytes: limits.streamMaxBytes,
       duplicate_window: 2 * 60 * 1000 * NS_PER_MS,
+      allow_direct: true,
+    } as StreamConfig,
+    {
+      ...common,
+      name: auditStream(t),
+      subjects: [auditSubject(t)],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_msgs: limits.auditMaxMessages,
+      max_bytes: limits.streamMaxBytes,
+      max_msg_size: 8 * 1024,
+      deny_delete: true,
+      deny_purge: true,
       allow_direct: true,
     } as StreamConfig,
     kvStream(sessionsBucket(t), -1, limits.streamMaxBytes, MAX_MESSAGE_BYTES),
