@@ -29,6 +29,9 @@ export interface SessionExpiryOptions {
 /** Sessions a tick examines (and deletes) at once. */
 const EXAMINED_AT_ONCE = 16;
 
+/** The pause between ticks while the sweep is behind (instead of intervalMs). */
+const BEHIND_INTERVAL_MS = 100;
+
 /**
  * The background sweep that removes sessions settings.sessions has ended. It walks every served
  * tenant environment whose policy has an idle_ttl or max_age, one team at a time, and examines
@@ -78,6 +81,7 @@ export class SessionExpiry {
 
   async #tick(): Promise<void> {
     let budget = this.#opts.perTick ?? 200;
+    const removedBefore = this.#removed;
     while (budget > 0) {
       if (this.#nextId >= this.#ids.length && !(await this.#nextTeam())) break;
       // A few at once: their deletions share the journal's group commits (one by one, each waited
@@ -88,8 +92,13 @@ export class SessionExpiry {
       const { scope, team } = this.#at!;
       await Promise.all(batch.map((id) => this.#examine(scope, team, id)));
     }
-    // A failed tick is retried by the task with backoff instead.
-    this.#task.schedule(this.#opts.intervalMs ?? 1000);
+    // Behind (a full tick that found expired sessions, and more of the pass to go): the next tick
+    // comes sooner, so a host creating sessions faster than a tick a second can examine keeps
+    // up; each tick's work stays bounded, and turns run between ticks. A failed tick is retried
+    // by the task with backoff instead.
+    const interval = this.#opts.intervalMs ?? 1000;
+    const behind = budget === 0 && this.#removed > removedBefore;
+    this.#task.schedule(behind ? Math.min(interval, BEHIND_INTERVAL_MS) : interval);
   }
 
   /** Move to the next team with sessions (a new pass once every scope was walked); false when a pass just ended. */

@@ -101,6 +101,22 @@ describe('the expiry sweep', () => {
     expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' })).toEqual(['fresh']);
   });
 
+  it('comes back sooner while it is behind, and to its interval once a pass is done', async () => {
+    const s = await store();
+    const old = Date.now() - 120_000;
+    for (let i = 0; i < 10; i++) await s.put(sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, `old${i}`), record(`old${i}`, old), 0);
+    await s.put(sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 'fresh'), record('fresh', Date.now()), 0);
+    // An hour between ticks: only the sweep's own catching up can remove the rest within the test.
+    const sweep = new SessionExpiry(s, { scopes: () => [scope], perTick: 3, intervalMs: 3_600_000 });
+    cleanups.push(() => sweep.stop());
+    await sweep.tickNow();
+    // "fresh" is examined first (ids in order), so the first tick removes two.
+    expect(sweep.removed).toBe(2);
+    for (let i = 0; i < 200 && sweep.removed < 10; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(sweep.removed).toBe(10);
+    expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' })).toEqual(['fresh']);
+  });
+
   it('does not remove a session a turn touched after the sweep read it', async () => {
     const s = await store();
     const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 'raced');
