@@ -57,7 +57,7 @@ export async function prepareCall(target: CallTarget, inspect = false): Promise<
   const component = await registry.loadFile(target.wasmPath);
   const blake3 = target.greentic?.blake3;
   if (blake3 !== undefined) {
-    const mismatch = blake3Mismatch(await readFile(target.wasmPath), blake3);
+    const mismatch = await blake3Mismatch(await readFile(target.wasmPath), blake3);
     if (mismatch) throw new ComponentLoadError(target.wasmPath, mismatch);
   }
   const name = target.manifest?.name ?? cliName(target.wasmPath);

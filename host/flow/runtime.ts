@@ -187,7 +187,7 @@ async function loadComponentBytes(registry: ComponentRegistry, entry: ComponentE
   const read = await readFileBounded(entry.wasmPath, { maxBytes, confinement: entry.confinement });
   if (!read.ok) throw refused(read.problems[0]!.message);
   const blake3 = entry.greentic?.blake3;
-  const mismatch = blake3 === undefined ? null : blake3Mismatch(read.bytes, blake3);
+  const mismatch = blake3 === undefined ? null : await blake3Mismatch(read.bytes, blake3);
   if (mismatch) throw new ComponentLoadError(entry.wasmPath, mismatch);
   return registry.loadBytes(read.bytes, entry.wasmPath, entry.pinnedDigest);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { blake3 } from '@noble/hashes/blake3.js';
+import { blake3Hex } from '../component-hash.js';
 import { z } from 'zod';
 import { joinPath } from '../../tenancy/config/problems.js';
 import { PackError, type PackFiles } from './archive.js';
@@ -35,7 +35,7 @@ export interface PackSbom {
 const UNLISTED = new Set(['sbom.cbor', 'sbom.json', 'signatures/pack.sig', 'signatures/chain.pem']);
 
 /** Check the SBOM against the archive: each listed file is there with its size and BLAKE3, and no file is left out. Undefined when the pack has none. */
-export function checkSbom(files: PackFiles, shown: string): PackSbom | undefined {
+export async function checkSbom(files: PackFiles, shown: string): Promise<PackSbom | undefined> {
   const file = files.has('sbom.cbor') ? 'sbom.cbor' : files.has('sbom.json') ? 'sbom.json' : undefined;
   if (file === undefined) return undefined;
   const bytes = files.get(file)!;
@@ -52,15 +52,15 @@ export function checkSbom(files: PackFiles, shown: string): PackSbom | undefined
   const r = SbomSchema.safeParse(value);
   if (!r.success) throw new PackError(`${where}: ${joinPath(r.error.issues[0]!.path)}: ${r.error.issues[0]!.message}`);
   const hashes = new Map<string, string>();
-  r.data.files.forEach((f, i) => {
+  for (const [i, f] of r.data.files.entries()) {
     const data = files.get(f.path);
     if (!data) throw new PackError(`${where}: files[${i}]: lists "${f.path}", which is not in the pack`);
     if (hashes.has(f.path)) throw new PackError(`${where}: files[${i}]: lists "${f.path}" twice`);
     if (f.size !== undefined && f.size !== data.length) throw new PackError(`${where}: "${f.path}" is ${data.length} bytes, the SBOM says ${f.size}`);
-    const actual = blake3Hex(data);
+    const actual = await blake3Hex(data);
     if (actual !== f.hash_blake3) throw new PackError(`${where}: "${f.path}" has BLAKE3 ${actual}, the SBOM says ${f.hash_blake3}`);
     hashes.set(f.path, f.hash_blake3);
-  });
+  }
   for (const name of files.keys()) {
     if (!hashes.has(name) && !UNLISTED.has(name)) throw new PackError(`${where}: does not list "${name}", which is in the pack`);
   }
@@ -95,8 +95,4 @@ export function readLock(files: PackFiles, shown: string): ReadonlyMap<string, L
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-export function blake3Hex(bytes: Uint8Array): string {
-  return Buffer.from(blake3(bytes)).toString('hex');
 }
