@@ -345,9 +345,14 @@ export class GreenticHost {
       const { tenant, outcome } = e.report;
       if (outcome === 'removed') egress.retire(tenant);
       else if (outcome === 'added' || outcome === 'loaded' || outcome === 'reloaded') {
-        egress.serve(tenant).catch((err: unknown) =>
-          logger.error({ event: 'egress-intake-failed', tenant_id: tenant, err: String(err) }, "the tenant's replies to providers could not be taken in; they wait for the next start"),
-        );
+        egress
+          .serve(tenant)
+          .catch((err: unknown) =>
+            logger.error(
+              { event: 'egress-intake-failed', tenant_id: tenant, err: String(err) },
+              "the tenant's replies to providers could not be taken in; they wait for the next start",
+            ),
+          );
       }
     });
     if (opts.watch) tenants.watch(opts.watch === true ? {} : opts.watch);

@@ -24,7 +24,7 @@ const FRAME = {
     title: 'greentic-host API',
     version: '1',
     description:
-      'Every /api/v1 route except this document needs a Bearer JWT of the tenant named by X-Tenant-ID. Every /admin/v1 route needs the operator\'s admin token instead (and answers 404 on an instance without one). The webchat routes are public: their scope is the path, their session a cookie.',
+      "Every /api/v1 route except this document needs a Bearer JWT of the tenant named by X-Tenant-ID. Every /admin/v1 route needs the operator's admin token instead (and answers 404 on an instance without one). The webchat routes are public: their scope is the path, their session a cookie.",
     license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
   },
   servers: [{ url: '/', description: 'this host' }],
@@ -96,7 +96,11 @@ const webchatMessage = {
   required: ['text'],
   properties: {
     text: { type: 'string' },
-    buttons: { type: 'array', maxItems: 10, items: { type: 'object', required: ['title'], properties: { title: { type: 'string' }, value: { type: 'string' } } } },
+    buttons: {
+      type: 'array',
+      maxItems: 10,
+      items: { type: 'object', required: ['title'], properties: { title: { type: 'string' }, value: { type: 'string' } } },
+    },
     card: { type: 'object', description: 'an Adaptive Card subset: TextBlock and FactSet in the body, Action.Submit actions' },
   },
 };
@@ -114,7 +118,7 @@ export const WEBCHAT_DOCS = {
     response: { 200: { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } }, 404: unknownChannel },
   },
   history: {
-    summary: "The conversation so far of the session the cookie names (none: an empty one)",
+    summary: 'The conversation so far of the session the cookie names (none: an empty one)',
     operationId: 'getWebchatHistory',
     tags: ['webchat'],
     security: [],
@@ -125,7 +129,10 @@ export const WEBCHAT_DOCS = {
         type: 'object',
         properties: {
           session: { type: 'string', nullable: true },
-          transcript: { type: 'array', items: { type: 'object', properties: { from: { type: 'string', enum: ['user', 'bot'] }, ...webchatMessage.properties } } },
+          transcript: {
+            type: 'array',
+            items: { type: 'object', properties: { from: { type: 'string', enum: ['user', 'bot'] }, ...webchatMessage.properties } },
+          },
           ended: { type: 'boolean' },
         },
       },
@@ -134,7 +141,7 @@ export const WEBCHAT_DOCS = {
     },
   },
   messages: {
-    summary: 'Send the visitor\'s message; a new session (and cookie) when the cookie is missing or not this channel\'s',
+    summary: "Send the visitor's message; a new session (and cookie) when the cookie is missing or not this channel's",
     operationId: 'postWebchatMessage',
     tags: ['webchat'],
     security: [],

@@ -66,13 +66,17 @@ export async function createHttpServer(host: GreenticHost, opts: HttpServerOptio
 
   await app.register(swagger, {
     openapi: openApiFrame(),
-    transformObject: (doc) => ('openapiObject' in doc ? completeOpenApi(doc.openapiObject as Record<string, unknown>) : doc.swaggerObject) as Partial<OpenAPIV3.Document>,
+    transformObject: (doc) =>
+      ('openapiObject' in doc ? completeOpenApi(doc.openapiObject as Record<string, unknown>) : doc.swaggerObject) as Partial<OpenAPIV3.Document>,
   });
 
   app.setErrorHandler((err: FastifyError | ApiAuthError | InvalidIdError, req, reply) => {
     if (err instanceof ApiAuthError) {
       const fields = refusalFields(host, req.headers);
-      host.logger.warn({ event: 'api-refused', ...fields, status: err.status, code: err.code, method: req.method, route: req.routeOptions.url, reason: err.message }, 'API request refused');
+      host.logger.warn(
+        { event: 'api-refused', ...fields, status: err.status, code: err.code, method: req.method, route: req.routeOptions.url, reason: err.message },
+        'API request refused',
+      );
       // Into the tenant's audit log only for a tenant this host serves (rate-limited there): made-up tenants have no log to fill.
       if (fields.tenant_id !== UNKNOWN_TENANT && (err.status === 401 || err.status === 403)) {
         host.audit.record({

@@ -66,8 +66,18 @@ export class AuditTrail {
     const registers = opts.metrics ? [opts.metrics] : [];
     if (opts.metrics) {
       this.#written = new Counter({ name: 'greentic_audit_records_total', help: 'Audit records written', labelNames: ['tenant', 'action'], registers });
-      this.#droppedTotal = new Counter({ name: 'greentic_audit_dropped_total', help: 'Audit records not written (rate_limited, queue_full, write_failed)', labelNames: ['tenant', 'reason'], registers });
-      this.#failures = new Counter({ name: 'greentic_audit_write_failures_total', help: 'Failed audit writes, by storage problem', labelNames: ['tenant', 'problem'], registers });
+      this.#droppedTotal = new Counter({
+        name: 'greentic_audit_dropped_total',
+        help: 'Audit records not written (rate_limited, queue_full, write_failed)',
+        labelNames: ['tenant', 'reason'],
+        registers,
+      });
+      this.#failures = new Counter({
+        name: 'greentic_audit_write_failures_total',
+        help: 'Failed audit writes, by storage problem',
+        labelNames: ['tenant', 'problem'],
+        registers,
+      });
     }
   }
 
@@ -89,7 +99,15 @@ export class AuditTrail {
   #trail(tenant: string): TenantTrail {
     let t = this.#tenants.get(tenant);
     if (!t) {
-      t = { queue: [], writing: undefined, windowStart: this.#now(), denials: 0, dropped: { rate_limited: 0, queue_full: 0, write_failed: 0 }, summaryTimer: undefined, failing: false };
+      t = {
+        queue: [],
+        writing: undefined,
+        windowStart: this.#now(),
+        denials: 0,
+        dropped: { rate_limited: 0, queue_full: 0, write_failed: 0 },
+        summaryTimer: undefined,
+        failing: false,
+      };
       this.#tenants.set(tenant, t);
     }
     return t;
@@ -108,10 +126,13 @@ export class AuditTrail {
     }
     this.#drop(tenant, t, 'rate_limited', 1);
     // The summary is written when the window ends, even if no other denial comes to trigger it.
-    t.summaryTimer ??= setTimeout(() => {
-      t.summaryTimer = undefined;
-      this.#summarise(tenant, t);
-    }, Math.max(1, t.windowStart + this.#windowMs - now)).unref();
+    t.summaryTimer ??= setTimeout(
+      () => {
+        t.summaryTimer = undefined;
+        this.#summarise(tenant, t);
+      },
+      Math.max(1, t.windowStart + this.#windowMs - now),
+    ).unref();
     return false;
   }
 
@@ -183,7 +204,11 @@ export class AuditTrail {
         this.#failures?.inc({ tenant, problem });
         this.#drop(tenant, t, 'write_failed', batch.length);
         // One line per failing streak: a full disk is not a log flood.
-        if (!t.failing) this.#logger.error({ event: 'audit-write-failed', tenant_id: tenant, problem, err: (e as Error).message, lost: batch.length }, 'audit records could not be written');
+        if (!t.failing)
+          this.#logger.error(
+            { event: 'audit-write-failed', tenant_id: tenant, problem, err: (e as Error).message, lost: batch.length },
+            'audit records could not be written',
+          );
         t.failing = true;
       }
     }

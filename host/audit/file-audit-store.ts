@@ -90,7 +90,8 @@ export class FileAuditStore implements AuditStore {
       let done = 0;
       while (done < body.length) {
         const { bytesWritten } = await fh.write(body, done, body.length - done, null);
-        if (bytesWritten <= 0) throw Object.assign(new Error(`ENOSPC: audit append made no progress after ${done} of ${body.length} bytes`), { code: 'ENOSPC' });
+        if (bytesWritten <= 0)
+          throw Object.assign(new Error(`ENOSPC: audit append made no progress after ${done} of ${body.length} bytes`), { code: 'ENOSPC' });
         done += bytesWritten;
       }
       await fh.datasync();

@@ -23,7 +23,8 @@ export class NatsAuditStore implements AuditStore {
 
   async read(tenant: string, query: AuditQuery): Promise<AuditPage> {
     const t = checkId('tenant', tenant, 'audit log');
-    if (query.cursor !== undefined && !CURSOR.test(query.cursor)) throw new AuditCursorError(`cursor ${JSON.stringify(query.cursor.slice(0, 40))} is not one this API gave`);
+    if (query.cursor !== undefined && !CURSOR.test(query.cursor))
+      throw new AuditCursorError(`cursor ${JSON.stringify(query.cursor.slice(0, 40))} is not one this API gave`);
     const { jsm } = this.links.forTenant(t);
     const info = await jsm.streams.info(auditStream(t));
     const { first_seq: first, last_seq: last } = info.state;

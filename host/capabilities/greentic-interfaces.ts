@@ -90,7 +90,10 @@ export function isBridgedGreenticFunction(cap: string, fn: string): boolean {
 }
 
 /** The main thread's functions of the bridged interfaces, bound to `scope`. */
-export function bindGreenticBridged(scope: InvocationScope, http: HttpClientService | undefined): Record<string, Record<string, (...args: unknown[]) => unknown>> {
+export function bindGreenticBridged(
+  scope: InvocationScope,
+  http: HttpClientService | undefined,
+): Record<string, Record<string, (...args: unknown[]) => unknown>> {
   return {
     'http-client': httpClientBroker(scope, http) as Record<string, (...args: unknown[]) => unknown>,
     'secrets-store': secretsStoreBroker(scope) as Record<string, (...args: unknown[]) => unknown>,

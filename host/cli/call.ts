@@ -98,7 +98,13 @@ export async function callCommand(argv: string[], io: CommandIo): Promise<number
   const found = await lookUpManifest(wasmPath, values.manifest, io);
   let prepared: PreparedCall;
   try {
-    prepared = await prepareCall({ wasmPath, manifest: found.manifest, cacheDir: DEFAULT_CACHE_DIR, greentic: found.greentic, http: httpPolicyFlag(values['allow-http']) });
+    prepared = await prepareCall({
+      wasmPath,
+      manifest: found.manifest,
+      cacheDir: DEFAULT_CACHE_DIR,
+      greentic: found.greentic,
+      http: httpPolicyFlag(values['allow-http']),
+    });
   } catch (e) {
     if (e instanceof ComponentLoadError) throw new CommandFailed(e.message);
     throw e;

@@ -87,7 +87,8 @@ export async function dataCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   }
   const [action, ...rest] = positionals;
-  if (action !== 'export' && action !== 'delete') throw new UsageError(`expected export or delete, got ${action === undefined ? 'nothing' : JSON.stringify(action)}`);
+  if (action !== 'export' && action !== 'delete')
+    throw new UsageError(`expected export or delete, got ${action === undefined ? 'nothing' : JSON.stringify(action)}`);
   if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
   const tenant = idFlag('tenant', values.tenant, 'tenant');
   const sel = selector(values);
@@ -112,7 +113,11 @@ export async function dataCommand(argv: string[], io: CommandIo): Promise<number
       return 0;
     }
     const removed = await data.erase(tenant, sel, 'cli');
-    io.err(`erased from tenant "${tenant}": ${Object.entries(removed).map(([k, n]) => `${n} ${k.replace('_', ' ')}`).join(', ')}`);
+    io.err(
+      `erased from tenant "${tenant}": ${Object.entries(removed)
+        .map(([k, n]) => `${n} ${k.replace('_', ' ')}`)
+        .join(', ')}`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof UnknownScopeError) throw new CommandFailed(e.message);

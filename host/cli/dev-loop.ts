@@ -158,10 +158,16 @@ export class DevLoop {
         return this.out(`removed ${r.tenant} (no longer in the bundle; its data is kept)`);
       case 'kept-last-good':
         this.#troubled.add(r.tenant);
-        return this.#printFailure(`${r.tenant} keeps its last good version: ${count(r.problems.length, 'problem')} (in ${ms} ms)`, r.problems.map(formatProblem));
+        return this.#printFailure(
+          `${r.tenant} keeps its last good version: ${count(r.problems.length, 'problem')} (in ${ms} ms)`,
+          r.problems.map(formatProblem),
+        );
       default:
         this.#troubled.add(r.tenant);
-        return this.#printFailure(`${r.tenant} ${r.outcome === 'failed' ? 'failed to load' : r.outcome}: ${count(r.problems.length, 'problem')} (in ${ms} ms)`, r.problems.map(formatProblem));
+        return this.#printFailure(
+          `${r.tenant} ${r.outcome === 'failed' ? 'failed to load' : r.outcome}: ${count(r.problems.length, 'problem')} (in ${ms} ms)`,
+          r.problems.map(formatProblem),
+        );
     }
   }
 

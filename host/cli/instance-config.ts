@@ -112,8 +112,7 @@ export async function readInstanceConfig(file: string, env: NodeJS.ProcessEnv = 
       ...credentials(c.nats, 'nats'),
       connectWaitMs: c.nats.connect_wait_ms,
       tenants:
-        c.nats.tenants &&
-        new Map(Object.entries(c.nats.tenants).map(([tenant, creds]) => [tenant, credentials(creds, `nats.tenants.${tenant}`)] as const)),
+        c.nats.tenants && new Map(Object.entries(c.nats.tenants).map(([tenant, creds]) => [tenant, credentials(creds, `nats.tenants.${tenant}`)] as const)),
     },
     stores: c.stores,
     ackWaitMs: c.ack_wait_ms,
@@ -136,6 +135,7 @@ export function tenantListFlag(value: string, flag: string, allowAll: boolean): 
 
 /** A NATS URL flag. */
 export function natsUrlFlag(value: string): string {
-  if (!/^(nats|tls):\/\/\S+$/.test(value)) throw new UsageError(`--nats must be a URL like nats://127.0.0.1:4222, got ${JSON.stringify(redactCredentials(value))}`);
+  if (!/^(nats|tls):\/\/\S+$/.test(value))
+    throw new UsageError(`--nats must be a URL like nats://127.0.0.1:4222, got ${JSON.stringify(redactCredentials(value))}`);
   return value;
 }

@@ -22,20 +22,76 @@ interface CommandEntry {
 const lazy = <M>(load: () => Promise<M>, pick: (m: M) => LoadedCommand, summary: string): CommandEntry => ({ load: async () => pick(await load()), summary });
 
 const COMMANDS: Record<string, CommandEntry> = {
-  serve: lazy(() => import('./serve.js'), (m) => ({ run: m.serveCommand, help: m.SERVE_HELP }), 'run the host: flows on the embedded bus, webchat over HTTP'),
-  dev: lazy(() => import('./dev.js'), (m) => ({ run: m.devCommand, help: m.DEV_HELP }), 'the dev loop: serve a bundle, rebuild and reload what changes'),
-  send: lazy(() => import('./send.js'), (m) => ({ run: m.sendCommand, help: m.SEND_HELP }), 'send one message to a channel and print the replies'),
-  call: lazy(() => import('./call.js'), (m) => ({ run: m.callCommand, help: m.CALL_HELP }), 'run one component once under a scope (for plugin authors)'),
-  describe: lazy(() => import('./describe.js'), (m) => ({ run: m.describeCommand, help: m.DESCRIBE_HELP }), "print a Greentic component's descriptor (its ops and schemas)"),
-  component: lazy(() => import('./component.js'), (m) => ({ run: m.componentCommand, help: m.COMPONENT_HELP }), 'scaffold and build your own components (for plugin authors)'),
-  pack: lazy(() => import('./pack.js'), (m) => ({ run: m.packCommand, help: m.PACK_HELP }), 'inspect or verify a Greentic pack (.gtpack): its components, flows and requests'),
-  validate: lazy(() => import('./validate.js'), (m) => ({ run: m.validateCommand, help: m.VALIDATE_HELP }), 'check a bundle and report every problem with file and path'),
-  reload: lazy(() => import('./reload.js'), (m) => ({ run: m.reloadCommand, help: m.RELOAD_HELP }), 'make a running serve reload a tenant, or its whole bundle'),
-  secrets: lazy(() => import('./secrets.js'), (m) => ({ run: m.secretsCommand, help: m.SECRETS_HELP }), 'set, list or delete encrypted secrets'),
-  token: lazy(() => import('./token.js'), (m) => ({ run: m.tokenCommand, help: m.TOKEN_HELP }), 'mint a REST API token for a tenant from its configured key'),
-  dlq: lazy(() => import('./dlq.js'), (m) => ({ run: m.dlqCommand, help: m.DLQ_HELP }), "list, show, replay or delete a tenant's dead letters"),
-  nats: lazy(() => import('./nats.js'), (m) => ({ run: m.natsCommand, help: m.NATS_HELP }), 'NATS deployments: migrate from the shared streams of earlier versions'),
-  data: lazy(() => import('./data.js'), (m) => ({ run: m.dataCommand, help: m.DATA_HELP }), "export or erase a user's, session's, environment's or tenant's stored data"),
+  serve: lazy(
+    () => import('./serve.js'),
+    (m) => ({ run: m.serveCommand, help: m.SERVE_HELP }),
+    'run the host: flows on the embedded bus, webchat over HTTP',
+  ),
+  dev: lazy(
+    () => import('./dev.js'),
+    (m) => ({ run: m.devCommand, help: m.DEV_HELP }),
+    'the dev loop: serve a bundle, rebuild and reload what changes',
+  ),
+  send: lazy(
+    () => import('./send.js'),
+    (m) => ({ run: m.sendCommand, help: m.SEND_HELP }),
+    'send one message to a channel and print the replies',
+  ),
+  call: lazy(
+    () => import('./call.js'),
+    (m) => ({ run: m.callCommand, help: m.CALL_HELP }),
+    'run one component once under a scope (for plugin authors)',
+  ),
+  describe: lazy(
+    () => import('./describe.js'),
+    (m) => ({ run: m.describeCommand, help: m.DESCRIBE_HELP }),
+    "print a Greentic component's descriptor (its ops and schemas)",
+  ),
+  component: lazy(
+    () => import('./component.js'),
+    (m) => ({ run: m.componentCommand, help: m.COMPONENT_HELP }),
+    'scaffold and build your own components (for plugin authors)',
+  ),
+  pack: lazy(
+    () => import('./pack.js'),
+    (m) => ({ run: m.packCommand, help: m.PACK_HELP }),
+    'inspect or verify a Greentic pack (.gtpack): its components, flows and requests',
+  ),
+  validate: lazy(
+    () => import('./validate.js'),
+    (m) => ({ run: m.validateCommand, help: m.VALIDATE_HELP }),
+    'check a bundle and report every problem with file and path',
+  ),
+  reload: lazy(
+    () => import('./reload.js'),
+    (m) => ({ run: m.reloadCommand, help: m.RELOAD_HELP }),
+    'make a running serve reload a tenant, or its whole bundle',
+  ),
+  secrets: lazy(
+    () => import('./secrets.js'),
+    (m) => ({ run: m.secretsCommand, help: m.SECRETS_HELP }),
+    'set, list or delete encrypted secrets',
+  ),
+  token: lazy(
+    () => import('./token.js'),
+    (m) => ({ run: m.tokenCommand, help: m.TOKEN_HELP }),
+    'mint a REST API token for a tenant from its configured key',
+  ),
+  dlq: lazy(
+    () => import('./dlq.js'),
+    (m) => ({ run: m.dlqCommand, help: m.DLQ_HELP }),
+    "list, show, replay or delete a tenant's dead letters",
+  ),
+  nats: lazy(
+    () => import('./nats.js'),
+    (m) => ({ run: m.natsCommand, help: m.NATS_HELP }),
+    'NATS deployments: migrate from the shared streams of earlier versions',
+  ),
+  data: lazy(
+    () => import('./data.js'),
+    (m) => ({ run: m.dataCommand, help: m.DATA_HELP }),
+    "export or erase a user's, session's, environment's or tenant's stored data",
+  ),
   completion: {
     // Reads the table when it runs, so the script covers every command, itself included.
     load: async () => ({
@@ -43,7 +99,9 @@ const COMMANDS: Record<string, CommandEntry> = {
         completionCommand(
           argv,
           io,
-          await Promise.all(Object.entries(COMMANDS).map(async ([name, c]) => ({ name, help: name === 'completion' ? COMPLETION_HELP : (await c.load()).help }))),
+          await Promise.all(
+            Object.entries(COMMANDS).map(async ([name, c]) => ({ name, help: name === 'completion' ? COMPLETION_HELP : (await c.load()).help })),
+          ),
         ),
       help: COMPLETION_HELP,
     }),

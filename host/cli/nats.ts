@@ -44,7 +44,9 @@ export async function natsCommand(argv: string[], io: CommandIo): Promise<number
     return 0;
   } catch (e) {
     if (e instanceof NatsSetupError || e instanceof RangeError) throw new CommandFailed(e.message);
-    throw new CommandFailed(`migration stopped: ${(e as Error).message}; what was read is kept (waiting ingress in GREENTIC_MIGRATING, the old buckets until the end): run it again`);
+    throw new CommandFailed(
+      `migration stopped: ${(e as Error).message}; what was read is kept (waiting ingress in GREENTIC_MIGRATING, the old buckets until the end): run it again`,
+    );
   } finally {
     await links.close();
   }

@@ -24,7 +24,10 @@ function requests(c: OpenedPack['components'][number]): { type: string; asks: st
 
 /** Lines listing the pack's requested capabilities and what a tenant grants them with. */
 export function packCapabilityLines(p: OpenedPack): string[] {
-  const lines = [`capabilities the pack lists: ${p.manifest.capabilities.join(', ') || 'none'}`, 'what each component asks for (granted only by the tenant config):'];
+  const lines = [
+    `capabilities the pack lists: ${p.manifest.capabilities.join(', ') || 'none'}`,
+    'what each component asks for (granted only by the tenant config):',
+  ];
   for (const c of p.components) {
     const r = requests(c);
     lines.push(`  ${c.id} as "${r.type}":`, ...r.asks.map((a) => `    ${a}`));
@@ -48,7 +51,15 @@ export function packJson(p: OpenedPack): unknown {
     capabilities: m.capabilities,
     components: p.components.map((c) => {
       const r = requests(c);
-      return { id: c.id, type: r.type, wasm: c.wasm ? c.wasmFile : null, bytes: c.wasm?.length ?? null, sha256: c.sha256 ?? null, lock_ref: c.lockRef ?? null, requests: r.asks };
+      return {
+        id: c.id,
+        type: r.type,
+        wasm: c.wasm ? c.wasmFile : null,
+        bytes: c.wasm?.length ?? null,
+        sha256: c.sha256 ?? null,
+        lock_ref: c.lockRef ?? null,
+        requests: r.asks,
+      };
     }),
     flows: m.flows.map((f) => ({ id: f.id, kind: f.kind, entrypoints: Object.fromEntries(f.entrypoints), nodes: f.nodes })),
     dependencies: m.dependencies.length,

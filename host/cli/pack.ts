@@ -32,7 +32,8 @@ export async function packCommand(argv: string[], io: CommandIo): Promise<number
     io.out(PACK_HELP);
     return 0;
   }
-  if (sub !== 'inspect' && sub !== 'verify') throw new UsageError(sub === undefined ? 'expected inspect or verify' : `expected inspect or verify, got ${JSON.stringify(sub.slice(0, 40))}`);
+  if (sub !== 'inspect' && sub !== 'verify')
+    throw new UsageError(sub === undefined ? 'expected inspect or verify' : `expected inspect or verify, got ${JSON.stringify(sub.slice(0, 40))}`);
   const { values, positionals } = parsingFlags(() =>
     parseArgs({
       args: rest,
@@ -107,7 +108,9 @@ function inspectLines(p: OpenedPack): string[] {
   }
   lines.push(`flows (${m.flows.length}):`);
   for (const f of m.flows) {
-    lines.push(`  ${f.id} (${f.kind}): ${f.nodes.length} node(s)${f.entrypoints.size > 0 ? `, entrypoints ${[...f.entrypoints].map(([k, v]) => `${k} -> ${v}`).join(', ')}` : ''}`);
+    lines.push(
+      `  ${f.id} (${f.kind}): ${f.nodes.length} node(s)${f.entrypoints.size > 0 ? `, entrypoints ${[...f.entrypoints].map(([k, v]) => `${k} -> ${v}`).join(', ')}` : ''}`,
+    );
   }
   if (m.dependencies.length > 0) lines.push(`dependencies: ${m.dependencies.length} (not resolved by this host)`);
   lines.push(...packCapabilityLines(p));

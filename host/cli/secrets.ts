@@ -95,7 +95,9 @@ export async function secretsCommand(argv: string[], io: CommandIo): Promise<num
   });
   try {
     const audit = (input: Omit<AuditInput, 'tenant'>) =>
-      ns.kind === 'global' ? Promise.resolve() : recordCommand({ dataDir, links: secrets.links }, { ...input, tenant: ns.tenant, team: ns.kind === 'team' ? ns.team : undefined }, io.err);
+      ns.kind === 'global'
+        ? Promise.resolve()
+        : recordCommand({ dataDir, links: secrets.links }, { ...input, tenant: ns.tenant, team: ns.kind === 'team' ? ns.team : undefined }, io.err);
     return await runSecretsAction(action, rest, ns, secrets.store, io, values.json ?? false, audit);
   } finally {
     await secrets.close();

@@ -92,7 +92,8 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
     let bus: NatsBus;
     try {
       const inboxPrefix = values['inbox-prefix'];
-      if (inboxPrefix !== undefined && !/^[A-Za-z0-9_]+$/.test(inboxPrefix)) throw new UsageError(`--inbox-prefix must be letters, digits and _, got ${JSON.stringify(inboxPrefix)}`);
+      if (inboxPrefix !== undefined && !/^[A-Za-z0-9_]+$/.test(inboxPrefix))
+        throw new UsageError(`--inbox-prefix must be letters, digits and _, got ${JSON.stringify(inboxPrefix)}`);
       const links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host send', connectWaitMs: 1, inboxPrefix }, logger);
       bus = await NatsBus.open(links, logger, { setup: false });
     } catch (e) {

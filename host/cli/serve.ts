@@ -201,13 +201,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signal?: Abort
       },
     });
   } catch (e) {
-    if (
-      e instanceof ConfigError ||
-      e instanceof NatsConnectError ||
-      e instanceof NatsSetupError ||
-      e instanceof DataDirError ||
-      e instanceof MasterKeyError
-    )
+    if (e instanceof ConfigError || e instanceof NatsConnectError || e instanceof NatsSetupError || e instanceof DataDirError || e instanceof MasterKeyError)
       throw new CommandFailed(e.message);
     throw e;
   }

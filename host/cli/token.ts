@@ -102,7 +102,14 @@ export async function tokenCommand(argv: string[], io: CommandIo): Promise<numbe
     // Who may act as whom is security-relevant: the tenant's audit log says a token was minted (never the token).
     await recordCommand(
       { dataDir: dataDirFlag(values.data), links: secrets.links },
-      { tenant: tenantId, actor: 'cli', action: 'token.issue', target: `token:${subject}`, outcome: 'ok', detail: `teams ${teams.join(',')}; envs ${envs.join(',')}; scopes ${scopes.join(',')}; ttl ${ttl} s` },
+      {
+        tenant: tenantId,
+        actor: 'cli',
+        action: 'token.issue',
+        target: `token:${subject}`,
+        outcome: 'ok',
+        detail: `teams ${teams.join(',')}; envs ${envs.join(',')}; scopes ${scopes.join(',')}; ttl ${ttl} s`,
+      },
       io.err,
     );
     if (values.json) {

@@ -89,6 +89,7 @@ function toolchainId(): string {
     const json = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string };
     h.update(`${pkg}@${json.version}\0`);
   }
-  for (const file of ['builder.js', 'pre-initializer.js', 'snapshot-module.js', 'build-cache.js']) h.update(readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url))));
+  for (const file of ['builder.js', 'pre-initializer.js', 'snapshot-module.js', 'build-cache.js'])
+    h.update(readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url))));
   return h.digest('hex');
 }

@@ -13,7 +13,13 @@ export type BuildRequest =
 export type BuildReply =
   | { readonly kind: 'progress'; readonly line: string }
   /** `imports`: what the source imports, per module specifier ('*': a namespace import). */
-  | { readonly kind: 'built'; readonly out: string; readonly size: number; readonly digest: string; readonly imports: ReadonlyArray<readonly [string, readonly string[] | '*']> }
+  | {
+      readonly kind: 'built';
+      readonly out: string;
+      readonly size: number;
+      readonly digest: string;
+      readonly imports: ReadonlyArray<readonly [string, readonly string[] | '*']>;
+    }
   | { readonly kind: 'guest-types'; readonly files: Readonly<Record<string, string>> }
   /** A failure the author can act on: one message naming the file, never a stack. */
   | { readonly kind: 'failed'; readonly message: string };

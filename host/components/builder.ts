@@ -118,7 +118,12 @@ export async function buildComponent(target: BuildTarget, progress: (line: strin
 }
 
 /** `make` unless the cache has a build for `inputs`; what `make` builds is kept there. */
-async function cached(inputs: BuildInputs, cache: BuildCache | undefined, progress: (line: string) => void, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
+async function cached(
+  inputs: BuildInputs,
+  cache: BuildCache | undefined,
+  progress: (line: string) => void,
+  make: () => Promise<Uint8Array>,
+): Promise<Uint8Array> {
   const key = cache ? buildKey(inputs) : undefined;
   const hit = key ? await cache!.get(key) : undefined;
   if (hit) {
@@ -180,7 +185,12 @@ async function buildJs(t: BuildTarget, progress: (line: string) => void, cache: 
   return { bytes, imports: bundleImports(source.toString('utf8')) };
 }
 
-async function componentizeBundle(t: BuildTarget, bundled: string, disableFeatures: ReadonlyArray<(typeof DISABLED_WASI_FEATURES)[number]>, progress: (line: string) => void): Promise<Uint8Array> {
+async function componentizeBundle(
+  t: BuildTarget,
+  bundled: string,
+  disableFeatures: ReadonlyArray<(typeof DISABLED_WASI_FEATURES)[number]>,
+  progress: (line: string) => void,
+): Promise<Uint8Array> {
   const { componentize } = await import('@bytecodealliance/componentize-js');
   progress(`componentizing (componentize-js, WASI features off: ${disableFeatures.join(', ')}); this takes a few seconds`);
   const t0 = performance.now();

@@ -151,7 +151,11 @@ async function tenantEntries(
     if (entry) mine.set(name, entry);
   }
   const taken = (name: string) =>
-    builtins.has(name) ? `"${name}" is the name of a built-in component` : folders.has(name) ? `tenant "${tenant.id}" has a component "${name}" of its own` : undefined;
+    builtins.has(name)
+      ? `"${name}" is the name of a built-in component`
+      : folders.has(name)
+        ? `tenant "${tenant.id}" has a component "${name}" of its own`
+        : undefined;
   const packs = await loadTenantPacks(tenant, taken, problems);
   for (const [name, entry] of packs.entries) mine.set(name, entry);
   return { entries: mine, packs: packs.packs };

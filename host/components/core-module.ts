@@ -47,7 +47,22 @@ export interface ReadModule {
   readonly footprint: ModuleFootprint;
 }
 
-const SECTION = { custom: 0, type: 1, import: 2, function: 3, table: 4, memory: 5, global: 6, export: 7, start: 8, element: 9, code: 10, data: 11, dataCount: 12, tag: 13 };
+const SECTION = {
+  custom: 0,
+  type: 1,
+  import: 2,
+  function: 3,
+  table: 4,
+  memory: 5,
+  global: 6,
+  export: 7,
+  start: 8,
+  element: 9,
+  code: 10,
+  data: 11,
+  dataCount: 12,
+  tag: 13,
+};
 /** Value types of one byte: i32 i64 f32 f64 v128, and the abstract reference shorthands (funcref, externref, exnref, anyref, ...). */
 const SIMPLE_VALTYPES = new Set([0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69, 0x6e, 0x6d, 0x6c, 0x6b, 0x6a, 0x71, 0x72, 0x73, 0x74]);
 const REF_TYPED = new Set([0x63, 0x64]);
@@ -217,7 +232,8 @@ function memories(r: WasmReader, caps: GrowthCaps, fp: ModuleFootprint): Uint8Ar
   const out: Uint8Array[] = [leb(n)];
   for (let i = 0; i < n; i++) {
     const { min, max } = limits(r, 'memory');
-    if (min > caps.memoryPages) throw new ModuleRefusal(`memory ${i} starts at ${mib(min)} MiB, more than the ${mib(caps.memoryPages)} MiB allowed (limits.memory_mib)`);
+    if (min > caps.memoryPages)
+      throw new ModuleRefusal(`memory ${i} starts at ${mib(min)} MiB, more than the ${mib(caps.memoryPages)} MiB allowed (limits.memory_mib)`);
     out.push(Uint8Array.of(0x01), leb(min), leb(Math.min(max ?? caps.memoryPages, caps.memoryPages)));
     fp.memories++;
   }

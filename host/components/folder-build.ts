@@ -57,7 +57,8 @@ export async function buildComponentFolder(dir: string, opts: FolderBuildOptions
   if (!manifest.source) throw problem('source', 'missing: name the file to build, e.g. source: src/my_component.js');
   if (!sourceKind(manifest.source)) throw problem('source', `expected a .js, .mjs or .wat file, got ${JSON.stringify(manifest.source)}`);
   const source = resolve(dir, manifest.source);
-  if (!existsSync(source) || !statSync(source).isFile()) throw new FolderBuildError(`${shownPath(source)}: file not found (${shownManifest} names it as source)`);
+  if (!existsSync(source) || !statSync(source).isFile())
+    throw new FolderBuildError(`${shownPath(source)}: file not found (${shownManifest} names it as source)`);
   const wit = manifest.wit ? resolve(dir, manifest.wit) : opts.defaultWit;
   if (!existsSync(wit)) throw problem('wit', `${shownPath(wit)} does not exist`);
 
@@ -82,7 +83,9 @@ export async function buildComponentFolder(dir: string, opts: FolderBuildOptions
     try {
       const loaded = await new ComponentRegistry(opts.transpileCacheDir).loadFile(scratchOut, built.digest);
       if (loaded.world !== 'greentic-host-node') {
-        throw new FolderBuildError(`${shownPath(out)}: does not export greentic:host/node (it exports: ${loaded.exports.join(', ') || 'nothing'}); a flow cannot use it`);
+        throw new FolderBuildError(
+          `${shownPath(out)}: does not export greentic:host/node (it exports: ${loaded.exports.join(', ') || 'nothing'}); a flow cannot use it`,
+        );
       }
       exports = loaded.exports.filter((x) => x.includes(':'));
     } catch (e) {

@@ -64,7 +64,8 @@ export function boundGlue(glue: string): string {
   out = out.replace(/for \((let|var) i = 0; i < (len\d*); i\+\+\) \{/g, 'for ($1 i = $bounds.items($2); i < $2; i++) {');
   if (out.includes('function rscTableCreateOwn(')) {
     // Also drops jco's _createdReps, a Set every handle ever created is added to and none removed from.
-    if (!out.includes(CREATE_OWN)) throw new GlueBoundsError('the transpiled glue creates resource handles in a way this host does not know; it cannot bound them');
+    if (!out.includes(CREATE_OWN))
+      throw new GlueBoundsError('the transpiled glue creates resource handles in a way this host does not know; it cannot bound them');
     out = out.replace(CREATE_OWN, 'function rscTableCreateOwn(table, rep) {\n    return $bounds.createOwn(table, rep, T_FLAG);\n  }');
   }
   const unbounded = unboundedLift(out);

@@ -34,7 +34,12 @@ export function bundleImports(bundle: string): SourceImports {
         spec,
         named
           .split(',')
-          .map((n) => n.trim().split(/\s+as\s+/)[0]!.trim())
+          .map((n) =>
+            n
+              .trim()
+              .split(/\s+as\s+/)[0]!
+              .trim(),
+          )
           .filter(Boolean),
       );
     }
@@ -65,7 +70,8 @@ export function importProblems(imports: SourceImports, manifest: ComponentManife
   for (const [spec, names] of [...imports].sort(([a], [b]) => a.localeCompare(b))) {
     const iface = spec.replace(/@[^@]*$/, '');
     if (iface.startsWith('wasi:')) {
-      if (!manifest.capabilities.wasi.includes(iface)) problems.push(`${source} imports ${spec}, but ${manifestFile} does not request it (capabilities.wasi); add it there, or remove the import`);
+      if (!manifest.capabilities.wasi.includes(iface))
+        problems.push(`${source} imports ${spec}, but ${manifestFile} does not request it (capabilities.wasi); add it there, or remove the import`);
       continue;
     }
     if (!iface.startsWith(`${HOST_PACKAGE}/`)) continue;
@@ -82,7 +88,10 @@ export function importProblems(imports: SourceImports, manifest: ComponentManife
         continue;
       }
       const why = need(manifest.capabilities);
-      if (why) problems.push(`${source} imports ${fn} from ${spec}${names === '*' ? ' (import * as)' : ''}, but ${manifestFile}: ${why}; change the manifest, or remove the import`);
+      if (why)
+        problems.push(
+          `${source} imports ${fn} from ${spec}${names === '*' ? ' (import * as)' : ''}, but ${manifestFile}: ${why}; change the manifest, or remove the import`,
+        );
     }
   }
   return problems;

@@ -51,7 +51,18 @@ export function addFootprint(total: ComponentFootprint, module: ModuleFootprint)
  * `table.grow` makes; an import 58-93; an exported global 114; a function in a table 47-62),
  * rounded up.
  */
-const HEAP_BYTES_PER = { tableSlot: 48, function: 64, import: 128, export: 128, global: 128, tag: 64, element: 64, elementSegment: 64, dataSegment: 16, type: 64 };
+const HEAP_BYTES_PER = {
+  tableSlot: 48,
+  function: 64,
+  import: 128,
+  export: 128,
+  global: 128,
+  tag: 64,
+  element: 64,
+  elementSegment: 64,
+  dataSegment: 16,
+  type: 64,
+};
 
 /**
  * The V8 heap an instance of a component with `fp` can take for what its modules declare, its

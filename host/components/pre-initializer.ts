@@ -106,7 +106,7 @@ function deterministicWasi(wasi: NodeWasi, memory: () => WebAssembly.Memory): Re
     // SHA-256 in counter mode from a fixed seed: bytes that look random and are the same every build.
     random_get: (ptr: number, len: number) => {
       const view = new Uint8Array(memory().buffer, ptr, len);
-      for (let at = 0; at < len; ) {
+      for (let at = 0; at < len;) {
         if (pool.length === 0) pool = createHash('sha256').update(`greentic-host pre-initializer ${counter++}`).digest();
         const n = Math.min(pool.length, len - at);
         view.set(pool.subarray(0, n), at);
@@ -136,7 +136,10 @@ export async function preInitialize(argv: readonly string[], stdinText: string, 
   const stdin = openSync(stdinFile, 'r');
   try {
     // The environment componentize-js set for Wizer, without what a shell between added.
-    const guestEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(k))) as Record<string, string>;
+    const guestEnv = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && !['PWD', 'OLDPWD', 'SHLVL', '_'].includes(k))) as Record<
+      string,
+      string
+    >;
     const wasi = new WASI({ version: 'preview1', args: [], env: guestEnv, preopens: view.preopens, stdin, stdout: 1, stderr: 2, returnOnExit: false });
     let memory: WebAssembly.Memory | undefined;
     const imports: Record<string, Record<string, unknown>> = { wasi_snapshot_preview1: deterministicWasi(wasi, () => memory!) };
@@ -177,7 +180,8 @@ export async function preInitialize(argv: readonly string[], stdinText: string, 
 function globalValue(g: WebAssembly.Global, kind: GlobalKind, i: number): number | bigint {
   const v = g.value as number | bigint;
   // A NaN's payload does not survive the JS API: refuse rather than write another NaN.
-  if ((kind === 'f32' || kind === 'f64') && Number.isNaN(v)) throw new SnapshotModuleError(`pre-initializer: global ${i} is NaN, which cannot be snapshot exactly`);
+  if ((kind === 'f32' || kind === 'f64') && Number.isNaN(v))
+    throw new SnapshotModuleError(`pre-initializer: global ${i} is NaN, which cannot be snapshot exactly`);
   return v;
 }
 

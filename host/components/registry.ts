@@ -136,7 +136,8 @@ export class ComponentRegistry {
     let bytes: Uint8Array;
     try {
       const size = (await stat(path)).size;
-      if (size > maxBytes) throw new ComponentLoadError(path, `the component is ${size} bytes, more than the ${maxBytes} allowed (settings.limits.module.bytes)`);
+      if (size > maxBytes)
+        throw new ComponentLoadError(path, `the component is ${size} bytes, more than the ${maxBytes} allowed (settings.limits.module.bytes)`);
       bytes = await readFile(path);
     } catch (e) {
       if (e instanceof ComponentLoadError) throw e;

@@ -177,7 +177,16 @@ function dataSection(snapshot: Snapshot): { body: Uint8Array; count: number } {
   snapshot.memories.forEach((m, index) => {
     for (const seg of dataSegments(m.bytes)) {
       const head = index === 0 ? [0x00] : [0x02, ...u32(index)];
-      parts.push(concat([Uint8Array.from(head), Uint8Array.from([0x41]), s32(seg.offset | 0), Uint8Array.from([0x0b]), u32(seg.length), m.bytes.subarray(seg.offset, seg.offset + seg.length)]));
+      parts.push(
+        concat([
+          Uint8Array.from(head),
+          Uint8Array.from([0x41]),
+          s32(seg.offset | 0),
+          Uint8Array.from([0x0b]),
+          u32(seg.length),
+          m.bytes.subarray(seg.offset, seg.offset + seg.length),
+        ]),
+      );
     }
   });
   return { body: vec(parts), count: parts.length };
@@ -191,7 +200,10 @@ function refuseImportedState(bytes: Uint8Array, s: Section | undefined): void {
     const name = r.name();
     const kind = r.byte();
     if (kind === 0x00) r.u32();
-    else throw fail(`the module imports ${['a function', 'a table', 'a memory', 'a global', 'a tag'][kind] ?? `kind ${kind}`} (${module}#${name}); only functions can be imported into a module that is pre-initialized`);
+    else
+      throw fail(
+        `the module imports ${['a function', 'a table', 'a memory', 'a global', 'a tag'][kind] ?? `kind ${kind}`} (${module}#${name}); only functions can be imported into a module that is pre-initialized`,
+      );
   }
 }
 

@@ -35,7 +35,16 @@ export interface DataLifeOptions {
 /** A tenant's data over its life in one host: export and erasure, and the expiry sweep (started here, stopped by the caller). */
 export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry: SessionExpiry } {
   const emit = (e: DataEvent): void => {
-    const fields = { event: `data-${e.action}`, tenant_id: e.tenant, env_id: e.env, target: `${e.target.kind}:${e.target.id}`, actor: e.actor, outcome: e.outcome, counts: e.counts, err: e.error };
+    const fields = {
+      event: `data-${e.action}`,
+      tenant_id: e.tenant,
+      env_id: e.env,
+      target: `${e.target.kind}:${e.target.id}`,
+      actor: e.actor,
+      outcome: e.outcome,
+      counts: e.counts,
+      err: e.error,
+    };
     if (e.action === 'expire') opts.logger.debug(fields, 'session expired');
     else if (e.outcome === 'ok') opts.logger.info(fields, `data ${e.action} done`);
     else opts.logger.warn(fields, `data ${e.action} failed`);
@@ -46,7 +55,15 @@ export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry
     }
   };
   const wipe = opts.links ? new NatsTenantWipe(opts.links) : new FileTenantWipe(opts.dataDir);
-  const data = new TenantData({ sessions: opts.sessions, deadLetters: opts.deadLetters, secrets: opts.secrets, tenants: opts.tenants, wipe, onEvent: emit, onSessionsRemoved: opts.onSessionsRemoved });
+  const data = new TenantData({
+    sessions: opts.sessions,
+    deadLetters: opts.deadLetters,
+    secrets: opts.secrets,
+    tenants: opts.tenants,
+    wipe,
+    onEvent: emit,
+    onSessionsRemoved: opts.onSessionsRemoved,
+  });
   const expiry = new SessionExpiry(opts.sessions, {
     ...opts.expiry,
     logger: opts.logger,
@@ -55,14 +72,27 @@ export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry
       for (const rt of opts.runtimes.values()) {
         const t = rt.model;
         for (const env of t.envs.values()) {
-          yield { tenant: t.id, env: env.id, policy: env.settings.sessions, teams: [...t.teams.values()].filter((tm) => tm.envs.has(env.id)).map((tm) => tm.id) };
+          yield {
+            tenant: t.id,
+            env: env.id,
+            policy: env.settings.sessions,
+            teams: [...t.teams.values()].filter((tm) => tm.envs.has(env.id)).map((tm) => tm.id),
+          };
         }
       }
     },
     onExpired: (key, reason) => {
       opts.metrics?.sessionsExpired.inc({ tenant: key.tenant, env: key.env, team: key.team, reason });
       opts.onSessionsRemoved?.([key]);
-      emit({ action: 'expire', tenant: key.tenant, env: key.env, target: { kind: 'session', id: key.session }, actor: 'expiry', outcome: 'ok', counts: { sessions: 1 } });
+      emit({
+        action: 'expire',
+        tenant: key.tenant,
+        env: key.env,
+        target: { kind: 'session', id: key.session },
+        actor: 'expiry',
+        outcome: 'ok',
+        counts: { sessions: 1 },
+      });
     },
   });
   expiry.start();

@@ -104,7 +104,8 @@ export class TenantData {
     const model = this.deps.tenants.get(tenant);
     if (!model) throw new UnknownScopeError(`unknown tenant "${tenant}"`);
     const env = sel.env;
-    if (env !== undefined && !model.envs.has(checkId('env', env, 'data request'))) throw new UnknownScopeError(`tenant "${tenant}" has no environment "${env}"`);
+    if (env !== undefined && !model.envs.has(checkId('env', env, 'data request')))
+      throw new UnknownScopeError(`tenant "${tenant}" has no environment "${env}"`);
     if (sel.kind === 'user') checkId('user', sel.user, 'data request');
     if (sel.kind === 'session') {
       checkId('session', sel.session, 'data request');
@@ -140,7 +141,7 @@ export class TenantData {
   async #lettersOf(tenant: string, sel: DataSelector): Promise<DeadLetter[]> {
     if (sel.kind === 'session') return [];
     const out: DeadLetter[] = [];
-    for (let after: string | undefined; ; ) {
+    for (let after: string | undefined; ;) {
       const page = await this.deps.deadLetters.list(tenant, { after, limit: LETTER_PAGE });
       for (const l of page) {
         const { env, user } = messageScope(l);

@@ -168,7 +168,11 @@ export async function callGreenticOnce(
 }
 
 /** Call a Greentic component's describe() once, in the sandbox; a derived descriptor takes the manifest's name, version and ops. */
-export async function describeOnce(prepared: PreparedCall, logger: Logger, manifest?: ComponentManifest): Promise<{ described: Described; descriptor: ComponentDescriptor; ms: number }> {
+export async function describeOnce(
+  prepared: PreparedCall,
+  logger: Logger,
+  manifest?: ComponentManifest,
+): Promise<{ described: Described; descriptor: ComponentDescriptor; ms: number }> {
   return withPool(logger, async (pool) => {
     const t0 = performance.now();
     const described = await describeInPool(pool, prepared.compiled, { tenant: 'local', env: 'local' }, prepared.permissions, logger);
@@ -188,7 +192,12 @@ function withManifest(d: Described, g: GreenticManifestInfo | undefined, manifes
     ops.push(derivedOp(op, 'listed by the manifest', g.inputSchemas.get(op), undefined, 'application/json'));
   }
   const named = d.descriptor.name === 'component' || d.descriptor.name === '';
-  return { ...d.descriptor, name: named ? g.name : d.descriptor.name, version: d.descriptor.version === '0.0.0' ? (manifest?.version ?? '0.0.0') : d.descriptor.version, ops };
+  return {
+    ...d.descriptor,
+    name: named ? g.name : d.descriptor.name,
+    version: d.descriptor.version === '0.0.0' ? (manifest?.version ?? '0.0.0') : d.descriptor.version,
+    ops,
+  };
 }
 
 function callScope(prepared: PreparedCall, opts: CallScope, state: Record<string, string>) {

@@ -79,7 +79,12 @@ export async function loadTenantFlows(tenant: TenantModel, catalog: ComponentCat
     try {
       const flow = await loadYgtcFlow(file, tenant, catalog, problems);
       if (flow && (flows.has(flow.name) || otherFlowNames.includes(flow.name))) {
-        problems.push({ file: flow.file, path: 'id', message: `flow "${flow.name}" is defined by another file of this tenant too; keep one`, tenant: tenant.id });
+        problems.push({
+          file: flow.file,
+          path: 'id',
+          message: `flow "${flow.name}" is defined by another file of this tenant too; keep one`,
+          tenant: tenant.id,
+        });
       } else if (flow) {
         flows.set(flow.name, flow);
         otherFlowNames.push(flow.name);
@@ -235,7 +240,8 @@ async function loadFlow(
     if (component.greentic) config = greenticConfig(component.greentic, n.type, config, (m) => problem(`${at}.config.op`, m));
     if (component.configSchema) {
       const check = component.configSchema.safeParse(config);
-      if (!check.success) problems.push(...zodProblems(shown, check.error.issues, [...(twice.has(n.id) ? ['nodes', i] : ['nodes', n.id]), 'config'], tenant.id));
+      if (!check.success)
+        problems.push(...zodProblems(shown, check.error.issues, [...(twice.has(n.id) ? ['nodes', i] : ['nodes', n.id]), 'config'], tenant.id));
     }
     nodes.set(n.id, { id: n.id, type: n.type, component, configJson: JSON.stringify(config), next: n.next, routes });
   });
@@ -272,7 +278,7 @@ function grantProblems(tenant: TenantModel, catalog: ComponentCatalog, problems:
 
 /** Zod's issue paths with a node's index replaced by its id where the raw flow has a unique valid one (nodes.greet.type). */
 function byNodeId(issues: readonly z.core.$ZodIssue[], raw: unknown): z.core.$ZodIssue[] {
-  const list = typeof raw === 'object' && raw !== null && Array.isArray((raw as { nodes?: unknown }).nodes) ? ((raw as { nodes: unknown[] }).nodes) : [];
+  const list = typeof raw === 'object' && raw !== null && Array.isArray((raw as { nodes?: unknown }).nodes) ? (raw as { nodes: unknown[] }).nodes : [];
   const ids = list.map((n) => (typeof n === 'object' && n !== null && typeof (n as { id?: unknown }).id === 'string' ? (n as { id: string }).id : undefined));
   const named = (i: number) => {
     const id = ids[i];

@@ -53,7 +53,8 @@ export class Node05Adapter implements GreenticAbiAdapter {
     if (!this.#started && typeof this.node.onStart === 'function') {
       // on-start runs once per instance, with the first call's ctx (an instance serves one tenant and environment).
       const started = this.node.onStart(ctx) as { tag?: string; val?: unknown } | string | undefined;
-      if (typeof started === 'object' && started?.tag === 'err') throw new GreenticNodeError('start-failed', `${where}: on-start failed: ${String(started.val)}`);
+      if (typeof started === 'object' && started?.tag === 'err')
+        throw new GreenticNodeError('start-failed', `${where}: on-start failed: ${String(started.val)}`);
       this.#started = true;
     }
     const result = this.node.invoke(ctx, call.op, JSON.stringify(call.payload ?? null));
@@ -104,7 +105,11 @@ function execCtx(call: AbiCall): unknown {
 function describedFromManifest(name: string, manifest: unknown): ReturnType<GreenticAbiAdapter['describe']> {
   const named = textField(manifest, 'component', 'name') ?? textField(manifest, 'name') ?? name;
   const version = textField(manifest, 'component', 'version') ?? textField(manifest, 'version') ?? '0.0.0';
-  const d: ComponentDescriptor = derivedDescriptor(named, version, textField(manifest, 'component', 'description') ?? textField(manifest, 'description') ?? 'node@0.5 component');
+  const d: ComponentDescriptor = derivedDescriptor(
+    named,
+    version,
+    textField(manifest, 'component', 'description') ?? textField(manifest, 'description') ?? 'node@0.5 component',
+  );
   const listed = listedOps(manifest);
   if (listed.length > 0) d.ops = listed;
   return { descriptor: d, derived: true, opsListed: listed.length > 0 };
@@ -117,7 +122,7 @@ function listedOps(manifest: unknown): OpDescriptor[] {
   if (!Array.isArray(list)) return [];
   const ops: OpDescriptor[] = [];
   for (const o of list.slice(0, MAX_LISTED_OPS)) {
-    const opName = typeof o === 'string' ? o : textField(o, 'name') ?? textField(o, 'id');
+    const opName = typeof o === 'string' ? o : (textField(o, 'name') ?? textField(o, 'id'));
     if (opName === undefined || ops.some((x) => x.name === opName)) continue;
     const rec = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
     ops.push(derivedOp(opName, textField(o, 'summary') ?? textField(o, 'description'), rec.input_schema, rec.output_schema, 'application/json'));

@@ -44,7 +44,11 @@ export class Runtime061Adapter implements GreenticAbiAdapter {
         ? parseGuestJson(this.x.schemaCore.describe(), this.budget(), where)
         : undefined;
     const p = (payload ?? {}) as Record<string, unknown>;
-    const d: ComponentDescriptor = derivedDescriptor(textField(p, 'provider') ?? this.name, '0.0.0', `provider (${textField(p, 'world') ?? 'descriptor/runtime@0.6.1'})`);
+    const d: ComponentDescriptor = derivedDescriptor(
+      textField(p, 'provider') ?? this.name,
+      '0.0.0',
+      `provider (${textField(p, 'world') ?? 'descriptor/runtime@0.6.1'})`,
+    );
     if (Array.isArray(p.operations)) {
       const listed = p.operations.slice(0, 256);
       // The payload has one input and one output schema for all ops: it is an op's only when there is one op.
@@ -55,7 +59,14 @@ export class Runtime061Adapter implements GreenticAbiAdapter {
         d.ops.push(derivedOp(name, textField(o, 'description', 'key'), single ? p.input_schema : undefined, single ? p.output_schema : undefined));
       }
       if (!single && p.input_schema !== undefined) {
-        d.schemas.push({ id: 'input', contentType: 'application/cbor', blake3Hash: textField(p, 'schema_hash') ?? '', version: '0', bytes: encodeCbor(p.input_schema), uri: undefined });
+        d.schemas.push({
+          id: 'input',
+          contentType: 'application/cbor',
+          blake3Hash: textField(p, 'schema_hash') ?? '',
+          version: '0',
+          bytes: encodeCbor(p.input_schema),
+          uri: undefined,
+        });
       }
     }
     const extra: Array<[string, boolean, string]> = [
@@ -66,7 +77,8 @@ export class Runtime061Adapter implements GreenticAbiAdapter {
       ['validate-config', !!this.x.schemaCore?.validateConfig, 'schema-core validate-config: the payload is the config'],
       ['healthcheck', !!this.x.schemaCore?.healthcheck, 'schema-core healthcheck'],
     ];
-    for (const [name, present, summary] of extra) if (present && !d.ops.some((o) => o.name === name)) d.ops.push(derivedOp(name, summary, undefined, undefined));
+    for (const [name, present, summary] of extra)
+      if (present && !d.ops.some((o) => o.name === name)) d.ops.push(derivedOp(name, summary, undefined, undefined));
     this.#described = { descriptor: d, derived: true, opsListed: d.ops.length > 0 };
     return this.#described;
   }

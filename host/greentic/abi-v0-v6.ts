@@ -60,7 +60,8 @@ export class V0V6Adapter implements GreenticAbiAdapter {
       d.ops.push(derivedOp('run', 'runs component-runtime.run', input, output));
     }
     if (this.x.qa?.qaSpec) d.ops.push(derivedOp('qa-spec', 'component-qa.qa-spec: the questions of payload.mode (default, setup, ...)', undefined, undefined));
-    if (this.x.qa?.applyAnswers) d.ops.push(derivedOp('apply-answers', 'component-qa.apply-answers: payload { mode, current_config, answers }', undefined, undefined));
+    if (this.x.qa?.applyAnswers)
+      d.ops.push(derivedOp('apply-answers', 'component-qa.apply-answers: payload { mode, current_config, answers }', undefined, undefined));
     if (this.x.i18n?.i18nKeys) d.ops.push(derivedOp('i18n-keys', 'component-i18n.i18n-keys', undefined, undefined));
     // run() is not told the op: the ops a node may name are its manifest's (Greentic's templates lists "text", its descriptor "handle_message").
     this.#described = { descriptor: d, derived: true, opsListed: false };

@@ -30,7 +30,8 @@ export function jsonItemCount(text: string, max: number): number {
   for (let i = 0; i < text.length && items <= max; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x2c || c === 0x5b || c === 0x7b) items++;

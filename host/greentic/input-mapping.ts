@@ -139,11 +139,15 @@ function parseExpr(text: string, path: string): Expr {
   if (text === '') throw new MappingSyntaxError(path, 'an empty placeholder "{{}}"');
   const [root, ...segments] = text.split('.');
   if (!(MAPPING_ROOTS as readonly string[]).includes(root!)) {
-    throw new MappingSyntaxError(path, `"{{${text.slice(0, 40)}}}" starts with ${JSON.stringify(root!.slice(0, 40))}; a placeholder starts with one of ${MAPPING_ROOTS.join(', ')}`);
+    throw new MappingSyntaxError(
+      path,
+      `"{{${text.slice(0, 40)}}}" starts with ${JSON.stringify(root!.slice(0, 40))}; a placeholder starts with one of ${MAPPING_ROOTS.join(', ')}`,
+    );
   }
   if (segments.length > MAX_PATH_SEGMENTS) throw new MappingSyntaxError(path, `"{{${text.slice(0, 40)}...}}" has more than ${MAX_PATH_SEGMENTS} segments`);
   const bad = segments.find((s) => !SEGMENT.test(s));
-  if (bad !== undefined) throw new MappingSyntaxError(path, `"{{${text.slice(0, 40)}}}": ${JSON.stringify(bad.slice(0, 40))} is not a key (${SEGMENT.source}) or an index`);
+  if (bad !== undefined)
+    throw new MappingSyntaxError(path, `"{{${text.slice(0, 40)}}}": ${JSON.stringify(bad.slice(0, 40))} is not a key (${SEGMENT.source}) or an index`);
   return { kind: 'path', root: root as Root, segments };
 }
 

@@ -61,7 +61,10 @@ const CapabilitiesSchema = z.strictObject({
 const GreenticManifestSchema = z.looseObject({
   id: z.string().min(1).optional(),
   name: z.string().min(1),
-  version: z.string().regex(/^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'expected a semantic version like 1.2.3').optional(),
+  version: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, 'expected a semantic version like 1.2.3')
+    .optional(),
   description: z.string().optional(),
   world: z.string().min(1).optional(),
   describe_export: z.string().min(1).optional(),
@@ -133,7 +136,8 @@ export function mapGreenticManifest(data: unknown, file: string, name: string, a
   const notes: string[] = [];
   const { wasi, host } = m.capabilities;
   const declared = Object.hasOwn(data as object, 'capabilities');
-  if (!declared) notes.push('declares no capabilities (a provider manifest): the host interfaces it imports are asked for, and the tenant grants what they reach');
+  if (!declared)
+    notes.push('declares no capabilities (a provider manifest): the host interfaces it imports are asked for, and the tenant grants what they reach');
 
   for (const key of Object.keys(m)) {
     if (!Object.hasOwn(GreenticManifestSchema.shape, key) && !DESCRIPTIVE.has(key)) notes.push(`ignored unknown field "${key}"`);
@@ -161,12 +165,15 @@ export function mapGreenticManifest(data: unknown, file: string, name: string, a
 
   const secrets: string[] = [];
   const requirements = [
-    ...(host.secrets?.required ?? []).map((s, i) => [`capabilities.host.secrets.required[${i}].${s.key !== undefined ? 'key' : 'name'}`, s.key ?? s.name!] as const),
+    ...(host.secrets?.required ?? []).map(
+      (s, i) => [`capabilities.host.secrets.required[${i}].${s.key !== undefined ? 'key' : 'name'}`, s.key ?? s.name!] as const,
+    ),
     ...m.secret_requirements.map((s, i) => [`secret_requirements[${i}].${s.key !== undefined ? 'key' : 'name'}`, s.key ?? s.name!] as const),
   ];
   for (const [path, key] of requirements) {
     const name = secretNameOf(key);
-    if (name === undefined) problem(path, `secret ${JSON.stringify(key)} cannot be served here: ${whyInvalid('secret', key)} (or the same in upper case, as SLACK_BOT_TOKEN)`);
+    if (name === undefined)
+      problem(path, `secret ${JSON.stringify(key)} cannot be served here: ${whyInvalid('secret', key)} (or the same in upper case, as SLACK_BOT_TOKEN)`);
     else if (!secrets.includes(name)) secrets.push(name);
   }
 
@@ -221,7 +228,20 @@ export function mapGreenticManifest(data: unknown, file: string, name: string, a
     },
     config_schema: configSchema,
   };
-  return { ok: true, manifest, greentic: { id: m.id ?? m.name, name: m.name, operations, defaultOperation: m.default_operation, inputSchemas, blake3, capabilitiesDeclared: declared, notes } };
+  return {
+    ok: true,
+    manifest,
+    greentic: {
+      id: m.id ?? m.name,
+      name: m.name,
+      operations,
+      defaultOperation: m.default_operation,
+      inputSchemas,
+      blake3,
+      capabilitiesDeclared: declared,
+      notes,
+    },
+  };
 }
 
 /** A provider manifest's `config_schema: { provider_config: { format, path } }`: a reference to a schema file, not a schema. */

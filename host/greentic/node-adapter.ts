@@ -43,7 +43,10 @@ const MAX_MAPPINGS = 64;
  */
 export class GreenticNode {
   readonly #schemas = new Map<string, unknown>();
-  readonly #mappings = new Map<string, { op: string | undefined; payloadOf: (scope: MappingScope, locale: CallLocale) => unknown; config: Record<string, unknown> }>();
+  readonly #mappings = new Map<
+    string,
+    { op: string | undefined; payloadOf: (scope: MappingScope, locale: CallLocale) => unknown; config: Record<string, unknown> }
+  >();
 
   constructor(
     readonly adapter: GreenticAbiAdapter,

@@ -21,7 +21,9 @@ export type CardElement =
   | { readonly type: 'Image'; readonly url: string; readonly altText?: string }
   | { readonly type: 'FactSet'; readonly facts: ReadonlyArray<{ readonly title: string; readonly value: string }> };
 
-export type CardAction = { readonly type: 'Action.Submit'; readonly title: string; readonly data?: unknown } | { readonly type: 'Action.OpenUrl'; readonly title: string; readonly url: string };
+export type CardAction =
+  | { readonly type: 'Action.Submit'; readonly title: string; readonly data?: unknown }
+  | { readonly type: 'Action.OpenUrl'; readonly title: string; readonly url: string };
 
 export interface AdaptiveCard {
   readonly type: 'AdaptiveCard';
@@ -64,7 +66,11 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
  * else `m` itself), or undefined when it carries no card, buttons or attachments.
  */
 export function richMessageOf(m: Rec): RichMessage | undefined {
-  const inner = isRec(own(m, 'message')) ? (own(m, 'message') as Rec) : isRec(own(m, 'payload')) && isRec(own(own(m, 'payload') as Rec, 'message')) ? ((own(m, 'payload') as Rec).message as Rec) : m;
+  const inner = isRec(own(m, 'message'))
+    ? (own(m, 'message') as Rec)
+    : isRec(own(m, 'payload')) && isRec(own(own(m, 'payload') as Rec, 'message'))
+      ? ((own(m, 'payload') as Rec).message as Rec)
+      : m;
   const attachments: RichAttachment[] = [];
   let card = cardOf(own(inner, 'card') ?? own(inner, 'adaptive_card') ?? own(m, 'card') ?? own(m, 'adaptive_card'));
   const rawAttachments = own(inner, 'attachments') ?? (inner === m ? undefined : own(m, 'attachments'));
@@ -121,7 +127,13 @@ function cardOf(v: unknown): AdaptiveCard | undefined {
     if (body.length >= RICH_LIMITS.elements) throw new RichMessageError(`the card has more than ${RICH_LIMITS.elements} elements`);
     const type = own(e, 'type');
     if (type === 'TextBlock' && typeof own(e, 'text') === 'string') {
-      body.push({ type, text: own(e, 'text') as string, size: str(own(e, 'size')), weight: str(own(e, 'weight')), wrap: own(e, 'wrap') === true ? true : undefined });
+      body.push({
+        type,
+        text: own(e, 'text') as string,
+        size: str(own(e, 'size')),
+        weight: str(own(e, 'weight')),
+        wrap: own(e, 'wrap') === true ? true : undefined,
+      });
     } else if (type === 'Image' && typeof own(e, 'url') === 'string') {
       body.push({ type, url: httpUrl(own(e, 'url') as string, 'a card image url'), altText: str(own(e, 'altText')) });
     } else if (type === 'FactSet' && Array.isArray(own(e, 'facts'))) {
@@ -141,8 +153,10 @@ function cardOf(v: unknown): AdaptiveCard | undefined {
     if (!isRec(a)) continue;
     if (actions.length >= RICH_LIMITS.actions) throw new RichMessageError(`the card has more than ${RICH_LIMITS.actions} actions`);
     const title = str(own(a, 'title')) ?? '';
-    if (own(a, 'type') === 'Action.OpenUrl' && typeof own(a, 'url') === 'string') actions.push({ type: 'Action.OpenUrl', title, url: httpUrl(own(a, 'url') as string, 'a card action url') });
-    else if (own(a, 'type') === 'Action.Submit') actions.push({ type: 'Action.Submit', title, ...(own(a, 'data') !== undefined ? { data: own(a, 'data') } : {}) });
+    if (own(a, 'type') === 'Action.OpenUrl' && typeof own(a, 'url') === 'string')
+      actions.push({ type: 'Action.OpenUrl', title, url: httpUrl(own(a, 'url') as string, 'a card action url') });
+    else if (own(a, 'type') === 'Action.Submit')
+      actions.push({ type: 'Action.Submit', title, ...(own(a, 'data') !== undefined ? { data: own(a, 'data') } : {}) });
   }
   return { type: 'AdaptiveCard', version: str(own(v, 'version')) ?? '1.5', body, actions };
 }

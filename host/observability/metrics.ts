@@ -114,7 +114,7 @@ export class HostMetrics implements StoreMetricsSink {
     // Read from the log cap's running totals (which only grow) at each scrape.
     this.logLinesDropped = new Counter({
       name: 'greentic_log_lines_dropped_total',
-      help: "Log lines of a tenant dropped because its log volume went over the per-tenant cap",
+      help: 'Log lines of a tenant dropped because its log volume went over the per-tenant cap',
       labelNames: ['tenant'],
       registers: [this.registry],
       collect() {

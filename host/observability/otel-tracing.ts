@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -74,7 +84,11 @@ export class OtelTracing implements Tracing {
           const ms = Number.isFinite(s.ms) ? s.ms : 0;
           const child = tracer.startSpan(
             `greentic.node ${s.node}`,
-            { kind: SpanKind.INTERNAL, startTime: at, attributes: { ...base, 'greentic.session': session, 'greentic.flow': flow, 'greentic.node': s.node, 'greentic.component': s.component } },
+            {
+              kind: SpanKind.INTERNAL,
+              startTime: at,
+              attributes: { ...base, 'greentic.session': session, 'greentic.flow': flow, 'greentic.node': s.node, 'greentic.component': s.component },
+            },
             ctx,
           );
           if (errorCode !== undefined && i === steps.length - 1) child.setStatus({ code: SpanStatusCode.ERROR, message: errorCode });

@@ -40,7 +40,17 @@ const SOURCES: ReadonlyArray<readonly [metric: string, series: string, field: ke
 ];
 
 function zero(): UsageFigures {
-  return { turns: 0, turn_errors: 0, messages_in: 0, messages_out: 0, node_calls: 0, node_errors: 0, guest_call_seconds: 0, access_denials: 0, sessions_expired: 0 };
+  return {
+    turns: 0,
+    turn_errors: 0,
+    messages_in: 0,
+    messages_out: 0,
+    node_calls: 0,
+    node_errors: 0,
+    guest_call_seconds: 0,
+    access_denials: 0,
+    sessions_expired: 0,
+  };
 }
 
 /** One tenant's usage from the host's metrics registry: its own series only, summed per environment. */

@@ -81,11 +81,27 @@ async function load(m: Extract<ToChild, { t: 'load' }>): Promise<void> {
     const read = readCoreModule(await readFile(join(m.dir, file)), { memoryPages: m.memoryPages, tableElements: m.tableElements });
     modules.push([file, await WebAssembly.compile(read.bytes)]);
   }
-  worker!.post({ type: 'load', moduleKey: m.moduleKey, glueUrl: m.glueUrl, world: m.world, abi: m.abi, hostImports: m.hostImports, memoryBytes: m.memoryBytes, heapBytes: m.heapBytes, modules });
+  worker!.post({
+    type: 'load',
+    moduleKey: m.moduleKey,
+    glueUrl: m.glueUrl,
+    world: m.world,
+    abi: m.abi,
+    hostImports: m.hostImports,
+    memoryBytes: m.memoryBytes,
+    heapBytes: m.heapBytes,
+    modules,
+  });
 }
 
 function start(m: Extract<ToChild, { t: 'init' }>): void {
-  const settings = { pressure: new SharedArrayBuffer(PRESSURE_INTS * 4), epoch: m.epoch, maxInstances: m.maxInstances, maxInstanceBytes: m.maxInstanceBytes, heapMib: m.heapMib };
+  const settings = {
+    pressure: new SharedArrayBuffer(PRESSURE_INTS * 4),
+    epoch: m.epoch,
+    maxInstances: m.maxInstances,
+    maxInstanceBytes: m.maxInstanceBytes,
+    heapMib: m.heapMib,
+  };
   const w = new ThreadWorker(1, settings, log, {
     ready: () => undefined,
     // The worker thread ended without the host asking: so does this process, and the host sees why.

@@ -15,7 +15,21 @@ import { greenticHostImports } from '../capabilities/greentic-interfaces.js';
 import type { CompiledComponent } from '../components/registry.js';
 import type { Logger } from '../observability/logger.js';
 import { GuestWorker, type WorkerEvents, type WorkerSettings, type WorkerTransport } from './guest-worker.js';
-import { BRIDGE_BYTES, CTRL_INTS, DATA_BYTES, DONE_SEQ, doneLenSlot, doneOffset, JOB_BYTES, jobOffset, LEN, REQ_SEQ, STEP_DEADLINE, STEP_NODE, type ToWorker } from './protocol.js';
+import {
+  BRIDGE_BYTES,
+  CTRL_INTS,
+  DATA_BYTES,
+  DONE_SEQ,
+  doneLenSlot,
+  doneOffset,
+  JOB_BYTES,
+  jobOffset,
+  LEN,
+  REQ_SEQ,
+  STEP_DEADLINE,
+  STEP_NODE,
+  type ToWorker,
+} from './protocol.js';
 import { RELAY_HEAP_MIB, type FromChild, type Step, type ToChild } from './process-wire.js';
 import { RestartBackoff } from './restart-backoff.js';
 
@@ -33,7 +47,8 @@ export interface ProcessOptions {
   readonly gone: () => void;
 }
 
-const isStep = (m: { node?: unknown; deadline?: unknown }): boolean => Number.isInteger(m.node) && typeof m.deadline === 'number' && Number.isFinite(m.deadline);
+const isStep = (m: { node?: unknown; deadline?: unknown }): boolean =>
+  Number.isInteger(m.node) && typeof m.deadline === 'number' && Number.isFinite(m.deadline);
 
 export class ProcessWorker extends GuestWorker {
   readonly spins = false;
@@ -53,7 +68,13 @@ export class ProcessWorker extends GuestWorker {
     private readonly opts: ProcessOptions,
   ) {
     super(id, new SharedArrayBuffer(CTRL_INTS * 4), new SharedArrayBuffer(DATA_BYTES), on);
-    this.#send({ t: 'init', epoch: settings.epoch, maxInstances: settings.maxInstances, maxInstanceBytes: settings.maxInstanceBytes, heapMib: settings.heapMib ?? 512 });
+    this.#send({
+      t: 'init',
+      epoch: settings.epoch,
+      maxInstances: settings.maxInstances,
+      maxInstanceBytes: settings.maxInstanceBytes,
+      heapMib: settings.heapMib ?? 512,
+    });
     if (opts.delayMs > 0) this.#timer = setTimeout(() => this.#fork(), opts.delayMs);
     else this.#fork();
   }
@@ -163,7 +184,14 @@ export class ProcessWorker extends GuestWorker {
     if (!isStep(m)) return this.#malformed();
     if (m.t === 'step') return this.#step(m);
     if (m.t === 'done') {
-      if (!Number.isInteger(m.n) || m.n !== Atomics.load(this.ctrl, DONE_SEQ) + 1 || m.n > this.written || !(m.bytes instanceof Uint8Array) || m.bytes.length > JOB_BYTES) return this.#malformed();
+      if (
+        !Number.isInteger(m.n) ||
+        m.n !== Atomics.load(this.ctrl, DONE_SEQ) + 1 ||
+        m.n > this.written ||
+        !(m.bytes instanceof Uint8Array) ||
+        m.bytes.length > JOB_BYTES
+      )
+        return this.#malformed();
       this.data.set(m.bytes, doneOffset(m.n));
       Atomics.store(this.ctrl, doneLenSlot(m.n), m.bytes.length);
       this.#step(m);

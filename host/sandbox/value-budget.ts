@@ -52,7 +52,9 @@ export class ValueBudget {
   items(n: number): void {
     this.#items += n;
     if (this.#items > this.maxItems) {
-      throw new ValueLimitError(`component "${this.component}" handed the host lists of more than ${this.maxItems} elements in one call (settings.limits.max_value_items)`);
+      throw new ValueLimitError(
+        `component "${this.component}" handed the host lists of more than ${this.maxItems} elements in one call (settings.limits.max_value_items)`,
+      );
     }
   }
 }

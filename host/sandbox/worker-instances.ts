@@ -233,7 +233,14 @@ export class WorkerInstances {
     }
     if (loaded.world === 'greentic-component-node' && loaded.abi) {
       const adapter = greenticAdapter(loaded.abi, exports, () => this.hooks.valueBudget());
-      return { node: undefined, greentic: new GreenticNode(adapter, this.#schemas), output, memories, capBytes: loaded.memoryBytes, heapBytes: loaded.heapBytes };
+      return {
+        node: undefined,
+        greentic: new GreenticNode(adapter, this.#schemas),
+        output,
+        memories,
+        capBytes: loaded.memoryBytes,
+        heapBytes: loaded.heapBytes,
+      };
     }
     const node = (exports[`${HOST_PACKAGE}/node@${HOST_VERSION}`] ?? exports.node) as NodeExport | undefined;
     if (!node || typeof node.invoke !== 'function') throw new Error('component does not export greentic:host/node');

@@ -128,7 +128,8 @@ export class JobRunner {
     ws.deadlineAt = this.#enter(0, job.fixed.limits.deadlineMs);
     const ran = await this.#call(ws, job.moduleKey, job.instanceKey, job.wasi, false, (i) => {
       const g = i.greentic;
-      if (g === undefined) throw new GreenticNodeError('not-greentic', `component "${job.info.component}" is not a Greentic component (it exports greentic:host/node)`);
+      if (g === undefined)
+        throw new GreenticNodeError('not-greentic', `component "${job.info.component}" is not a Greentic component (it exports greentic:host/node)`);
       if (job.kind === 'describe') return describeResult(g);
       return g.invokeRaw(job.ctx, job.raw?.op, job.raw?.payload, job.info, job.input.nodeId, job.inputSchema);
     });
@@ -169,7 +170,11 @@ export class JobRunner {
     instance.output.begin(() => {});
     this.current = ws;
     try {
-      runNode(instance, ctx, input, { flow: WARM_UP, component: WARM_UP, deadlineAt: Date.now() + DEFAULT_LIMITS.deadlineMs }, () => ({ state: new Map(), prev: undefined, nodes: new Map() }));
+      runNode(instance, ctx, input, { flow: WARM_UP, component: WARM_UP, deadlineAt: Date.now() + DEFAULT_LIMITS.deadlineMs }, () => ({
+        state: new Map(),
+        prev: undefined,
+        nodes: new Map(),
+      }));
     } catch {
       // Whatever the guest makes of a message of no tenant is of no interest: its code ran.
     } finally {

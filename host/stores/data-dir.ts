@@ -27,7 +27,8 @@ const ADVICE: Partial<Record<string, string>> = {
  */
 export async function openDataDir(dir: string, opts: { lock: boolean; logger: Logger }): Promise<DataDirLock | undefined> {
   const check = await checkDataDir(dir);
-  if (check.diskFull) opts.logger.error({ event: 'store-failing', problem: 'disk-full', dir }, 'the data directory has no space left; turns are refused until there is');
+  if (check.diskFull)
+    opts.logger.error({ event: 'store-failing', problem: 'disk-full', dir }, 'the data directory has no space left; turns are refused until there is');
   const lock = opts.lock ? await DataDirLock.acquire(dir) : undefined;
   if (lock?.tookOverFrom !== undefined) {
     opts.logger.warn({ event: 'lock-taken-over', pid: lock.tookOverFrom, file: lock.file }, 'took over the data directory lock of a process that is gone');
@@ -66,7 +67,12 @@ export async function checkDataDir(dir: string, fs: StoreFs = nodeFs): Promise<D
   let diskFull = false;
   for (const sub of ['', 'sessions', join('sessions', '.journal'), 'secrets']) {
     const where = join(dir, sub);
-    const exists = sub === '' || (await fs.stat(where).then((s) => s.isDirectory(), () => false));
+    const exists =
+      sub === '' ||
+      (await fs.stat(where).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ));
     if (!exists) continue;
     const full = await probeWrite(fs, where).catch((e: unknown) => {
       throw unusable(where, e, 'cannot be written', sub === '' ? undefined : dir);

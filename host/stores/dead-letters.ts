@@ -81,7 +81,13 @@ export function checkLetter(letter: DeadLetterInput): DeadLetterInput {
  */
 export function checkSubjectOf(tenant: string, subject: string): void {
   const tokens = subject.split('.');
-  if (tokens.length === 7 && tokens[0] === 'greentic' && tokens[1] === 'messaging' && (tokens[2] === 'ingress' || tokens[2] === 'egress') && tokens[4] === tenant) {
+  if (
+    tokens.length === 7 &&
+    tokens[0] === 'greentic' &&
+    tokens[1] === 'messaging' &&
+    (tokens[2] === 'ingress' || tokens[2] === 'egress') &&
+    tokens[4] === tenant
+  ) {
     // A replay goes through parse below; recording keeps whatever the tenant's stream captured.
     return;
   }
@@ -113,7 +119,10 @@ export async function keepUnhandled(store: DeadLetterStore, logger: Logger, err:
   const tenant = msg.subject.split('.')[4] ?? '';
   try {
     const id = await store.record({ tenant, source: 'ingress', subject: msg.subject, data: msg.data, reason: err.reason, detail: err.message, deliveries: 1 });
-    logger.warn({ event: 'dead-letter', tenant_id: tenant, reason: err.reason, detail: err.message, dead_letter_id: id }, 'message cannot be handled; kept as a dead letter');
+    logger.warn(
+      { event: 'dead-letter', tenant_id: tenant, reason: err.reason, detail: err.message, dead_letter_id: id },
+      'message cannot be handled; kept as a dead letter',
+    );
   } catch (e) {
     logger.error({ event: 'dead-letter-failed', subject: msg.subject, err: String(e) }, 'could not record a dead letter');
   }

@@ -39,7 +39,10 @@ export class FileDeadLetterStore implements DeadLetterStore {
   async #ids(tenant: string): Promise<string[]> {
     try {
       const names = await readdir(this.#dir(tenant));
-      return names.filter((n) => n.endsWith('.cbor') && isValidId(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
+      return names
+        .filter((n) => n.endsWith('.cbor') && isValidId(n.slice(0, -5)))
+        .map((n) => n.slice(0, -5))
+        .sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;

@@ -204,7 +204,10 @@ export class FileSessionStore implements SessionStore {
   async #commit(id: string, entry: CachedSession): Promise<void> {
     const max = this.#opts.maxBacklogBytes ?? 64 * 1024 * 1024;
     if (this.#dirtyBytes > max) {
-      throw new StoreUnavailableError('backlog', `session ${entry.key.session} could not be saved (${PROBLEM_TEXT.backlog}); nothing was changed, try again later`);
+      throw new StoreUnavailableError(
+        'backlog',
+        `session ${entry.key.session} could not be saved (${PROBLEM_TEXT.backlog}); nothing was changed, try again later`,
+      );
     }
     try {
       await this.#journal.append(changeBody(entry.key, entry.rev, entry.bytes), () => this.#apply(id, entry));

@@ -134,7 +134,11 @@ function entryOf(body: Buffer): JournalEntry | null | undefined {
   if (v.length !== 6) return undefined;
   const [tenant, env, team, session, rev, record] = v as unknown[];
   try {
-    const key = sessionKey({ tenant: tenant as string, env: env as string, team: team === 'default' ? undefined : (team as string) }, session as string, 'journal');
+    const key = sessionKey(
+      { tenant: tenant as string, env: env as string, team: team === 'default' ? undefined : (team as string) },
+      session as string,
+      'journal',
+    );
     if (!Number.isSafeInteger(rev) || (rev as number) < 1) return undefined;
     if (record === null) return { key, rev: rev as number, record: null };
     const r = checkRecordShape(record, 'journal entry');

@@ -79,6 +79,8 @@ export interface SessionStore {
 /** A record found under one key must name that key: a copied or moved record is refused. */
 export function checkBelongs(key: SessionKey, record: SessionRecord, file: string | (() => string)): void {
   if (record.tenant !== key.tenant || record.env !== key.env || record.team !== key.team || record.session !== key.session) {
-    throw new CorruptSessionError(`session file ${typeof file === 'string' ? file : file()} holds ${record.tenant}/${record.env}/${record.team}/${record.session}, not the session at its path`);
+    throw new CorruptSessionError(
+      `session file ${typeof file === 'string' ? file : file()} holds ${record.tenant}/${record.env}/${record.team}/${record.session}, not the session at its path`,
+    );
   }
 }

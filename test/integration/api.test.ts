@@ -141,7 +141,17 @@ describe('the REST API', () => {
     expect(r.body.tenant).toBe('acme');
     expect(Object.keys(r.body).sort()).toEqual(['bytes_stored', 'envs', 'since', 'tenant', 'totals']);
     expect(Object.keys(r.body.envs).sort()).toEqual(['prod', 'staging']);
-    const fields = ['access_denials', 'guest_call_seconds', 'messages_in', 'messages_out', 'node_calls', 'node_errors', 'sessions_expired', 'turn_errors', 'turns'];
+    const fields = [
+      'access_denials',
+      'guest_call_seconds',
+      'messages_in',
+      'messages_out',
+      'node_calls',
+      'node_errors',
+      'sessions_expired',
+      'turn_errors',
+      'turns',
+    ];
     expect(Object.keys(r.body.totals).sort()).toEqual(fields);
     // The totals are the sum of the environments'.
     for (const f of fields) expect(r.body.totals[f]).toBeCloseTo(r.body.envs.prod[f] + r.body.envs.staging[f], 9);

@@ -70,12 +70,21 @@ describe("a tenant's audit log", () => {
   it('lists a secret set by the CLI and read by a component (name and component, never the value), and a token issued', async () => {
     const set = io(SECRET_VALUE);
     expect(await secretsCommand(['set', '--data', t.dataDir, '--tenant', 'acme', 'api_key'], set.io)).toBe(0);
-    const calls = [{ fn: 'secrets.get', args: ['api_key'] }, { fn: 'secrets.get', args: ['shared_key'] }, { fn: 'log.write', args: ['info', MESSAGE_MARK] }];
+    const calls = [
+      { fn: 'secrets.get', args: ['api_key'] },
+      { fn: 'secrets.get', args: ['shared_key'] },
+      { fn: 'log.write', args: ['info', MESSAGE_MARK] },
+    ];
     const outcomes = JSON.parse(replies(await t.say(ACME_SLACK, 'u1', JSON.stringify({ calls, mark: MESSAGE_MARK })))[0]!);
     expect(outcomes[0]).toEqual({ fn: 'secrets.get', ok: SECRET_VALUE });
     expect(outcomes[1].err.tag).toBe('access-denied');
     const token = io();
-    expect(await tokenCommand(['issue', '--bundle', bundle.dir, '--data', t.dataDir, '--tenant', 'acme', '--team', 'support', '--scope', 'read', '--subject', 'auditor'], token.io)).toBe(0);
+    expect(
+      await tokenCommand(
+        ['issue', '--bundle', bundle.dir, '--data', t.dataDir, '--tenant', 'acme', '--team', 'support', '--scope', 'read', '--subject', 'auditor'],
+        token.io,
+      ),
+    ).toBe(0);
     expect(token.err).toEqual([]);
 
     const records = await auditOf('acme');
@@ -98,7 +107,9 @@ describe("a tenant's audit log", () => {
     });
     // The bytes on disk: no secret value, no message text, no token.
     const dir = join(t.dataDir, 'audit', 'acme');
-    const text = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    const text = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
     for (const needle of [SECRET_VALUE, MESSAGE_MARK, ACME_SECRET, token.out[0]!]) expect(text).not.toContain(needle);
   });
 

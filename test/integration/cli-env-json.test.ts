@@ -12,7 +12,11 @@ afterAll(() => data.cleanup());
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}, stdin = ''): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), stdin: Readable.from([stdin]) }, { ...process.env, GREENTIC_LOG_LEVEL: 'warn', ...env });
+  const code = await main(
+    argv,
+    { out: (l) => out.push(l), err: (l) => err.push(l), stdin: Readable.from([stdin]) },
+    { ...process.env, GREENTIC_LOG_LEVEL: 'warn', ...env },
+  );
   return { code, out, err };
 }
 
@@ -30,7 +34,9 @@ describe('environment equivalents of the main flags', () => {
       err: [],
     });
     expect((await run(['validate', '--bundle', EXAMPLES], { GREENTIC_BUNDLE: '/nonexistent' })).code).toBe(0);
-    expect(await run(['secrets', 'set', '--tenant', 'acme', 'crm_token'], { GREENTIC_DATA: data.dir, GREENTIC_MASTER_KEY: '' }, 'v')).toMatchObject({ code: 0 });
+    expect(await run(['secrets', 'set', '--tenant', 'acme', 'crm_token'], { GREENTIC_DATA: data.dir, GREENTIC_MASTER_KEY: '' }, 'v')).toMatchObject({
+      code: 0,
+    });
     expect(await run(['secrets', 'list', '--tenant', 'acme', '--json'], { GREENTIC_DATA: data.dir })).toEqual({
       code: 0,
       out: ['{"namespace":"acme/","secrets":["crm_token"]}'],
@@ -62,7 +68,9 @@ describe('--json', () => {
     expect(JSON.parse(ok.out[0]!)).toEqual({ valid: true, bundle: 'greentic-demo', tenants: 2, teams: 3, channels: 4, flows: 3, problems: [] });
     const broken = copyExamples();
     try {
-      writeFiles(broken.dir, { 'tenants/acme/flows/acme_sales_flow.yaml': { name: 'acme_sales_flow', version: '1', start: 'x', nodes: [{ id: 'x', type: 'nosuch' }] } });
+      writeFiles(broken.dir, {
+        'tenants/acme/flows/acme_sales_flow.yaml': { name: 'acme_sales_flow', version: '1', start: 'x', nodes: [{ id: 'x', type: 'nosuch' }] },
+      });
       const bad = await run(['validate', '--bundle', broken.dir, '--json']);
       expect(bad.code).toBe(1);
       const body = JSON.parse(bad.out[0]!);
@@ -81,7 +89,26 @@ describe('--json', () => {
   });
 
   it('send --id must be an id: it names the message a retry must not duplicate', async () => {
-    expect(await run(['send', '--bundle', EXAMPLES, '--tenant', 'acme', '--env', 'prod', '--team', 'support', '--channel', 'slack', '--user', 'u1', '--id', '../x', 'hi'])).toMatchObject({
+    expect(
+      await run([
+        'send',
+        '--bundle',
+        EXAMPLES,
+        '--tenant',
+        'acme',
+        '--env',
+        'prod',
+        '--team',
+        'support',
+        '--channel',
+        'slack',
+        '--user',
+        'u1',
+        '--id',
+        '../x',
+        'hi',
+      ]),
+    ).toMatchObject({
       code: 2,
       out: [],
       err: ['greentic-host send: invalid message id "../x" in --id: it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$ (see --help)'],
@@ -106,15 +133,41 @@ describe('shell completion', () => {
     expect(registered.trim()).toBe('complete -o filenames -F _greentic_host greentic-host');
     // What bash offers after "greentic-host ", and after "greentic-host send --ti".
     const offer = (words: string) =>
-      execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _greentic_host; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
-    expect(offer('greentic-host ""').split(' ')).toEqual(['serve', 'dev', 'send', 'call', 'describe', 'component', 'pack', 'validate', 'reload', 'secrets', 'token', 'dlq', 'nats', 'data', 'completion', '--version', '--help']);
+      execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _greentic_host; echo "\${COMPREPLY[*]}"`], {
+        encoding: 'utf8',
+      }).trim();
+    expect(offer('greentic-host ""').split(' ')).toEqual([
+      'serve',
+      'dev',
+      'send',
+      'call',
+      'describe',
+      'component',
+      'pack',
+      'validate',
+      'reload',
+      'secrets',
+      'token',
+      'dlq',
+      'nats',
+      'data',
+      'completion',
+      '--version',
+      '--help',
+    ]);
     expect(offer('greentic-host send --ti')).toBe('--timeout');
     expect(offer('greentic-host secrets ro')).toBe('rotate-key');
   });
 
   it('prints zsh and fish scripts, and refuses another shell', async () => {
     expect((await run(['completion', 'zsh'])).out.join('\n')).toContain('compdef _greentic_host greentic-host');
-    expect((await run(['completion', 'fish'])).out.join('\n').split('\n')).toContain("complete -c greentic-host -n '__fish_seen_subcommand_from serve' -l port");
-    expect(await run(['completion', 'tcsh'])).toEqual({ code: 2, out: [], err: ['greentic-host completion: expected completion bash, zsh or fish, got "tcsh" (see --help)'] });
+    expect((await run(['completion', 'fish'])).out.join('\n').split('\n')).toContain(
+      "complete -c greentic-host -n '__fish_seen_subcommand_from serve' -l port",
+    );
+    expect(await run(['completion', 'tcsh'])).toEqual({
+      code: 2,
+      out: [],
+      err: ['greentic-host completion: expected completion bash, zsh or fish, got "tcsh" (see --help)'],
+    });
   });
 });

@@ -142,7 +142,13 @@ async function nearlyFullTmpfs(): Promise<void> {
   const s = await serve(data);
   // A few turns' worth of room: the journal fills it, then writes fail; killed while that goes on.
   disk.fill(24 * 1024);
-  const run = await load(s.base, 16, 8, () => undefined, (n) => n === 20 && s.proc.kill('SIGKILL'));
+  const run = await load(
+    s.base,
+    16,
+    8,
+    () => undefined,
+    (n) => n === 20 && s.proc.kill('SIGKILL'),
+  );
   await s.exited;
   expect(s.proc.signalCode).toBe('SIGKILL');
   expect([...run.acked.values()].flat().length).toBeGreaterThan(0);

@@ -17,7 +17,11 @@ const KEY = 'ef'.repeat(32);
 process.env.GREENTIC_MASTER_KEY = KEY;
 
 async function greentic(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = run(process.execPath, [CLI, ...args], { cwd: dir.dir, env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: KEY }, timeout: 60_000 });
+  const child = run(process.execPath, [CLI, ...args], {
+    cwd: dir.dir,
+    env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: KEY },
+    timeout: 60_000,
+  });
   if (input !== undefined) child.child.stdin!.end(input);
   try {
     const { stdout, stderr } = await child;
@@ -88,6 +92,9 @@ describe('greentic-host data', () => {
       code: 2,
       stderr: 'greentic-host data: --session needs --env and --team (see --help)\n',
     });
-    expect(await greentic(['data', 'wipe', ...data, '--tenant', 'acme'])).toMatchObject({ code: 2, stderr: 'greentic-host data: expected export or delete, got "wipe" (see --help)\n' });
+    expect(await greentic(['data', 'wipe', ...data, '--tenant', 'acme'])).toMatchObject({
+      code: 2,
+      stderr: 'greentic-host data: expected export or delete, got "wipe" (see --help)\n',
+    });
   }, 300_000);
 });

@@ -92,7 +92,9 @@ describe('transcript retention and redaction', () => {
       replies(await h.say(ACME_SLACK, 'rex', 'hello, card 4111-1111-1111-1111 was charged twice'));
       replies(await h.say(ACME_SLACK, 'rex', 'I want a refund'));
       // The reply itself still names the address (it is sent, not stored).
-      expect(replies(await h.say(ACME_SLACK, 'rex', 'rex.smith@example.com'))).toEqual(['Thanks! A billing specialist will write to rex.smith@example.com within one business day.']);
+      expect(replies(await h.say(ACME_SLACK, 'rex', 'rex.smith@example.com'))).toEqual([
+        'Thanks! A billing specialist will write to rex.smith@example.com within one business day.',
+      ]);
       const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, defaultSessionId('slack', 'rex'));
       const { record } = (await h.host.sessions.get(key))!;
       // Six lines were said; the last five are kept.
@@ -182,10 +184,15 @@ describe('export and erasure of a user through the REST API', () => {
     ]);
     expect(exp.body.sessions[0].transcript.map((t: any) => t.text)).toContain('zebra-alice-phrase about my invoice');
     expect(exp.body.sessions[0].state).toEqual({ issue: 'zebra-alice-phrase about my invoice' });
-    expect(exp.body.dead_letters.map((l: any) => [l.reason, l.message])).toEqual([['invalid-message', '{"id":"m1","user":"alice","text":"alice-letter-phrase","extra":1}']]);
+    expect(exp.body.dead_letters.map((l: any) => [l.reason, l.message])).toEqual([
+      ['invalid-message', '{"id":"m1","user":"alice","text":"alice-letter-phrase","extra":1}'],
+    ]);
     const nd = await call(base, 'GET', '/api/v1/users/alice/export?env=prod&format=ndjson', { token: admin });
     expect(nd.status).toBe(200);
-    const lines = nd.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = nd.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.kind)).toEqual(['export', 'session', 'dead_letter']);
     expect(lines[0]).toMatchObject({ format: 'greentic-host.export.v1', env: 'prod', user: 'alice' });
 

@@ -50,7 +50,12 @@ function lines(): string[] {
   return out
     .split('\n')
     .filter((l) => l !== '' && !l.startsWith('  webhook: ') && !l.startsWith('  component '))
-    .map((l) => l.replace(/\bin \d+ ms/, 'in N ms').replace(/^greentic-host ready: .*$/, 'READY').replace(/^greentic-host: loading .*$/, 'LOADING'));
+    .map((l) =>
+      l
+        .replace(/\bin \d+ ms/, 'in N ms')
+        .replace(/^greentic-host ready: .*$/, 'READY')
+        .replace(/^greentic-host: loading .*$/, 'LOADING'),
+    );
 }
 
 let seen = 4;

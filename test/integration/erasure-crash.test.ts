@@ -78,7 +78,12 @@ async function present(data: string): Promise<string[]> {
   const store = await FileSessionStore.open(data);
   try {
     const found: string[] = [];
-    for (const [team, env, s] of [['support', 'prod', 'a1'], ['sales', 'prod', 'a2'], ['support', 'staging', 'a3'], ['support', 'prod', 'b1']] as const) {
+    for (const [team, env, s] of [
+      ['support', 'prod', 'a1'],
+      ['sales', 'prod', 'a2'],
+      ['support', 'staging', 'a3'],
+      ['support', 'prod', 'b1'],
+    ] as const) {
       if (await store.get(key(team, env, s))) found.push(s);
     }
     await store.flush();

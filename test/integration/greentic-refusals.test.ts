@@ -3,7 +3,17 @@
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatProblem } from '../../dist/tenancy/config/problems.js';
-import { CLI, GREENTIC_WASI_GRANT, copyExamples, fixtureWasm, greenticJsManifest, installGreenticComponent, installTenantComponent, tempDir, writeFiles } from '../support/bundle.js';
+import {
+  CLI,
+  GREENTIC_WASI_GRANT,
+  copyExamples,
+  fixtureWasm,
+  greenticJsManifest,
+  installGreenticComponent,
+  installTenantComponent,
+  tempDir,
+  writeFiles,
+} from '../support/bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, replies, startHost } from '../support/host.js';
 
 const ACME_SALES = { tenant: 'acme', env: 'prod', team: 'sales', channel: 'teams' };
@@ -66,10 +76,16 @@ describe('Greentic components refused at load', () => {
     const wasm = fixtureWasm('greentic-node04');
     const own = refusal.replace('"guest"', '"greentic-node04"');
     const data = tempDir('greentic-node04-');
-    for (const args of [['describe', wasm], ['call', wasm, '--tenant', 'acme', '--env', 'prod', '--data', data.dir, '--op', 'x', '--input', '{}']]) {
+    for (const args of [
+      ['describe', wasm],
+      ['call', wasm, '--tenant', 'acme', '--env', 'prod', '--data', data.dir, '--op', 'x', '--input', '{}'],
+    ]) {
       const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, [CLI, ...args], { env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: 'ef'.repeat(32) } }, (err, stdout, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          [CLI, ...args],
+          { env: { ...process.env, GREENTIC_LOG_LEVEL: 'warn', GREENTIC_MASTER_KEY: 'ef'.repeat(32) } },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
         ),
       );
       expect(r).toEqual({ code: 1, stdout: '', stderr: `greentic-host ${args[0]}: ${wasm}: ${own}\n` });

@@ -55,7 +55,10 @@ beforeAll(async () => {
   mkdirSync(join(t('clinic'), 'apps'), { recursive: true });
   copyFileSync(ECHO_PACK, join(t('clinic'), 'apps', 'echo.gtpack'));
   writeFiles(t('clinic'), {
-    'tenant.yaml': tenantYaml('clinic', { packs: [{ file: 'apps/echo.gtpack', components: { [ECHO_ID]: 'echo' } }], grants: { components: { echo: ECHO_GRANT } } }),
+    'tenant.yaml': tenantYaml('clinic', {
+      packs: [{ file: 'apps/echo.gtpack', components: { [ECHO_ID]: 'echo' } }],
+      grants: { components: { echo: ECHO_GRANT } },
+    }),
   });
   // evil: a look-alike pack (same pack, flow and component ids, its own text), another tenant's
   // pack by path, a zip slip, and a pack whose component it was not granted.
@@ -64,7 +67,11 @@ beforeAll(async () => {
     components: [{ id: ECHO_ID, wasm: echoWasm, declaration: plainDeclaration(['messaging.send']) }],
     flows: [{ id: 'echo', nodes: [{ id: 'echo', component: ECHO_ID, operation: 'messaging.send', mapping: { text: 'evil says {{in.text}}' } }] }],
   });
-  const ungranted = buildTestPack({ packId: 'extra', components: [{ id: 'ai.evil.sidecar', wasm: echoWasm }], flows: [{ id: 'sidecar', nodes: [{ id: 'n', component: 'ai.evil.sidecar' }] }] });
+  const ungranted = buildTestPack({
+    packId: 'extra',
+    components: [{ id: 'ai.evil.sidecar', wasm: echoWasm }],
+    flows: [{ id: 'sidecar', nodes: [{ id: 'n', component: 'ai.evil.sidecar' }] }],
+  });
   mkdirSync(join(t('evil'), 'packs'), { recursive: true });
   writeFileSync(join(t('evil'), 'packs', 'echo.gtpack'), lookalike);
   writeFileSync(join(t('evil'), 'packs', 'slip.gtpack'), writeZip([{ name: '../../shop/packs/echo-pack.gtpack', data: Buffer.from('x') }]));

@@ -33,7 +33,18 @@ async function legacyDeployment(): Promise<void> {
   const sessions = await new Kvm(nc).create('greentic_sessions', { history: 1 });
   const secrets = await new Kvm(nc).create('greentic_secrets', { history: 1 });
   const k = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, defaultSessionId('slack', 'old-user'));
-  const record = { v: 1, ...k, channel: 'slack', user: 'old-user', cursor: { flow: 'acme_support_flow', node: 'ask_issue', waiting: true }, state: {}, created_at: 1, updated_at: 1, turns: 1, recent_messages: [] };
+  const record = {
+    v: 1,
+    ...k,
+    channel: 'slack',
+    user: 'old-user',
+    cursor: { flow: 'acme_support_flow', node: 'ask_issue', waiting: true },
+    state: {},
+    created_at: 1,
+    updated_at: 1,
+    turns: 1,
+    recent_messages: [],
+  };
   await sessions.put(`acme.prod.support.${k.session}`, encode(record));
   const cipher = new SecretCipher(Buffer.from(KEY, 'hex'));
   await secrets.put('acme.crm_token', cipher.seal('acme/crm_token', 'old-crm'));
@@ -92,7 +103,9 @@ describe('migrating from the shared streams of earlier versions', () => {
       for (let i = 0; i < 3 && !r.ok && r.retryable; i++) r = await converse(client, ACME_SLACK, { user: 'old-user', text: 'I was charged twice' }, 20_000);
       expect(r, JSON.stringify(r)).toMatchObject({ ok: true, replies: ['Sorry about the billing trouble. What is the email on your account?'] });
       const again = await cli('nats', 'migrate', '--nats', nats.url);
-      expect(again.stdout).toBe('found 0 tenants (none): 0 sessions, 0 secrets, 0 waiting ingress messages\nmoved 0 sessions, 0 secrets, 0 ingress messages; removed nothing\n');
+      expect(again.stdout).toBe(
+        'found 0 tenants (none): 0 sessions, 0 secrets, 0 waiting ingress messages\nmoved 0 sessions, 0 secrets, 0 ingress messages; removed nothing\n',
+      );
     } finally {
       await client.close();
       await h.close();

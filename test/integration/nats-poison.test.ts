@@ -74,7 +74,7 @@ describe('NATS poison messages end in the tenant’s dead letters, with their re
     expect(letters.map((l) => l.reason)).toEqual(Array(5).fill('invalid-message'));
     expect(letters.map((l) => l.detail)).toEqual([
       'ingress message rejected: id: invalid message id "m1\\r\\nNats-Rollup: all": it has upper-case letters; ids are lower case (^[a-z0-9][a-z0-9_-]{0,62}$)',
-      "ingress message rejected: not JSON: Unexpected token 'o', \"not json at all\" is not valid JSON",
+      'ingress message rejected: not JSON: Unexpected token \'o\', "not json at all" is not valid JSON',
       'ingress message rejected: body: Unrecognized key: "extra"',
       'ingress message rejected: id: invalid message id "M-UPPER": it has upper-case letters; ids are lower case (^[a-z0-9][a-z0-9_-]{0,62}$)',
       'ingress message rejected: not UTF-8 text',
@@ -199,7 +199,15 @@ describe('NATS poison messages end in the tenant’s dead letters, with their re
     expect(await store.delete('bigcorp', id)).toBe(false);
     expect((await store.list('bigcorp')).map((l) => l.id)).not.toContain(id);
     await expect(
-      store.record({ tenant: 'bigcorp', source: 'ingress', subject: ingressSubject(ACME_SLACK), data: new Uint8Array(), reason: 'invalid-message', detail: '', deliveries: 1 }),
+      store.record({
+        tenant: 'bigcorp',
+        source: 'ingress',
+        subject: ingressSubject(ACME_SLACK),
+        data: new Uint8Array(),
+        reason: 'invalid-message',
+        detail: '',
+        deliveries: 1,
+      }),
     ).rejects.toThrow('dead letter subject "greentic.messaging.ingress.prod.acme.support.slack" is not a channel subject of tenant bigcorp');
     for (const bad of ['', '0', '-1', '1e3', 'constructor', '__proto__', '../1', '9'.repeat(20)]) expect(await store.get('acme', bad)).toBeNull();
     await bus.close();

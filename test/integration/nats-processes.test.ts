@@ -118,22 +118,50 @@ describe("the README's walkthrough with an account per tenant", () => {
   it('the example instance files serve each tenant in its account; each provider reaches only its own', async () => {
     const secure = await startNats(readFileSync(join(EXAMPLES, 'deployments', 'nats', 'nats-server.conf'), 'utf8'));
     try {
-      Object.assign(process.env, { GREENTIC_NATS_PASSWORD: 'host-demo', GREENTIC_NATS_BIGCORP_PASSWORD: 'host-bigcorp-demo', GREENTIC_NATS_ACME_PASSWORD: 'host-acme-demo' });
+      Object.assign(process.env, {
+        GREENTIC_NATS_PASSWORD: 'host-demo',
+        GREENTIC_NATS_BIGCORP_PASSWORD: 'host-bigcorp-demo',
+        GREENTIC_NATS_ACME_PASSWORD: 'host-acme-demo',
+      });
       const configs = join(EXAMPLES, 'deployments', 'nats');
       await serve(['--config', join(configs, 'dedicated-bigcorp.yaml'), '--nats', secure.url]);
       await serve(['--config', join(configs, 'shared.yaml'), '--nats', secure.url]);
       const send = (user: string, password: string, tenant: string, team: string, channel: string) =>
         promisify(execFile)(
           process.execPath,
-          [CLI, 'send', '--nats', `nats://${user}:${password}@127.0.0.1:${secure.port}`, '--inbox-prefix', `_INBOX_${user}`, '--tenant', tenant, '--env', 'prod', '--team', team, '--channel', channel, '--user', 'w1', '--timeout', '15000', 'hello'],
+          [
+            CLI,
+            'send',
+            '--nats',
+            `nats://${user}:${password}@127.0.0.1:${secure.port}`,
+            '--inbox-prefix',
+            `_INBOX_${user}`,
+            '--tenant',
+            tenant,
+            '--env',
+            'prod',
+            '--team',
+            team,
+            '--channel',
+            channel,
+            '--user',
+            'w1',
+            '--timeout',
+            '15000',
+            'hello',
+          ],
           { env: { ...process.env, GREENTIC_LOG_LEVEL: 'fatal' } },
         );
       expect((await send('provider_acme', 'provider-acme-demo', 'acme', 'support', 'slack')).stdout).toBe('Welcome to ACME Support! How can I help?\n');
-      expect((await send('provider_bigcorp', 'provider-bigcorp-demo', 'bigcorp', 'helpdesk', 'webchat')).stdout).toBe("BigCorp Helpdesk here. What's your issue?\n");
+      expect((await send('provider_bigcorp', 'provider-bigcorp-demo', 'bigcorp', 'helpdesk', 'webchat')).stdout).toBe(
+        "BigCorp Helpdesk here. What's your issue?\n",
+      );
       // acme's provider publishing to bigcorp: refused by the server, so no answer comes.
       const refused = await send('provider_acme', 'provider-acme-demo', 'bigcorp', 'helpdesk', 'webchat').catch((e: { code: number; stderr: string }) => e);
       expect((refused as { code: number }).code).toBe(1);
-      expect((refused as { stderr: string }).stderr).toContain('Permissions Violation for Publish to \"greentic.messaging.ingress.prod.bigcorp.helpdesk.webchat\"');
+      expect((refused as { stderr: string }).stderr).toContain(
+        'Permissions Violation for Publish to \"greentic.messaging.ingress.prod.bigcorp.helpdesk.webchat\"',
+      );
       expect((refused as { stderr: string }).stderr).not.toContain('provider-acme-demo');
     } finally {
       await Promise.all(children.splice(0).map((c) => (c.exitCode === null ? new Promise((r) => (c.once('exit', r), c.kill('SIGTERM'))) : undefined)));

@@ -16,7 +16,8 @@ process.env.GREENTIC_MASTER_KEY = 'cd'.repeat(32);
 const NEWCO = { tenant: 'newco', env: 'prod', team: 'desk', channel: 'web' };
 const FILES = {
   'tenants/newco/tenant.yaml': 'tenant: { id: newco }\nteams:\n  desk:\n    channels:\n      web: { provider: messaging-webchat }\n',
-  'tenants/newco/flows/newco_desk_flow.yaml': 'name: newco_desk_flow\nversion: "1"\nnodes:\n  - id: hi\n    type: reply\n    config: { message: "NewCo over NATS" }\n',
+  'tenants/newco/flows/newco_desk_flow.yaml':
+    'name: newco_desk_flow\nversion: "1"\nnodes:\n  - id: hi\n    type: reply\n    config: { message: "NewCo over NATS" }\n',
 };
 
 let nats: NatsServer;
@@ -55,7 +56,7 @@ async function undeploy(i: number) {
 const consumerInfo = async () => (await jetstreamManager(client.nc)).consumers.info(ingressStream('newco'), ingressConsumerName('newco'));
 
 describe('NATS: a tenant added and removed while two instances run', () => {
-  it("is served by every instance whose bundle gets it, each message answered once; its streams and consumer made at run time", async () => {
+  it('is served by every instance whose bundle gets it, each message answered once; its streams and consumer made at run time', async () => {
     expect((await deploy(0)).outcome).toBe('added');
     expect((await deploy(1)).outcome).toBe('added');
     const ids = Array.from({ length: 20 }, () => newMessageId());
@@ -84,12 +85,13 @@ describe('NATS: a tenant added and removed while two instances run', () => {
     const stream = await (await jetstreamManager(client.nc)).streams.info(ingressStream('newco'));
     expect(stream.state.messages).toBeGreaterThanOrEqual(2);
     // Both other tenants were served throughout.
-    expect(replies(await converse(client, { tenant: 'bigcorp', env: 'prod', team: 'helpdesk', channel: 'webchat' }, { user: 'b', text: 'hi' }, 30_000))).toEqual([
-      "BigCorp Helpdesk here. What's your issue?",
-    ]);
+    expect(
+      replies(await converse(client, { tenant: 'bigcorp', env: 'prod', team: 'helpdesk', channel: 'webchat' }, { user: 'b', text: 'hi' }, 30_000)),
+    ).toEqual(["BigCorp Helpdesk here. What's your issue?"]);
 
     expect((await deploy(1)).outcome).toBe('added');
-    for (let tries = 0; (answersById(await egressMessages(client.nc, ['newco'])).get(waiting) ?? 0) === 0 && tries < 100; tries++) await new Promise((r) => setTimeout(r, 100));
+    for (let tries = 0; (answersById(await egressMessages(client.nc, ['newco'])).get(waiting) ?? 0) === 0 && tries < 100; tries++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(answersById(await egressMessages(client.nc, ['newco'])).get(waiting)).toBe(1);
   });
 });

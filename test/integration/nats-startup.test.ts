@@ -62,7 +62,20 @@ function run(args: string[], env: Record<string, string> = {}): Run {
     },
   };
 }
-const serveArgs = (url: string, ...more: string[]) => ['serve', '--bundle', EXAMPLES, '--data', data.dir, '--port', '0', '--workers', '1', '--nats', url, ...more];
+const serveArgs = (url: string, ...more: string[]) => [
+  'serve',
+  '--bundle',
+  EXAMPLES,
+  '--data',
+  data.dir,
+  '--port',
+  '0',
+  '--workers',
+  '1',
+  '--nats',
+  url,
+  ...more,
+];
 
 describe('NATS at start', () => {
   it('without JetStream: one clear line and exit 1, no stack, no hang', async () => {
@@ -88,7 +101,10 @@ describe('NATS at start', () => {
       await r.waitFor(/^greentic-host ready/);
       expect(r.out()).toMatch(/attempt 3: connection refused\); retrying in 2\.0 s/);
       const client = await natsClient(url);
-      expect(await converse(client, ACME_SLACK, { user: 'late', text: 'hello' }, 20_000)).toMatchObject({ ok: true, replies: ['Welcome to ACME Support! How can I help?'] });
+      expect(await converse(client, ACME_SLACK, { user: 'late', text: 'hello' }, 20_000)).toMatchObject({
+        ok: true,
+        replies: ['Welcome to ACME Support! How can I help?'],
+      });
       await client.close();
     } finally {
       await r.stop();
@@ -125,7 +141,9 @@ describe('credentials never appear in output', () => {
   it('a user that may not look up or create the streams: one clear line and exit 1, no hang', async () => {
     const r = run(serveArgs(`nats://provider_acme:provider-acme-demo@127.0.0.1:${secure.port}`, '--tenants', 'acme'));
     expect(await r.exited).toBe(1);
-    expect(r.err().trim().split('\n').at(-1)).toMatch(/^greentic-host serve: cannot look up stream KV_greentic_secrets_global as NATS user provider_acme: Permissions Violation for /);
+    expect(r.err().trim().split('\n').at(-1)).toMatch(
+      /^greentic-host serve: cannot look up stream KV_greentic_secrets_global as NATS user provider_acme: Permissions Violation for /,
+    );
     expect(r.err()).not.toMatch(/\n\s+at /);
   }, 30_000);
 

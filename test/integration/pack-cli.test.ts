@@ -31,7 +31,7 @@ const keyPair = (name: string) => {
 const wasm = Buffer.from('\0asm\x0d\0\x01\0');
 
 describe('pack inspect', () => {
-  it("shows the real echo-pack: its component and digest, its flow, what it asks for and how a tenant grants it", async () => {
+  it('shows the real echo-pack: its component and digest, its flow, what it asks for and how a tenant grants it', async () => {
     const r = await pack('inspect', ECHO);
     expect(r.code).toBe(0);
     expect(r.out.slice(0, 7)).toEqual([
@@ -53,16 +53,32 @@ describe('pack inspect', () => {
     const j = JSON.parse(r.out.join('\n'));
     expect(j.pack_id).toBe('echo-pack');
     expect(j.signature).toEqual({ state: 'unsigned' });
-    expect(j.components[0]).toMatchObject({ id: 'ai.greentic.component-echo', type: 'component-echo', sha256: '653197f6ab23a59b7abdb4ce3f1e5dfef0353ef25419943b4e47f70728f84bb4' });
+    expect(j.components[0]).toMatchObject({
+      id: 'ai.greentic.component-echo',
+      type: 'component-echo',
+      sha256: '653197f6ab23a59b7abdb4ce3f1e5dfef0353ef25419943b4e47f70728f84bb4',
+    });
     expect(j.flows[0].nodes[0].component).toBe('ai.greentic.component-echo');
   });
 
   it('refuses a hostile pack in one line, exit 1; bad usage is exit 2', async () => {
     const slip = file('slip.gtpack', writeZip([{ name: '../x', data: Buffer.from('x') }]));
-    expect(await pack('inspect', slip)).toEqual({ code: 1, out: [], err: [`greentic-host pack: ${slip}: entry "../x" has a ".." segment (a path outside the pack)`] });
-    expect(await pack('inspect', join(work.dir, 'none.gtpack'))).toEqual({ code: 1, out: [], err: [`greentic-host pack: ${join(work.dir, 'none.gtpack')}: file not found`] });
+    expect(await pack('inspect', slip)).toEqual({
+      code: 1,
+      out: [],
+      err: [`greentic-host pack: ${slip}: entry "../x" has a ".." segment (a path outside the pack)`],
+    });
+    expect(await pack('inspect', join(work.dir, 'none.gtpack'))).toEqual({
+      code: 1,
+      out: [],
+      err: [`greentic-host pack: ${join(work.dir, 'none.gtpack')}: file not found`],
+    });
     expect(await pack('inspect')).toEqual({ code: 2, out: [], err: ['greentic-host pack: expected one FILE.gtpack argument (see --help)'] });
-    expect(await pack('inspect', ECHO, '--require-signed')).toEqual({ code: 2, out: [], err: ['greentic-host pack: --trust and --require-signed are options of pack verify (see --help)'] });
+    expect(await pack('inspect', ECHO, '--require-signed')).toEqual({
+      code: 2,
+      out: [],
+      err: ['greentic-host pack: --trust and --require-signed are options of pack verify (see --help)'],
+    });
     expect((await pack('sign', ECHO)).err).toEqual(['greentic-host pack: expected inspect or verify, got "sign" (see --help)']);
   });
 });
@@ -86,7 +102,14 @@ describe('pack verify', () => {
       out: [],
       err: [`greentic-host pack: ${signed}: signatures/pack.sig: the signature is not by any trusted key (${stranger.pem})`],
     });
-    const changed = file('changed.gtpack', buildTestPack({ components: [{ id: 'ai.test.node', wasm }], signWith: signer.privateKey, tamper: { 'components/ai.test.node.wasm': Buffer.from('other') } }));
+    const changed = file(
+      'changed.gtpack',
+      buildTestPack({
+        components: [{ id: 'ai.test.node', wasm }],
+        signWith: signer.privateKey,
+        tamper: { 'components/ai.test.node.wasm': Buffer.from('other') },
+      }),
+    );
     expect((await pack('verify', changed, '--trust', signer.pem)).err).toEqual([
       `greentic-host pack: ${changed}: sbom.cbor: "components/ai.test.node.wasm" is 5 bytes, the SBOM says 8`,
     ]);

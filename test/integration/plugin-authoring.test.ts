@@ -78,7 +78,15 @@ describe('writing a component, step by step as the README says', () => {
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const shown = step.output.slice(0, step.output.indexOf('...'));
     expect(lines(r.stdout).slice(0, shown.length)).toEqual(shown);
-    for (const f of ['src/greet_user.js', 'manifest.yaml', 'jsconfig.json', 'package.json', 'test/greet_user.test.mjs', 'README.md', 'types/node-component.d.ts']) {
+    for (const f of [
+      'src/greet_user.js',
+      'manifest.yaml',
+      'jsconfig.json',
+      'package.json',
+      'test/greet_user.test.mjs',
+      'README.md',
+      'types/node-component.d.ts',
+    ]) {
       expect(existsSync(join(component, f)), f).toBe(true);
     }
     expect(readFileSync(join(component, 'src', 'greet_user.js'), 'utf8')).toMatch(/^\/\/ @ts-check\n/);
@@ -161,7 +169,11 @@ describe('writing a component, step by step as the README says', () => {
           '',
         ].join('\n'),
       );
-      expect(createHash('sha256').update(readFileSync(join(component, 'dist', 'greet_user.wasm'))).digest('hex')).toBe(digest);
+      expect(
+        createHash('sha256')
+          .update(readFileSync(join(component, 'dist', 'greet_user.wasm')))
+          .digest('hex'),
+      ).toBe(digest);
     } finally {
       writeFileSync(manifestFile, good);
     }

@@ -33,7 +33,9 @@ function processTierBundle(): string {
       '      isolation: process\n      limits:\n        deadline_ms: 60000\n    grants:\n      components:\n        reply: {}\n        ask: {}\n        branch: {}\n        faults: {}\n',
     ),
   );
-  writeFiles(b.dir, { 'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] } });
+  writeFiles(b.dir, {
+    'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] },
+  });
   return b.dir;
 }
 
@@ -54,7 +56,7 @@ function sandboxChildren(pid: number): number[] {
 }
 
 describe('a process-tier tenant in a running host', () => {
-  it("kill -9 of its sandbox processes fails only its turn in flight; both tenants go on being served, and the crash is counted", async () => {
+  it('kill -9 of its sandbox processes fails only its turn in flight; both tenants go on being served, and the crash is counted', async () => {
     const t = await startHost({ bundleDir: processTierBundle() });
     cleanups.push(() => t.close());
     expect(replies(await t.say(BIGCORP_WEBCHAT, 'u1', 'x'))).toEqual(['ok']);
@@ -64,11 +66,18 @@ describe('a process-tier tenant in a running host', () => {
     const inFlight = t.say(BIGCORP_WEBCHAT, 'u2', 'l');
     await new Promise((r) => setTimeout(r, 300));
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    expect(await inFlight).toMatchObject({ ok: false, code: 'worker-crashed', message: 'the sandbox process running this call died (signal SIGKILL)', retryable: true });
+    expect(await inFlight).toMatchObject({
+      ok: false,
+      code: 'worker-crashed',
+      message: 'the sandbox process running this call died (signal SIGKILL)',
+      retryable: true,
+    });
     expect(replies(await t.say(ACME_SLACK, 'u3', 'hello'))).toEqual(['Welcome to ACME Support! How can I help?']);
     // Both deaths seen (a turn handed to the killed spare before its exit is noticed would fail as well).
     await eventually(() => t.host.pool.sandboxPids('bigcorp').every((p) => !pids.includes(p)), 'the death of both killed processes');
-    expect(await t.host.metrics.registry.getSingleMetricAsString('greentic_worker_crashes_total')).toMatch(/greentic_worker_crashes_total\{tenant="bigcorp",tier="process"\} 2$/m);
+    expect(await t.host.metrics.registry.getSingleMetricAsString('greentic_worker_crashes_total')).toMatch(
+      /greentic_worker_crashes_total\{tenant="bigcorp",tier="process"\} 2$/m,
+    );
     expect(replies(await t.say(BIGCORP_WEBCHAT, 'u1', 'x'))).toEqual(['ok']);
   });
 });
@@ -77,7 +86,10 @@ describe('serve with a process-tier tenant', () => {
   it('survives kill -9 of its sandbox processes: the turn in flight fails with a clear error, the next is served', async () => {
     const data = tempDir('greentic-serve-data-');
     cleanups.push(data.cleanup);
-    const s: ServeProcess = await startServe(['--bundle', processTierBundle(), '--data', data.dir], { GREENTIC_MASTER_KEY: 'ab'.repeat(32), GREENTIC_METRICS_TOKEN: METRICS_TOKEN });
+    const s: ServeProcess = await startServe(['--bundle', processTierBundle(), '--data', data.dir], {
+      GREENTIC_MASTER_KEY: 'ab'.repeat(32),
+      GREENTIC_METRICS_TOKEN: METRICS_TOKEN,
+    });
     cleanups.push(async () => {
       if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
       await s.exited;
@@ -101,14 +113,27 @@ describe('serve with a process-tier tenant', () => {
       status: 503,
       body: { error: { code: 'worker-crashed', message: 'Sorry, something went wrong on our side. Please try again in a moment.', retryable: true } },
     });
-    expect(s.logs().filter((l) => l.event === 'webchat-turn-failed').map((l) => [l.code, l.reason])).toContainEqual(['worker-crashed', 'the sandbox process running this call died (signal SIGKILL)']);
+    expect(
+      s
+        .logs()
+        .filter((l) => l.event === 'webchat-turn-failed')
+        .map((l) => [l.code, l.reason]),
+    ).toContainEqual(['worker-crashed', 'the sandbox process running this call died (signal SIGKILL)']);
     // Both deaths seen (a turn handed to the killed spare before its exit is noticed would fail as well).
-    const crashes = async () => (await (await fetch(`${s.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()).match(/greentic_worker_crashes_total\{tenant="bigcorp",tier="process"\} (\d+)$/m)?.[1];
+    const crashes = async () =>
+      (await (await fetch(`${s.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text()).match(
+        /greentic_worker_crashes_total\{tenant="bigcorp",tier="process"\} (\d+)$/m,
+      )?.[1];
     await eventually(async () => (await crashes()) === '2', 'both deaths counted');
     expect(await chat('x')).toMatchObject({ status: 200, body: { replies: ['ok'] } });
     expect(s.proc.exitCode).toBeNull();
     expect(sandboxChildren(s.pid).some((p) => children.includes(p))).toBe(false);
-    expect(s.logs().filter((l) => l.event === 'sandbox-process-exit').map((l) => l.how)).toEqual(['signal SIGKILL', 'signal SIGKILL']);
+    expect(
+      s
+        .logs()
+        .filter((l) => l.event === 'sandbox-process-exit')
+        .map((l) => l.how),
+    ).toEqual(['signal SIGKILL', 'signal SIGKILL']);
     // A graceful stop takes its sandbox processes with it.
     const live = sandboxChildren(s.pid);
     s.proc.kill('SIGTERM');

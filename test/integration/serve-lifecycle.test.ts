@@ -39,7 +39,9 @@ function slowBundle(deadlineMs: number): string {
       '      limits:\n        deadline_ms: 20000\n    grants:\n      components:\n        reply: {}\n        ask: {}\n        branch: {}\n        faults: {}\n',
     ),
   );
-  writeFiles(b.dir, { 'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] } });
+  writeFiles(b.dir, {
+    'tenants/bigcorp/flows/bigcorp_helpdesk_flow.yaml': { name: 'bigcorp_helpdesk_flow', version: '1', start: 'f', nodes: [{ id: 'f', type: 'faults' }] },
+  });
   return b.dir;
 }
 
@@ -58,12 +60,16 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serve
 /** POST a webchat message on a keep-alive agent; resolves with status, headers and body. */
 function chat(base: string, agent: Agent, text: string): Promise<{ status: number; connection: string | undefined; cookie?: string; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}/webchat/bigcorp/prod/helpdesk/webchat/messages`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      let data = '';
-      res.on('data', (d: Buffer) => (data += d.toString()));
-      const cookie = res.headers['set-cookie']?.[0]?.split(';')[0];
-      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, ...(cookie ? { cookie } : {}), body: JSON.parse(data) }));
-    });
+    const req = request(
+      `${base}/webchat/bigcorp/prod/helpdesk/webchat/messages`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let data = '';
+        res.on('data', (d: Buffer) => (data += d.toString()));
+        const cookie = res.headers['set-cookie']?.[0]?.split(';')[0];
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, ...(cookie ? { cookie } : {}), body: JSON.parse(data) }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ text }));
   });
@@ -145,7 +151,10 @@ describe('one instance per data directory', () => {
     first.proc.kill('SIGKILL');
     await first.exited;
     const third = await serve(['--bundle', EXAMPLES, '--data', data]);
-    expect(third.logs().find((l) => l.event === 'lock-taken-over')).toMatchObject({ pid: first.pid, msg: 'took over the data directory lock of a process that is gone' });
+    expect(third.logs().find((l) => l.event === 'lock-taken-over')).toMatchObject({
+      pid: first.pid,
+      msg: 'took over the data directory lock of a process that is gone',
+    });
     expect(readdirSync(join(data, 'greentic.lock'))).toEqual(['000000002']);
     expect(JSON.parse(readFileSync(join(data, 'greentic.lock', '000000002'), 'utf8')).pid).toBe(third.pid);
     third.proc.kill('SIGTERM');

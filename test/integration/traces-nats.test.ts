@@ -56,7 +56,9 @@ describe('a trace across NATS', () => {
   it('starts a new trace for a traceparent that is not one (what a publisher sends is not trusted)', async () => {
     const before = collector.spans.length;
     const forged = 'ff-zzzz-not-a-trace\r\ninjected: yes';
-    const bad = await converse(a.host.bus, ACME_SLACK, { user: 'u2', text: 'hello' }, 20_000, { traceparent: '00-00000000000000000000000000000000-0000000000000000-01' });
+    const bad = await converse(a.host.bus, ACME_SLACK, { user: 'u2', text: 'hello' }, 20_000, {
+      traceparent: '00-00000000000000000000000000000000-0000000000000000-01',
+    });
     expect(bad.ok).toBe(true);
     await expect(converse(a.host.bus, ACME_SLACK, { user: 'u3', text: 'hello' }, 5_000, { traceparent: forged })).rejects.toThrow(
       'header traceparent value "ff-zzzz-not-a-trace\\r\\ninjected: yes" has characters NATS headers cannot carry',

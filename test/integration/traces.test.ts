@@ -61,7 +61,13 @@ describe('OpenTelemetry traces', () => {
     for (const n of nodes) {
       expect(n.traceId).toBe(turn.traceId);
       expect(n.parentSpanId).toBe(turn.spanId);
-      expect(n.attributes).toMatchObject({ 'greentic.tenant': 'acme', 'greentic.env': 'prod', 'greentic.team': 'support', 'greentic.session': turn.attributes['greentic.session'], 'greentic.flow': 'acme_support_flow' });
+      expect(n.attributes).toMatchObject({
+        'greentic.tenant': 'acme',
+        'greentic.env': 'prod',
+        'greentic.team': 'support',
+        'greentic.session': turn.attributes['greentic.session'],
+        'greentic.flow': 'acme_support_flow',
+      });
       expect(n.startNs >= turn.startNs && n.endNs <= turn.endNs).toBe(true);
     }
     // Every byte the exporter sent: neither the message text, nor the secret, nor the replies.
@@ -74,7 +80,9 @@ describe('OpenTelemetry traces', () => {
     const before = collector.spans.length;
     const r = await call(base, 'POST', '/api/v1/messages', { token, body: { env: 'prod', channel: 'slack', user: 'u2', text: JSON.stringify({ calls: [] }) } });
     expect(r.status).toBe(200);
-    await collector.waitFor((s) => s.slice(before).some((x) => x.name === 'greentic.api POST /api/v1/messages') && s.slice(before).some((x) => x.name === 'greentic.turn'));
+    await collector.waitFor(
+      (s) => s.slice(before).some((x) => x.name === 'greentic.api POST /api/v1/messages') && s.slice(before).some((x) => x.name === 'greentic.turn'),
+    );
     const fresh = collector.spans.slice(before);
     const api = fresh.find((s) => s.name === 'greentic.api POST /api/v1/messages')!;
     const turn = fresh.find((s) => s.name === 'greentic.turn')!;
@@ -86,12 +94,16 @@ describe('OpenTelemetry traces', () => {
   it('are off without an endpoint: no SDK module is loaded, the host holds the no-op tracer', async () => {
     expect(tracingConfigFromEnv({})).toBeUndefined();
     expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/', OTEL_SDK_DISABLED: 'true' })).toBeUndefined();
-    expect(tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/', OTEL_SERVICE_NAME: 'bot', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b' })).toEqual({
+    expect(
+      tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/', OTEL_SERVICE_NAME: 'bot', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%20b' }),
+    ).toEqual({
       endpoint: 'http://c:4318/v1/traces',
       serviceName: 'bot',
       headers: { 'api-key': 'a b' },
     });
-    expect(() => tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://c:4317' })).toThrow('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: grpc: is not http: or https: (OTLP/HTTP)');
+    expect(() => tracingConfigFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://c:4317' })).toThrow(
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: grpc: is not http: or https: (OTLP/HTTP)',
+    );
     // A fresh process: a host started without tracing has loaded no OpenTelemetry SDK or exporter module
     // (only @opentelemetry/api, which prom-client loads for its exemplars whenever it is installed).
     const script = `
@@ -105,7 +117,10 @@ describe('OpenTelemetry traces', () => {
       const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('@opentelemetry') && !k.includes('@opentelemetry/api/'));
       console.log(JSON.stringify({ enabled: host.tracing.enabled, loaded }));
       await host.close();`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, GREENTIC_MASTER_KEY: 'ab'.repeat(32) } }).toString();
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, GREENTIC_MASTER_KEY: 'ab'.repeat(32) },
+    }).toString();
     expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ enabled: false, loaded: [] });
     expect(NO_TRACING.startTurn({ tenant: 'acme', env: 'prod', team: 'support', channel: 'slack' }, undefined)).toBeUndefined();
   });

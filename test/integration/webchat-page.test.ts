@@ -80,7 +80,13 @@ const TICKET = {
     type: 'AdaptiveCard',
     body: [
       { type: 'TextBlock', text: 'Ticket 4711', weight: 'bolder', size: 'medium' },
-      { type: 'FactSet', facts: [{ title: 'Status', value: 'open' }, { title: 'Queue', value: 'callback' }] },
+      {
+        type: 'FactSet',
+        facts: [
+          { title: 'Status', value: 'open' },
+          { title: 'Queue', value: 'callback' },
+        ],
+      },
     ],
     actions: [{ type: 'Action.Submit', title: 'Start over', data: 'hi' }],
   },
@@ -187,7 +193,12 @@ describe('the webchat page, in a real browser', () => {
     const [cookie] = await context.cookies();
     expect(cookie!.value).not.toBe(stale);
     expect(cookie!.value).toMatch(/^v1\.w[0-9a-f]{32}\./);
-    expect(t.logs.lines.filter((l) => l.event === 'webchat-cookie-replaced').at(-1)).toMatchObject({ tenant_id: 'bigcorp', env_id: 'prod', team_id: 'helpdesk', channel: 'webchat' });
+    expect(t.logs.lines.filter((l) => l.event === 'webchat-cookie-replaced').at(-1)).toMatchObject({
+      tenant_id: 'bigcorp',
+      env_id: 'prod',
+      team_id: 'helpdesk',
+      channel: 'webchat',
+    });
     await context.close();
   });
 

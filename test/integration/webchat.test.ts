@@ -61,7 +61,7 @@ describe('the webchat endpoint', () => {
     expect(second.setCookie).toBeNull();
   });
 
-  it("never follows a cookie replayed on another channel, of the same tenant or another: a fresh session there", async () => {
+  it('never follows a cookie replayed on another channel, of the same tenant or another: a fresh session there', async () => {
     const first = await post(BIGCORP, { text: 'hi' });
     for (const path of ['/webchat/bigcorp/prod/helpdesk/vip', '/webchat/acme/prod/sales/webchat']) {
       const replay = await post(path, { text: 'hi' }, first.cookie);

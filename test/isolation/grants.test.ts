@@ -50,7 +50,9 @@ describe('components are usable only where granted', () => {
       (dir) => installTenantComponent(dir, 'acme', 'forger'),
     );
     expect(t.host.problems.map(formatProblem)).toContainEqual(
-      expect.stringMatching(/bigcorp_helpdesk_flow\.yaml: nodes\.x\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, handlebars, reply\)$/),
+      expect.stringMatching(
+        /bigcorp_helpdesk_flow\.yaml: nodes\.x\.type: unknown component type "forger" \(tenant "bigcorp" can use: ask, branch, handlebars, reply\)$/,
+      ),
     );
     expect(await t.say(BIGCORP_WEBCHAT, 'u9', 'hi')).toMatchObject({ ok: false, code: 'flow-unavailable' });
   });

@@ -58,33 +58,37 @@ describe('hostile-module generator', () => {
     }
   }
 
-  it(`${RUNS} random modules: each refused at load or failing only its own call, and another tenant served after each`, async () => {
-    let n = 0;
-    const seen = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(hostileSpec, async (s) => {
-        n++;
-        const got = await outcome(s, n);
-        const want = expectedOutcome(s);
-        const label = 'refused' in got ? 'refused' : 'code' in got ? got.code : 'ok';
-        seen.set(label, (seen.get(label) ?? 0) + 1);
-        if ('refused' in want) {
-          expect(got).toHaveProperty('refused');
-          expect((got as { refused: string }).refused).toMatch(/^gen-\d+\.wasm: component "gen"/);
-          expect((got as { refused: string }).refused).toMatch(want.refused);
-        } else if ('code' in want) {
-          expect(got).toMatchObject({ code: want.code });
-          expect((got as { message: string }).message).toMatch(/^component "gen" /);
-        } else {
-          expect(got).toEqual(want);
-        }
-        const bigcorp = testScope({ ctx: { tenantId: 'bigcorp', teamId: 'helpdesk' } }).scope;
-        expect(await pool.invoke({ component: benign, scope: bigcorp, input: input('x') })).toEqual({ replies: ['ok'], next: { tag: 'end' } });
-      }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: true },
-    );
-    console.log(`hostile modules (seed ${SEED}): ${n} run, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
-  }, Math.max(60_000, RUNS * 2000));
+  it(
+    `${RUNS} random modules: each refused at load or failing only its own call, and another tenant served after each`,
+    async () => {
+      let n = 0;
+      const seen = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(hostileSpec, async (s) => {
+          n++;
+          const got = await outcome(s, n);
+          const want = expectedOutcome(s);
+          const label = 'refused' in got ? 'refused' : 'code' in got ? got.code : 'ok';
+          seen.set(label, (seen.get(label) ?? 0) + 1);
+          if ('refused' in want) {
+            expect(got).toHaveProperty('refused');
+            expect((got as { refused: string }).refused).toMatch(/^gen-\d+\.wasm: component "gen"/);
+            expect((got as { refused: string }).refused).toMatch(want.refused);
+          } else if ('code' in want) {
+            expect(got).toMatchObject({ code: want.code });
+            expect((got as { message: string }).message).toMatch(/^component "gen" /);
+          } else {
+            expect(got).toEqual(want);
+          }
+          const bigcorp = testScope({ ctx: { tenantId: 'bigcorp', teamId: 'helpdesk' } }).scope;
+          expect(await pool.invoke({ component: benign, scope: bigcorp, input: input('x') })).toEqual({ replies: ['ok'], next: { tag: 'end' } });
+        }),
+        { seed: SEED, numRuns: RUNS, endOnFailure: true },
+      );
+      console.log(`hostile modules (seed ${SEED}): ${n} run, outcomes ${JSON.stringify(Object.fromEntries(seen))}`);
+    },
+    Math.max(60_000, RUNS * 2000),
+  );
 
   it('a component that instantiates one core module twice (doubling what it declares) fails to instantiate', async () => {
     const jco = await import('@bytecodealliance/jco');

@@ -126,7 +126,16 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
         environments: { prod: {}, staging: {} },
         // Room for a slow machine: what is tested is how a call fails, not how fast.
         settings: { limits: { deadline_ms: 10000 } },
-        grants: { components: { reply: null, ask: null, branch: null, 'hog-run': null, 'hog-cbor': null, 'hog-glue': { wasi: ['wasi:clocks/monotonic-clock', 'wasi:io/poll'] } } },
+        grants: {
+          components: {
+            reply: null,
+            ask: null,
+            branch: null,
+            'hog-run': null,
+            'hog-cbor': null,
+            'hog-glue': { wasi: ['wasi:clocks/monotonic-clock', 'wasi:io/poll'] },
+          },
+        },
       },
       'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'h', nodes: [{ id: 'h', type: 'hog-run' }] },
       'tenants/acme/flows/acme_sales_flow.yaml': { name: 'acme_sales_flow', version: '1', start: 'h', nodes: [{ id: 'h', type: 'hog-glue' }] },
@@ -144,15 +153,35 @@ describe('a guest that grows, recurses or hands over too much at run time fails 
   const cases: Array<[string, typeof ACME_SUPPORT, string, { replies: string[] } | { code: string; message: string | RegExp }]> = [
     ['a funcref table grown without end is capped', ACME_SUPPORT, 't', { replies: ['table capped'] }],
     ['an externref table grown without end is capped', ACME_SUPPORT, 'x', { replies: ['table capped'] }],
-    ['memory grown without end runs out at the cap', ACME_SUPPORT, 'b', { code: 'out-of-memory', message: /^component "hog-run" ran out of memory \(limit 64 MiB\)/ }],
-    ['fat frames recursing without end', ACME_SUPPORT, 'r', { code: 'trap', message: 'component "hog-run" trapped: Maximum call stack size exceeded (unbounded recursion)' }],
-    ['recursion that calls the host at every level', ACME_SUPPORT, 'R', { code: 'trap', message: 'component "hog-run" trapped: Maximum call stack size exceeded (unbounded recursion)' }],
+    [
+      'memory grown without end runs out at the cap',
+      ACME_SUPPORT,
+      'b',
+      { code: 'out-of-memory', message: /^component "hog-run" ran out of memory \(limit 64 MiB\)/ },
+    ],
+    [
+      'fat frames recursing without end',
+      ACME_SUPPORT,
+      'r',
+      { code: 'trap', message: 'component "hog-run" trapped: Maximum call stack size exceeded (unbounded recursion)' },
+    ],
+    [
+      'recursion that calls the host at every level',
+      ACME_SUPPORT,
+      'R',
+      { code: 'trap', message: 'component "hog-run" trapped: Maximum call stack size exceeded (unbounded recursion)' },
+    ],
     ['a million empty replies (lean binding)', ACME_SUPPORT, 'e', { code: 'limit-exceeded', message: items('hog-run') }],
     ['1000 replies over the same 1 MiB (lean binding)', ACME_SUPPORT, 'o', { code: 'limit-exceeded', message: bytes('hog-run') }],
     ['a 20 MiB key passed to state.get', ACME_SUPPORT, 's', { code: 'limit-exceeded', message: bytes('hog-run') }],
     ["a million empty replies (jco's glue)", ACME_SALES, 'e', { code: 'limit-exceeded', message: items('hog-glue') }],
     ["1000 replies over the same 1 MiB (jco's glue)", ACME_SALES, 'o', { code: 'limit-exceeded', message: bytes('hog-glue') }],
-    ['2000 live resource handles', ACME_SALES, 'h', { code: 'limit-exceeded', message: 'component "hog-glue" holds more than 1000 live resource handles of one type' }],
+    [
+      '2000 live resource handles',
+      ACME_SALES,
+      'h',
+      { code: 'limit-exceeded', message: 'component "hog-glue" holds more than 1000 live resource handles of one type' },
+    ],
     ['1100 resource handles, each dropped', ACME_SALES, 'H', { replies: ['handles dropped'] }],
   ];
   it.each(cases)('%s', async (_name, channel, input, expected) => {

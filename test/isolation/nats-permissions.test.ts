@@ -60,7 +60,9 @@ beforeAll(async () => {
   expect(r).toMatchObject({ ok: true });
   victimSession = (r as { session: string }).session;
   acmeAdmin = await as('admin_acme', 'admin-acme-demo');
-  await (await NatsSecretStore.open(acmeAdmin, Buffer.from(process.env.GREENTIC_MASTER_KEY!, 'hex'))).set({ kind: 'tenant', tenant: 'acme' }, 'crm_token', 'victim-secret');
+  await (
+    await NatsSecretStore.open(acmeAdmin, Buffer.from(process.env.GREENTIC_MASTER_KEY!, 'hex'))
+  ).set({ kind: 'tenant', tenant: 'acme' }, 'crm_token', 'victim-secret');
   acmeProvider.publish(ingressSubject(ACME_SLACK), 'not json');
   for (let i = 0; i < 50 && (await acmeHost.host.deadLetters.list('acme')).length === 0; i++) await settle(100);
   expect(await acmeHost.host.deadLetters.list('acme')).toHaveLength(1);
@@ -109,7 +111,14 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     }
     // What it got instead: nothing of acme exists in bigcorp's account.
     const refusedReasons = new Set(all.filter((x) => x.by === 'admin_bigcorp' && !x.ok).map((x) => x.detail.replace(/'.*'/, "'...'")));
-    const expected = ['api error: stream not found', 'api error: consumer not found', 'api error: no message found', 'api error: subjects overlap with an existing stream', "no responders: '...'", 'timeout'];
+    const expected = [
+      'api error: stream not found',
+      'api error: consumer not found',
+      'api error: no message found',
+      'api error: subjects overlap with an existing stream',
+      "no responders: '...'",
+      'timeout',
+    ];
     for (const r of refusedReasons) expect(expected).toContain(r);
     await settle();
     expect(await snapshot(acmeAdmin, 'acme')).toBe(before);
@@ -163,14 +172,46 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     const conns = await Promise.all(ATTACKERS.map(([u, p]) => as(u, p)));
     const v = victimNames('acme');
     const token = fc.constantFrom(
-      '$JS', 'API', 'STREAM', 'CONSUMER', 'INFO', 'CREATE', 'UPDATE', 'DELETE', 'PURGE', 'MSG', 'GET', 'NEXT', 'DIRECT', 'ACK', 'NAMES', 'LIST',
-      '$KV', 'greentic', 'messaging', 'ingress', 'egress', 'deadletter', 'prod', 'acme', 'bigcorp', 'support', 'slack', victimSession,
-      ...v.streams, ...v.buckets, 'ingress-acme', 'KV_greentic_sessions_bigcorp', 'GREENTIC_INGRESS_bigcorp',
+      '$JS',
+      'API',
+      'STREAM',
+      'CONSUMER',
+      'INFO',
+      'CREATE',
+      'UPDATE',
+      'DELETE',
+      'PURGE',
+      'MSG',
+      'GET',
+      'NEXT',
+      'DIRECT',
+      'ACK',
+      'NAMES',
+      'LIST',
+      '$KV',
+      'greentic',
+      'messaging',
+      'ingress',
+      'egress',
+      'deadletter',
+      'prod',
+      'acme',
+      'bigcorp',
+      'support',
+      'slack',
+      victimSession,
+      ...v.streams,
+      ...v.buckets,
+      'ingress-acme',
+      'KV_greentic_sessions_bigcorp',
+      'GREENTIC_INGRESS_bigcorp',
     );
     const op = fc.record({
       by: fc.integer({ min: 0, max: conns.length - 1 }),
       subject: fc.array(token, { minLength: 1, maxLength: 8 }).map((t) => t.join('.')),
-      header: fc.option(fc.constantFrom(['Nats-Rollup', 'all'], ['Nats-Rollup', 'sub'], ['Nats-Msg-Id', 'victim-id'], ['KV-Operation', 'PURGE'], ['KV-Operation', 'DEL'])),
+      header: fc.option(
+        fc.constantFrom(['Nats-Rollup', 'all'], ['Nats-Rollup', 'sub'], ['Nats-Msg-Id', 'victim-id'], ['KV-Operation', 'PURGE'], ['KV-Operation', 'DEL']),
+      ),
       reply: fc.option(fc.constantFrom(v.egress, v.ingress, `$KV.greentic_sessions_acme.prod.support.${victimSession}`, '_INBOX_host_acme.x')),
       body: fc.oneof(fc.constant(''), fc.constant('{"seq":1}'), fc.constant('{"subjects_filter":">"}'), fc.string({ maxLength: 40 })),
     });
@@ -205,9 +246,14 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     const acmeHost = await instance('acme');
     try {
       // Each reached acme's instance and was answered (a busy machine may answer with a deadline error; either way it was not taken).
-      const answers = () => acmeEgressSeen.map((s) => JSON.parse(s) as { kind: string; in_reply_to: string }).filter((e) => e.kind === 'turn-end' || e.kind === 'error');
+      const answers = () =>
+        acmeEgressSeen.map((s) => JSON.parse(s) as { kind: string; in_reply_to: string }).filter((e) => e.kind === 'turn-end' || e.kind === 'error');
       for (let i = 0; i < 300 && answers().length < 2; i++) await settle(100);
-      expect(answers().map((e) => e.in_reply_to).sort()).toEqual(['mwaiting1', 'mwaiting2']);
+      expect(
+        answers()
+          .map((e) => e.in_reply_to)
+          .sort(),
+      ).toEqual(['mwaiting1', 'mwaiting2']);
     } finally {
       await acmeHost.close();
     }

@@ -86,7 +86,10 @@ describe('a sandbox process that dies fails only the call it held', () => {
     expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);
     const [first] = pool.sandboxPids('acme');
     const bomb = pool.invoke({ component: tableBomb, scope: acme(), input: input('t') });
-    const calm = calmTenant(pool, bomb.catch(() => undefined));
+    const calm = calmTenant(
+      pool,
+      bomb.catch(() => undefined),
+    );
     const err = (await bomb.catch((e: NodeError) => e)) as NodeError;
     expect({ code: err.code, message: err.message, retryable: err.retryable }).toEqual({
       code: 'worker-crashed',
@@ -106,24 +109,33 @@ describe('a sandbox process that dies fails only the call it held', () => {
     expect(pool.sandboxPids('acme')).not.toContain(first);
   });
 
-  it.each(['SIGKILL', 'SIGABRT', 'SIGSEGV'] as const)('%s of the process running a call: that call fails with the signal named, the calm tenant is served, the next call succeeds', async (signal) => {
-    const { pool, crashes } = await tiers();
-    expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);
-    const before = pool.sandboxPids('acme');
-    const looping = pool.invoke({ component: faults, scope: acme(), input: input('l') });
-    const calm = calmTenant(pool, looping.catch(() => undefined));
-    // The loop runs (its deadline is a minute away) in the worker process; the spare is killed too, so the restart backs off.
-    await new Promise((r) => setTimeout(r, 200));
-    for (const pid of before) process.kill(pid, signal);
-    const err = (await looping.catch((e: NodeError) => e)) as NodeError;
-    expect({ code: err.code, message: err.message }).toEqual({ code: 'worker-crashed', message: `the sandbox process running this call died (signal ${signal})` });
-    expect((await calm).failed).toEqual([]);
-    // Both deaths seen (a call handed to the killed spare before its exit is noticed would fail as well).
-    await eventually(() => crashes.length === before.length, 'the death of every killed process');
-    expect(crashes).toEqual(before.map(() => ['acme', 'process']));
-    expect(pool.sandboxPids('acme').some((p) => before.includes(p))).toBe(false);
-    expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);
-  });
+  it.each(['SIGKILL', 'SIGABRT', 'SIGSEGV'] as const)(
+    '%s of the process running a call: that call fails with the signal named, the calm tenant is served, the next call succeeds',
+    async (signal) => {
+      const { pool, crashes } = await tiers();
+      expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);
+      const before = pool.sandboxPids('acme');
+      const looping = pool.invoke({ component: faults, scope: acme(), input: input('l') });
+      const calm = calmTenant(
+        pool,
+        looping.catch(() => undefined),
+      );
+      // The loop runs (its deadline is a minute away) in the worker process; the spare is killed too, so the restart backs off.
+      await new Promise((r) => setTimeout(r, 200));
+      for (const pid of before) process.kill(pid, signal);
+      const err = (await looping.catch((e: NodeError) => e)) as NodeError;
+      expect({ code: err.code, message: err.message }).toEqual({
+        code: 'worker-crashed',
+        message: `the sandbox process running this call died (signal ${signal})`,
+      });
+      expect((await calm).failed).toEqual([]);
+      // Both deaths seen (a call handed to the killed spare before its exit is noticed would fail as well).
+      await eventually(() => crashes.length === before.length, 'the death of every killed process');
+      expect(crashes).toEqual(before.map(() => ['acme', 'process']));
+      expect(pool.sandboxPids('acme').some((p) => before.includes(p))).toBe(false);
+      expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);
+    },
+  );
 
   it('a crash loop is restarted with a growing backoff and reported, never in a busy loop', async () => {
     const { pool, logs } = await tiers();
@@ -142,7 +154,11 @@ describe('a sandbox process that dies fails only the call it held', () => {
     // 100 ms after the first crash in a row, doubling with each one: reported from the third on.
     for (const d of delays) expect([400, 800, 1600, 3200, 6400]).toContain(d);
     expect([...delays].sort((a, b) => a - b)).toEqual(delays);
-    expect(logs.lines.find((l) => l.event === 'sandbox-crash-loop')).toMatchObject({ level: 40, tenant_id: 'acme', msg: 'sandbox processes keep dying; the next one starts after a backoff' });
+    expect(logs.lines.find((l) => l.event === 'sandbox-crash-loop')).toMatchObject({
+      level: 40,
+      tenant_id: 'acme',
+      msg: 'sandbox processes keep dying; the next one starts after a backoff',
+    });
     // It comes back: once every killed process's death is seen, a call waits for the next process and is served.
     await eventually(() => pool.sandboxPids('acme').every((p) => !killed.has(p)), 'the death of every killed process');
     expect(await pool.invoke({ component: faults, scope: acme(), input: input('x') })).toEqual(ok);

@@ -84,12 +84,20 @@ export async function startChannels(opts: ChannelFixtureOptions = {}): Promise<C
           '          teams: { provider: teams, flow: bigcorp_helpdesk_flow }\n',
       ),
       ...(opts.acmeEgress
-        ? { 'tenants/acme/tenant.yaml': replaceExactly(tenantYaml, '    concurrency: 2\n', `    concurrency: 2\n    egress: ${JSON.stringify(opts.acmeEgress)}\n`) }
+        ? {
+            'tenants/acme/tenant.yaml': replaceExactly(
+              tenantYaml,
+              '    concurrency: 2\n',
+              `    concurrency: 2\n    egress: ${JSON.stringify(opts.acmeEgress)}\n`,
+            ),
+          }
         : {}),
       ...opts.files,
     });
   }
-  const slack = opts.fakes?.slack ?? (await startFakeSlack({ botToken: [CREDS.acme.slackBot, CREDS.bigcorp.slackBot, CREDS.globex.slackBot], channels: ['C789012', 'C999999', 'C555555'] }));
+  const slack =
+    opts.fakes?.slack ??
+    (await startFakeSlack({ botToken: [CREDS.acme.slackBot, CREDS.bigcorp.slackBot, CREDS.globex.slackBot], channels: ['C789012', 'C999999', 'C555555'] }));
   const telegram = opts.fakes?.telegram ?? (await startFakeTelegram({ botToken: CREDS.acme.telegramBot }));
   const bot = opts.fakes?.bot ?? (await startFakeBotFramework({ appId: CREDS.acme.teamsAppId, appPassword: CREDS.acme.teamsPassword }));
   const endpoints = resolveEndpoints({

@@ -38,7 +38,11 @@ const tableArb = fc.record({
 const behaviourArb: fc.Arbitrary<Behaviour> = fc.oneof(
   fc.constant<Behaviour>({ kind: 'reply' }),
   fc.constant<Behaviour>({ kind: 'trap' }),
-  fc.record({ kind: fc.constant('grow-table' as const), step: fc.integer({ min: 1, max: 1_000_000 }), ref: fc.constantFrom<'funcref' | 'externref'>('funcref', 'externref') }),
+  fc.record({
+    kind: fc.constant('grow-table' as const),
+    step: fc.integer({ min: 1, max: 1_000_000 }),
+    ref: fc.constantFrom<'funcref' | 'externref'>('funcref', 'externref'),
+  }),
   fc.record({ kind: fc.constant('grow-memory' as const), pages: fc.integer({ min: 1, max: 4096 }) }),
   fc.record({ kind: fc.constant('recurse' as const), locals: fc.nat(400), callHost: fc.constant(false) }),
   // Calling the host at every level: fat frames keep the depth (and the refused calls past the limit) in the thousands.
@@ -166,7 +170,8 @@ export function expectedOutcome(s: HostileSpec): { refused: RegExp } | { replies
   // The table section comes before the memory section, and counts are checked once both are read.
   const over = s.tables.findIndex((t) => t.min > 100_000);
   if (over >= 0) return { refused: new RegExp(`: core module component\\.core\\.wasm: table ${over} starts with \\d+ elements, more than the 100000 allowed`) };
-  if (s.memoryPages > 1024) return { refused: /: core module component\.core\.wasm: memory 0 starts at [\d.]+ MiB, more than the 64 MiB allowed \(limits\.memory_mib\)$/ };
+  if (s.memoryPages > 1024)
+    return { refused: /: core module component\.core\.wasm: memory 0 starts at [\d.]+ MiB, more than the 64 MiB allowed \(limits\.memory_mib\)$/ };
   if (s.globals + 1 > 10_000) return { refused: / declares \d+ globals, more than the 10000 allowed \(settings\.limits\.module\.globals\)$/ };
   const b = s.behaviour;
   switch (b.kind) {

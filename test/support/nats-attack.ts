@@ -19,7 +19,14 @@ export interface Outcome {
 /** The victim tenant's JetStream names (the same grammar the host builds). */
 export function victimNames(t: string) {
   return {
-    streams: [`GREENTIC_INGRESS_${t}`, `GREENTIC_EGRESS_${t}`, `GREENTIC_DLQ_${t}`, `GREENTIC_AUDIT_${t}`, `KV_greentic_sessions_${t}`, `KV_greentic_secrets_${t}`],
+    streams: [
+      `GREENTIC_INGRESS_${t}`,
+      `GREENTIC_EGRESS_${t}`,
+      `GREENTIC_DLQ_${t}`,
+      `GREENTIC_AUDIT_${t}`,
+      `KV_greentic_sessions_${t}`,
+      `KV_greentic_secrets_${t}`,
+    ],
     consumer: { stream: `GREENTIC_INGRESS_${t}`, name: `ingress-${t}` },
     buckets: [`greentic_sessions_${t}`, `greentic_secrets_${t}`],
     ingress: `greentic.messaging.ingress.prod.${t}.support.slack`,
@@ -49,13 +56,21 @@ export function attemptsAgainst(victim: string, sessionKey: string): Attempt[] {
       { verb: 'stream msg get last', subject: `$JS.API.STREAM.MSG.GET.${s}`, body: { last_by_subj: subjects[0]!.replace('>', '*') } },
       { verb: 'stream msg delete', subject: `$JS.API.STREAM.MSG.DELETE.${s}`, body: { seq: 1 } },
       { verb: 'direct get', subject: `$JS.API.DIRECT.GET.${s}`, body: { seq: 1 } },
-      { verb: 'consumer create (ephemeral)', subject: `$JS.API.CONSUMER.CREATE.${s}`, body: { stream_name: s, config: { ack_policy: 'none', filter_subject: subjects[0] } } },
+      {
+        verb: 'consumer create (ephemeral)',
+        subject: `$JS.API.CONSUMER.CREATE.${s}`,
+        body: { stream_name: s, config: { ack_policy: 'none', filter_subject: subjects[0] } },
+      },
       {
         verb: 'consumer create (named, filter in subject)',
         subject: `$JS.API.CONSUMER.CREATE.${s}.thief.${subjects[0]}`,
         body: { stream_name: s, config: { name: 'thief', ack_policy: 'explicit', filter_subject: subjects[0] } },
       },
-      { verb: 'consumer create (durable)', subject: `$JS.API.CONSUMER.DURABLE.CREATE.${s}.thief`, body: { stream_name: s, config: { durable_name: 'thief', ack_policy: 'explicit' } } },
+      {
+        verb: 'consumer create (durable)',
+        subject: `$JS.API.CONSUMER.DURABLE.CREATE.${s}.thief`,
+        body: { stream_name: s, config: { durable_name: 'thief', ack_policy: 'explicit' } },
+      },
       { verb: 'consumer list', subject: `$JS.API.CONSUMER.LIST.${s}`, body: {} },
       { verb: 'consumer names', subject: `$JS.API.CONSUMER.NAMES.${s}`, body: {} },
     );
@@ -67,7 +82,11 @@ export function attemptsAgainst(victim: string, sessionKey: string): Attempt[] {
     { verb: 'stream names by subject', subject: '$JS.API.STREAM.NAMES', body: { subject: v.ingress } },
     { verb: 'consumer info', subject: `$JS.API.CONSUMER.INFO.${c.stream}.${c.name}` },
     { verb: 'consumer delete', subject: `$JS.API.CONSUMER.DELETE.${c.stream}.${c.name}` },
-    { verb: 'consumer update', subject: `$JS.API.CONSUMER.CREATE.${c.stream}.${c.name}`, body: { stream_name: c.stream, config: { durable_name: c.name, ack_policy: 'explicit', action: 'update' } } },
+    {
+      verb: 'consumer update',
+      subject: `$JS.API.CONSUMER.CREATE.${c.stream}.${c.name}`,
+      body: { stream_name: c.stream, config: { durable_name: c.name, ack_policy: 'explicit', action: 'update' } },
+    },
     { verb: 'consumer next', subject: `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`, body: { batch: 10, expires: 200_000_000 } },
     { verb: 'ack', subject: `$JS.ACK.${c.stream}.${c.name}.1.1.1.0.0` },
     { verb: 'publish ingress (reused Nats-Msg-Id)', subject: v.ingress, body: { id: 'm1', user: 'x', text: 'hi' }, headers: { 'Nats-Msg-Id': 'victim-id' } },
@@ -86,7 +105,10 @@ export function attemptsAgainst(victim: string, sessionKey: string): Attempt[] {
       {
         verb: 'kv watch / keys / history (ordered consumer)',
         subject: `$JS.API.CONSUMER.CREATE.KV_${b}`,
-        body: { stream_name: `KV_${b}`, config: { ack_policy: 'none', deliver_policy: 'all', filter_subject: `$KV.${b}.>`, deliver_subject: '_INBOX_thief.1' } },
+        body: {
+          stream_name: `KV_${b}`,
+          config: { ack_policy: 'none', deliver_policy: 'all', filter_subject: `$KV.${b}.>`, deliver_subject: '_INBOX_thief.1' },
+        },
       },
     );
   }

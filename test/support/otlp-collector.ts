@@ -70,7 +70,8 @@ export class OtlpCollector {
   async waitFor(pred: (spans: readonly CollectedSpan[]) => boolean, timeoutMs = 15_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!pred(this.spans)) {
-      if (Date.now() > until) throw new Error(`the collector did not receive the expected spans in ${timeoutMs} ms: ${JSON.stringify(this.spans.map((s) => s.name))}`);
+      if (Date.now() > until)
+        throw new Error(`the collector did not receive the expected spans in ${timeoutMs} ms: ${JSON.stringify(this.spans.map((s) => s.name))}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

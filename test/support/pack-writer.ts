@@ -171,7 +171,9 @@ export function buildTestPack(opts: TestPackOptions): Buffer {
   opts.editManifest?.(manifest);
   const lock = {
     version: 1,
-    components: Object.fromEntries(opts.components.map((c) => [c.id, { ref: `file:///build/${c.id}.wasm`, resolved_digest: `sha256:${hex('sha256', c.wasm)}`, component_id: c.id }])),
+    components: Object.fromEntries(
+      opts.components.map((c) => [c.id, { ref: `file:///build/${c.id}.wasm`, resolved_digest: `sha256:${hex('sha256', c.wasm)}`, component_id: c.id }]),
+    ),
   };
   opts.editLock?.(lock);
   const files: Array<[string, Uint8Array]> = [
@@ -189,7 +191,12 @@ export function buildTestPack(opts: TestPackOptions): Buffer {
     h.update(sbom);
     for (const f of [...sbomFiles].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) h.update(Buffer.from(`${f.path}\n${f.hash_blake3}`));
     const digest = h.digest();
-    const envelope = { alg: 'ed25519', sig: sign(null, digest, opts.signWith).toString('base64url'), digest: Buffer.from(digest).toString('hex'), signed_at_utc: '2026-12-01T00:00:00Z' };
+    const envelope = {
+      alg: 'ed25519',
+      sig: sign(null, digest, opts.signWith).toString('base64url'),
+      digest: Buffer.from(digest).toString('hex'),
+      signed_at_utc: '2026-12-01T00:00:00Z',
+    };
     entries.push({ name: 'signatures/pack.sig', data: Buffer.from(JSON.stringify(envelope)) });
   }
   if (!opts.extraInSbom) entries.push(...(opts.extra ?? []));

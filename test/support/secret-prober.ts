@@ -13,7 +13,10 @@ export function installSecretProber(bundleDir: string, nextNode?: { id: string; 
   const tenantYaml = readFileSync(join(bundleDir, 'tenants/acme/tenant.yaml'), 'utf8');
   const nodes = nextNode ? [{ id: 'p', type: 'prober', next: nextNode.id }, nextNode] : [{ id: 'p', type: 'prober' }];
   writeFiles(bundleDir, {
-    'tenants/acme/tenant.yaml': tenantYaml.replace('    branch: { teams: [support] }', '    branch: { teams: [support] }\n    prober: {}\n  secrets:\n    prober: { names: [api_key] }'),
+    'tenants/acme/tenant.yaml': tenantYaml.replace(
+      '    branch: { teams: [support] }',
+      '    branch: { teams: [support] }\n    prober: {}\n  secrets:\n    prober: { names: [api_key] }',
+    ),
     'tenants/acme/flows/acme_support_flow.yaml': { name: 'acme_support_flow', version: '1', start: 'p', nodes },
   });
 }

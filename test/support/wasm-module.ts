@@ -55,7 +55,8 @@ export function coreModule(spec: ModuleSpec): Uint8Array {
   if (spec.tags) out.push(...section(13, vec(repeat(spec.tags, [0x00, 0x00]))));
   if (spec.globals) out.push(...section(6, vec(repeat(spec.globals, [0x7f, 0x01, 0x41, 0x00, 0x0b]))));
   if (spec.exports) out.push(...section(7, vec(Array.from({ length: spec.exports }, (_, i) => [...name(`e${i}`), 0x00, ...leb(spec.imports ?? 0)]))));
-  if (spec.elementSegments?.length) out.push(...section(9, vec(spec.elementSegments.map((n) => [0x01, 0x00, ...leb(n), ...repeat(n, leb(spec.imports ?? 0)).flat()]))));
+  if (spec.elementSegments?.length)
+    out.push(...section(9, vec(spec.elementSegments.map((n) => [0x01, 0x00, ...leb(n), ...repeat(n, leb(spec.imports ?? 0)).flat()]))));
   if (spec.dataSegments?.length) out.push(...section(12, leb(spec.dataSegments.length)));
   if (fns) out.push(...section(10, vec(repeat(fns, [0x02, 0x00, 0x0b]))));
   if (spec.dataSegments?.length) out.push(...section(11, vec(spec.dataSegments.map((n) => [0x01, ...leb(n), ...new Array<number>(n).fill(0x2a)]))));

@@ -18,7 +18,14 @@ const fresh = () => {
 };
 afterAll(() => dirs.forEach((d) => d.cleanup()));
 
-const input = (over: Partial<AuditInput> = {}): AuditInput => ({ tenant: 'acme', actor: 'cli', action: 'secret.set', target: 'secret:acme/k', outcome: 'ok', ...over });
+const input = (over: Partial<AuditInput> = {}): AuditInput => ({
+  tenant: 'acme',
+  actor: 'cli',
+  action: 'secret.set',
+  target: 'secret:acme/k',
+  outcome: 'ok',
+  ...over,
+});
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 
 async function readAll(store: FileAuditStore, tenant: string, limit = 1000) {
@@ -35,16 +42,23 @@ async function readAll(store: FileAuditStore, tenant: string, limit = 1000) {
 describe('audit records', () => {
   it('are bounded and one line whatever the fields hold, and name only grammar ids', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 3000 }), fc.string({ unit: 'binary', maxLength: 3000 }), fc.string({ maxLength: 80 }), (actor, detail, env) => {
-        const line = encodeRecord(makeRecord(input({ actor, detail, target: detail, env, team: actor }), T0));
-        expect(line.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
-        expect(line.indexOf(0x0a)).toBe(line.length - 1);
-        const back = JSON.parse(line.toString('utf8'));
-        if (back.env !== undefined) expect(back.env).toMatch(/^[a-z0-9][a-z0-9_-]{0,62}$/);
-        if (back.team !== undefined) expect(back.team).toMatch(/^[a-z0-9][a-z0-9_-]{0,62}$/);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 3000 }),
+        fc.string({ unit: 'binary', maxLength: 3000 }),
+        fc.string({ maxLength: 80 }),
+        (actor, detail, env) => {
+          const line = encodeRecord(makeRecord(input({ actor, detail, target: detail, env, team: actor }), T0));
+          expect(line.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+          expect(line.indexOf(0x0a)).toBe(line.length - 1);
+          const back = JSON.parse(line.toString('utf8'));
+          if (back.env !== undefined) expect(back.env).toMatch(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+          if (back.team !== undefined) expect(back.team).toMatch(/^[a-z0-9][a-z0-9_-]{0,62}$/);
+        },
+      ),
     );
-    expect(() => makeRecord(input({ tenant: '../bigcorp' }), T0)).toThrow('invalid tenant id "../bigcorp" in audit record: it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$');
+    expect(() => makeRecord(input({ tenant: '../bigcorp' }), T0)).toThrow(
+      'invalid tenant id "../bigcorp" in audit record: it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$',
+    );
     expect(() => makeRecord(input({ action: 'secret.steal' as never }), T0)).toThrow('unknown audit action "secret.steal"');
     // Counts keep numbers under plain keys only (a `__proto__` key is not one).
     const r = makeRecord(input({ counts: JSON.parse('{"__proto__": 5, "sessions": 2, "x": "y"}') }), T0);
@@ -56,7 +70,10 @@ describe('the file audit store', () => {
   it('appends, pages with a cursor, filters by time, and keeps each tenant in its own file', async () => {
     const dir = fresh();
     const store = new FileAuditStore(dir);
-    await store.append('acme', [0, 1, 2, 3, 4].map((i) => makeRecord(input({ target: `t${i}` }), T0 + i * 1000)));
+    await store.append(
+      'acme',
+      [0, 1, 2, 3, 4].map((i) => makeRecord(input({ target: `t${i}` }), T0 + i * 1000)),
+    );
     await store.append('bigcorp', [makeRecord(input({ tenant: 'bigcorp', target: 'theirs' }), T0)]);
     const p1 = await store.read('acme', { limit: 2 });
     expect(p1.records.map((r) => r.target)).toEqual(['t0', 't1']);
@@ -70,20 +87,25 @@ describe('the file audit store', () => {
     expect(statSync(join(dir, 'audit', 'acme', '0000000001.ndjson')).mode & 0o777).toBe(0o600);
     await expect(store.read('acme', { limit: 1, cursor: '1-0/../..' })).rejects.toThrow('cursor "1-0/../.." is not one this API gave');
     await expect(store.append('../etc', [])).resolves.toBeUndefined();
-    await expect(store.read('../etc', { limit: 1 })).rejects.toThrow('invalid tenant id "../etc" in audit log: it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$');
+    await expect(store.read('../etc', { limit: 1 })).rejects.toThrow(
+      'invalid tenant id "../etc" in audit log: it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$',
+    );
   });
 
   it("never returns another tenant's records, whatever the interleaving (generated)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('acme', 'bigcorp', 'cee'), fc.string({ maxLength: 40 })), { minLength: 1, maxLength: 30 }), async (ops) => {
-        const store = new FileAuditStore(fresh(), { segmentBytes: 600, keepSegments: 1000 });
-        for (const [tenant, target] of ops) await store.append(tenant, [makeRecord(input({ tenant, target }), T0)]);
-        for (const tenant of ['acme', 'bigcorp', 'cee']) {
-          const got = await readAll(store, tenant, 3);
-          expect(got.map((r) => r.target)).toEqual(ops.filter(([t]) => t === tenant).map(([, target]) => makeRecord(input({ target }), T0).target));
-          expect(got.every((r) => r.tenant === tenant)).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('acme', 'bigcorp', 'cee'), fc.string({ maxLength: 40 })), { minLength: 1, maxLength: 30 }),
+        async (ops) => {
+          const store = new FileAuditStore(fresh(), { segmentBytes: 600, keepSegments: 1000 });
+          for (const [tenant, target] of ops) await store.append(tenant, [makeRecord(input({ tenant, target }), T0)]);
+          for (const tenant of ['acme', 'bigcorp', 'cee']) {
+            const got = await readAll(store, tenant, 3);
+            expect(got.map((r) => r.target)).toEqual(ops.filter(([t]) => t === tenant).map(([, target]) => makeRecord(input({ target }), T0).target));
+            expect(got.every((r) => r.tenant === tenant)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -145,7 +167,9 @@ describe('the audit trail', () => {
       ['access.denied', 'denied', undefined],
     ]);
     expect((await readAll(store, 'bigcorp')).map((r) => r.action)).toEqual(['access.denied']);
-    expect(await metrics.getSingleMetricAsString('greentic_audit_dropped_total')).toContain('greentic_audit_dropped_total{tenant="acme",reason="rate_limited"} 7');
+    expect(await metrics.getSingleMetricAsString('greentic_audit_dropped_total')).toContain(
+      'greentic_audit_dropped_total{tenant="acme",reason="rate_limited"} 7',
+    );
     await trail.close();
   });
 
@@ -163,7 +187,9 @@ describe('the audit trail', () => {
     const failed = logs.lines.filter((l) => l.event === 'audit-write-failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ tenant_id: 'acme', problem: 'disk-full', lost: 1 });
-    expect(await metrics.getSingleMetricAsString('greentic_audit_write_failures_total')).toContain('greentic_audit_write_failures_total{tenant="acme",problem="disk-full"} 5');
+    expect(await metrics.getSingleMetricAsString('greentic_audit_write_failures_total')).toContain(
+      'greentic_audit_write_failures_total{tenant="acme",problem="disk-full"} 5',
+    );
     fs.heal();
     trail.record(input({ target: 'back' }));
     await trail.flush();

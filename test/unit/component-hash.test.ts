@@ -14,7 +14,15 @@ describe('blake3Hex', () => {
         const bytes = new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff);
         expect(await blake3Hex(bytes)).toBe(oneShot(bytes));
       }),
-      { numRuns: 40, examples: [[0, 0], [65_536, 1], [65_537, 2], [131_072, 3]] },
+      {
+        numRuns: 40,
+        examples: [
+          [0, 0],
+          [65_536, 1],
+          [65_537, 2],
+          [131_072, 3],
+        ],
+      },
     );
   });
 

@@ -48,7 +48,9 @@ describe('the memory and table caps written into a core module', () => {
   });
 
   it('refuses what starts above its cap, naming the item and the limit', () => {
-    expect(() => read({ memories: [{ min: 64 }] })).toThrowError(new ModuleRefusal('memory 0 starts at 4 MiB, more than the 2 MiB allowed (limits.memory_mib)'));
+    expect(() => read({ memories: [{ min: 64 }] })).toThrowError(
+      new ModuleRefusal('memory 0 starts at 4 MiB, more than the 2 MiB allowed (limits.memory_mib)'),
+    );
     expect(() => read({ tables: [{ min: 1 }, { min: 1001 }] })).toThrowError(
       new ModuleRefusal('table 1 starts with 1001 elements, more than the 1000 allowed (settings.limits.module.table_elements)'),
     );
@@ -62,7 +64,17 @@ describe('the memory and table caps written into a core module', () => {
 
 describe('what a core module declares, counted', () => {
   it('counts every kind of item', () => {
-    const fp = read({ memories: [{ min: 1 }], tables: [{ min: 1 }], globals: 3, functions: 4, imports: 2, exports: 5, dataSegments: [7, 9], elementSegments: [3, 4], tags: 2 }).footprint;
+    const fp = read({
+      memories: [{ min: 1 }],
+      tables: [{ min: 1 }],
+      globals: 3,
+      functions: 4,
+      imports: 2,
+      exports: 5,
+      dataSegments: [7, 9],
+      elementSegments: [3, 4],
+      tags: 2,
+    }).footprint;
     expect(fp).toEqual({
       types: 1,
       imports: 2,
@@ -140,7 +152,9 @@ describe('hostile bytes never make the reader hang, allocate by a declared count
 
   it('refuses features that allocate outside every cap', () => {
     const gc = Uint8Array.from([...PREAMBLE, 0x01, 0x04, 0x01, 0x5e, 0x7f, 0x01]); // (type (array (mut i32)))
-    expect(() => readCoreModule(gc, caps)).toThrowError(new ModuleRefusal('declares wasm GC types (struct, array or recursive type groups), which this host does not run'));
+    expect(() => readCoreModule(gc, caps)).toThrowError(
+      new ModuleRefusal('declares wasm GC types (struct, array or recursive type groups), which this host does not run'),
+    );
     const shared = Uint8Array.from([...PREAMBLE, 0x05, 0x04, 0x01, 0x03, 0x01, 0x02]);
     expect(() => readCoreModule(shared, caps)).toThrowError(new ModuleRefusal('declares a shared memory, which this host does not run'));
     const mem64 = Uint8Array.from([...PREAMBLE, 0x05, 0x03, 0x01, 0x04, 0x01]);
@@ -148,10 +162,21 @@ describe('hostile bytes never make the reader hang, allocate by a declared count
   });
 
   it('for any bytes (random, truncated or corrupted modules): reads or refuses with one of its two errors', () => {
-    const valid = coreModule({ memories: [{ min: 1 }], tables: [{ min: 2 }], globals: 2, functions: 3, imports: 1, exports: 2, dataSegments: [5], elementSegments: [2] });
-    const corrupted = fc
-      .tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length))
-      .map(([at, byte, cut]) => Uint8Array.from(valid).map((b, i) => (i === at ? byte : b)).subarray(0, Math.max(8, cut)));
+    const valid = coreModule({
+      memories: [{ min: 1 }],
+      tables: [{ min: 2 }],
+      globals: 2,
+      functions: 3,
+      imports: 1,
+      exports: 2,
+      dataSegments: [5],
+      elementSegments: [2],
+    });
+    const corrupted = fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length)).map(([at, byte, cut]) =>
+      Uint8Array.from(valid)
+        .map((b, i) => (i === at ? byte : b))
+        .subarray(0, Math.max(8, cut)),
+    );
     const random = fc.uint8Array({ maxLength: 64 }).map((b) => Uint8Array.from([...PREAMBLE, ...b]));
     fc.assert(
       fc.property(fc.oneof(corrupted, random), (bytes) => {
@@ -178,7 +203,9 @@ describe('the limits on a whole component', () => {
     expect(footprintRefusal(total([{ tables: [{ min: 1 }, { min: 1 }] }, { tables: [{ min: 1 }] }]), limits)).toBe(
       'declares 3 tables, more than the 2 allowed (settings.limits.module.tables)',
     );
-    expect(footprintRefusal(total([{ globals: 6 }, { globals: 5 }]), limits)).toBe('declares 11 globals, more than the 10 allowed (settings.limits.module.globals)');
+    expect(footprintRefusal(total([{ globals: 6 }, { globals: 5 }]), limits)).toBe(
+      'declares 11 globals, more than the 10 allowed (settings.limits.module.globals)',
+    );
     expect(footprintRefusal(emptyFootprint(70 * MiB, 1), DEFAULT_MODULE_LIMITS)).toBe(
       'is 73400320 bytes, more than the 67108864 allowed (settings.limits.module.bytes)',
     );

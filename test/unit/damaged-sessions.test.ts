@@ -45,13 +45,37 @@ const DAMAGES: Damage[] = [
   { name: 'garbage', make: (f) => writeFileSync(f, Buffer.from([0xff, 0x00, 0x12, 0x99])), reason: (f) => `session file ${f} is not valid CBOR` },
   { name: 'truncated', make: (f) => writeFileSync(f, fileBytes(good).subarray(0, 40)), reason: (f) => `session file ${f} is not valid CBOR` },
   { name: 'zero bytes', make: (f) => writeFileSync(f, Buffer.alloc(0)), reason: (f) => `session file ${f} is empty` },
-  { name: 'a list, not a map', make: (f) => writeFileSync(f, encode([1, 2])), reason: (f) => `session file ${f} is not a session file (expected a map with rev and record)` },
+  {
+    name: 'a list, not a map',
+    make: (f) => writeFileSync(f, encode([1, 2])),
+    reason: (f) => `session file ${f} is not a session file (expected a map with rev and record)`,
+  },
   { name: 'a bad revision', make: (f) => writeFileSync(f, fileBytes(good, 'x')), reason: (f) => `session file ${f} has an invalid revision` },
-  { name: 'state of numbers', make: (f) => writeFileSync(f, fileBytes({ ...good, state: { a: 1 } })), reason: (f) => `session file ${f}: record.state is not a map of strings` },
-  { name: 'no recent_messages', make: (f) => writeFileSync(f, fileBytes({ ...good, recent_messages: undefined })), reason: (f) => `session file ${f}: record.recent_messages is not a list of strings` },
-  { name: 'a bad cursor', make: (f) => writeFileSync(f, fileBytes({ ...good, cursor: 'x' })), reason: (f) => `session file ${f}: record.cursor is not null or {flow, node, waiting}` },
-  { name: 'a bad transcript', make: (f) => writeFileSync(f, fileBytes({ ...good, transcript: [{ from: 'x' }] })), reason: (f) => `session file ${f}: record.transcript is not a list of {from, text, at}` },
-  { name: 'a user id that is not an id', make: (f) => writeFileSync(f, fileBytes({ ...good, user: '../x' })), reason: (f) => `session file ${f}: record.user is not an id` },
+  {
+    name: 'state of numbers',
+    make: (f) => writeFileSync(f, fileBytes({ ...good, state: { a: 1 } })),
+    reason: (f) => `session file ${f}: record.state is not a map of strings`,
+  },
+  {
+    name: 'no recent_messages',
+    make: (f) => writeFileSync(f, fileBytes({ ...good, recent_messages: undefined })),
+    reason: (f) => `session file ${f}: record.recent_messages is not a list of strings`,
+  },
+  {
+    name: 'a bad cursor',
+    make: (f) => writeFileSync(f, fileBytes({ ...good, cursor: 'x' })),
+    reason: (f) => `session file ${f}: record.cursor is not null or {flow, node, waiting}`,
+  },
+  {
+    name: 'a bad transcript',
+    make: (f) => writeFileSync(f, fileBytes({ ...good, transcript: [{ from: 'x' }] })),
+    reason: (f) => `session file ${f}: record.transcript is not a list of {from, text, at}`,
+  },
+  {
+    name: 'a user id that is not an id',
+    make: (f) => writeFileSync(f, fileBytes({ ...good, user: '../x' })),
+    reason: (f) => `session file ${f}: record.user is not an id`,
+  },
   {
     name: "another tenant's file",
     make: (f) => writeFileSync(f, fileBytes({ ...good, tenant: 'bigcorp' })),
@@ -93,7 +117,10 @@ function damagedStore(damage: (file: string, dir: string) => void) {
   damage(file, t.dir);
   const logs = memoryLogger('debug');
   const quarantined: string[] = [];
-  const store = new FileSessionStore(t.dir, { logger: logs.logger, metrics: { storeFailure: () => undefined, sessionQuarantined: (k, r) => quarantined.push(`${k.session}: ${r}`) } });
+  const store = new FileSessionStore(t.dir, {
+    logger: logs.logger,
+    metrics: { storeFailure: () => undefined, sessionQuarantined: (k, r) => quarantined.push(`${k.session}: ${r}`) },
+  });
   cleanups.push(t.cleanup, () => store.close());
   const quarantine = join(t.dir, 'sessions', '.quarantine', 'acme', 'prod', 'support');
   return { dir: t.dir, file, store, logs, quarantined, moved: () => (existsSync(quarantine) ? readdirSync(quarantine) : []) };
@@ -109,7 +136,13 @@ describe('a damaged session file', () => {
       expect(quarantined).toHaveLength(1);
       expect(quarantined[0]).toContain(`s1: ${d.reason(file)}`);
       const line = logs.lines.find((l) => l.event === 'session-quarantined')!;
-      expect(line).toMatchObject({ tenant_id: 'acme', env_id: 'prod', team_id: 'support', session_id: 's1', msg: 'damaged session file moved aside; the conversation starts anew' });
+      expect(line).toMatchObject({
+        tenant_id: 'acme',
+        env_id: 'prod',
+        team_id: 'support',
+        session_id: 's1',
+        msg: 'damaged session file moved aside; the conversation starts anew',
+      });
       expect(String(line.reason)).toContain(d.reason(file));
       // A new conversation is stored where the damaged one was.
       expect(await store.put(key, { ...good, turns: 0 }, 0)).toBe(1);

@@ -12,7 +12,12 @@ import { FaultyFs } from '../support/fault-fs.js';
 import { CAN_MOUNT, SmallDisk } from '../support/small-disk.js';
 
 const cleanups: Array<() => void> = [];
-afterEach(() => cleanups.splice(0).reverse().forEach((c) => c()));
+afterEach(() =>
+  cleanups
+    .splice(0)
+    .reverse()
+    .forEach((c) => c()),
+);
 function dir(): string {
   const t = tempDir('greentic-datadir-');
   cleanups.push(t.cleanup);
@@ -82,7 +87,9 @@ describe('checking the data directory at start', () => {
     writeFileSync(f, 'x');
     await expect(checkDataDir(f)).rejects.toThrowError(new DataDirError(`data directory ${f} is not a directory; choose another with --data`));
     await expect(checkDataDir(join(f, 'below'))).rejects.toThrowError(
-      new DataDirError(`data directory ${join(f, 'below')} cannot be created: a directory is missing or is not a directory (ENOTDIR); a part of its path is not a directory; choose another with --data`),
+      new DataDirError(
+        `data directory ${join(f, 'below')} cannot be created: a directory is missing or is not a directory (ENOTDIR); a part of its path is not a directory; choose another with --data`,
+      ),
     );
   });
 
@@ -93,7 +100,9 @@ describe('checking the data directory at start', () => {
     fs.openWriteError = 'EROFS';
     fs.faultPaths = /sessions/;
     await expect(checkDataDir(d, fs)).rejects.toThrowError(
-      new DataDirError(`${join(d, 'sessions')} (in data directory ${d}) cannot be written: the file system is read-only (EROFS); remount it read-write, or choose another with --data`),
+      new DataDirError(
+        `${join(d, 'sessions')} (in data directory ${d}) cannot be written: the file system is read-only (EROFS); remount it read-write, or choose another with --data`,
+      ),
     );
   });
 
@@ -107,7 +116,11 @@ describe('checking the data directory at start', () => {
 /** The lock file now (the highest generation in greentic.lock/), or undefined. */
 function lockFile(d: string): string | undefined {
   const dir = join(d, 'greentic.lock');
-  const names = existsSync(dir) ? readdirSync(dir).filter((n) => /^\d{9}$/.test(n)).sort() : [];
+  const names = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => /^\d{9}$/.test(n))
+        .sort()
+    : [];
   return names.length ? join(dir, names.at(-1)!) : undefined;
 }
 /** Leave a lock as a holder that is gone (or elsewhere) would have. */
@@ -162,7 +175,9 @@ describe('the data directory lock', () => {
       const { DataDirLock } = await import(${JSON.stringify(new URL('../../dist/stores/data-dir-lock.js', import.meta.url).href)});
       try { await DataDirLock.acquire(process.argv[1]); console.log('won'); } catch (e) { console.log(e.name); }
       setTimeout(() => {}, 30000);`;
-    const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, d], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, d], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
     // Each holds on (alive) until every one has answered: a winner that died would be stale again.
     const outs = await Promise.all(
       children.map(

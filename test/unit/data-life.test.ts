@@ -15,7 +15,21 @@ afterEach(async () => {
 });
 
 function record(session: string, at: number, user = 'u'): SessionRecord {
-  return { v: 1, tenant: 'acme', env: 'prod', team: 'support', session, channel: 'slack', user, cursor: null, state: {}, created_at: at, updated_at: at, turns: 1, recent_messages: [] };
+  return {
+    v: 1,
+    tenant: 'acme',
+    env: 'prod',
+    team: 'support',
+    session,
+    channel: 'slack',
+    user,
+    cursor: null,
+    state: {},
+    created_at: at,
+    updated_at: at,
+    turns: 1,
+    recent_messages: [],
+  };
 }
 
 describe('settings.sessions', () => {
@@ -24,7 +38,9 @@ describe('settings.sessions', () => {
     expect(SessionsSettingsSchema.parse({ idle_ttl: '7d' }).idle_ttl).toBe(7 * 86400);
     const bad = SessionsSettingsSchema.safeParse({ idle_ttl: '30 minutes' });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['idle_ttl', 'expected seconds (1 to 315360000), or a number followed by s, m, h or d ("30m")']]);
+    expect(bad.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['idle_ttl', 'expected seconds (1 to 315360000), or a number followed by s, m, h or d ("30m")'],
+    ]);
     expect(SessionsSettingsSchema.safeParse({ max_age: 0 }).success).toBe(false);
     expect(SessionsSettingsSchema.safeParse({ max_age: 1.5 }).success).toBe(false);
     expect(SessionsSettingsSchema.safeParse({ redact: ['ssn'] }).success).toBe(false);

@@ -40,9 +40,13 @@ describe("a call's value budget", () => {
   it('charges bytes and elements, and refuses past either with the key that sets it', () => {
     const b = new ValueBudget('hog', 10, 3);
     b.bytes(10);
-    expect(() => b.bytes(1)).toThrowError(new ValueLimitError('component "hog" handed the host more than 10 bytes of strings and lists in one call (settings.limits.max_value_bytes)'));
+    expect(() => b.bytes(1)).toThrowError(
+      new ValueLimitError('component "hog" handed the host more than 10 bytes of strings and lists in one call (settings.limits.max_value_bytes)'),
+    );
     b.items(3);
-    expect(() => b.items(1)).toThrowError(new ValueLimitError('component "hog" handed the host lists of more than 3 elements in one call (settings.limits.max_value_items)'));
+    expect(() => b.items(1)).toThrowError(
+      new ValueLimitError('component "hog" handed the host lists of more than 3 elements in one call (settings.limits.max_value_items)'),
+    );
     // Once past, every later charge fails too, even of nothing: a guest that swallowed the error cannot go on.
     expect(() => b.bytes(0)).toThrowError(ValueLimitError);
   });

@@ -213,7 +213,10 @@ describe('flow loading', () => {
       'tenants/acme/components/lookup/dist/manifest.yaml': { name: 'lookup', version: '1.0.0', wasm: 'lookup.wasm', sha256: 'c'.repeat(64) },
     });
     expect(built.catalog.problems).toEqual([]);
-    expect(built.catalog.resolve('acme', 'lookup')).toMatchObject({ pinnedDigest: 'c'.repeat(64), wasmPath: expect.stringMatching(/components\/lookup\/dist\/lookup\.wasm$/) });
+    expect(built.catalog.resolve('acme', 'lookup')).toMatchObject({
+      pinnedDigest: 'c'.repeat(64),
+      wasmPath: expect.stringMatching(/components\/lookup\/dist\/lookup\.wasm$/),
+    });
   });
 
   it('keeps tenant components to their tenant, even under the same name', async () => {

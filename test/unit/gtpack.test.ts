@@ -51,7 +51,14 @@ describe('real packs', () => {
         id: 'echo',
         component: 'ai.greentic.component-echo',
         operation: undefined,
-        mapping: { channel: 'webchat', id: 'echo-1', metadata: { trace_id: 'echo-trace' }, operation: 'messaging.send', session_id: 'sess-echo', text: 'Echo test' },
+        mapping: {
+          channel: 'webchat',
+          id: 'echo-1',
+          metadata: { trace_id: 'echo-trace' },
+          operation: 'messaging.send',
+          session_id: 'sess-echo',
+          text: 'Echo test',
+        },
         next: undefined,
       },
     ]);
@@ -77,7 +84,13 @@ describe('packs written by the tests', () => {
     const p = await openPack(buildTestPack({ components: [COMPONENT], flows: [FLOW], capabilities: ['host:messaging'] }), 'app.gtpack');
     expect(p.manifest.capabilities).toEqual(['host:messaging']);
     expect(p.components[0]!.wasm!.equals(WASM)).toBe(true);
-    expect(p.manifest.flows[0]!.nodes[0]).toEqual({ id: 'greet', component: COMPONENT.id, operation: 'handle_message', mapping: { text: '{{in.text}}' }, next: undefined });
+    expect(p.manifest.flows[0]!.nodes[0]).toEqual({
+      id: 'greet',
+      component: COMPONENT.id,
+      operation: 'handle_message',
+      mapping: { text: '{{in.text}}' },
+      next: undefined,
+    });
   });
 
   it('verifies a signature by a trusted key, and refuses one by another key, a changed pack and an unsigned pack when signing is required', async () => {
@@ -93,17 +106,24 @@ describe('packs written by the tests', () => {
     // The envelope of another pack: its digest is not this pack's.
     const otherSig = buildTestPack({ components: [{ ...COMPONENT, wasm: Buffer.from('other') }], signWith: signer.privateKey });
     const envelope = (await readPackArchive(otherSig, 'x')).get('signatures/pack.sig')!;
-    expect(await refusal(buildTestPack({ components: [COMPONENT], signWith: signer.privateKey, tamper: { 'signatures/pack.sig': envelope } }), { trusted: [signer.trusted] })).toBe(
-      "app.gtpack: signatures/pack.sig: the signed digest does not match the pack's contents (the pack was changed after it was signed)",
-    );
+    expect(
+      await refusal(buildTestPack({ components: [COMPONENT], signWith: signer.privateKey, tamper: { 'signatures/pack.sig': envelope } }), {
+        trusted: [signer.trusted],
+      }),
+    ).toBe("app.gtpack: signatures/pack.sig: the signed digest does not match the pack's contents (the pack was changed after it was signed)");
     expect(await refusal(buildTestPack({ components: [COMPONENT] }), { requireSigned: true })).toBe(
       'app.gtpack: the pack is not signed (signatures/pack.sig is missing) and signed packs are required',
     );
   });
 
   it('refuses a component whose bytes differ from the lock, the SBOM, or a component manifest from its content hash', async () => {
-    const wrongLock = buildTestPack({ components: [COMPONENT], editLock: (l) => void (l.components[COMPONENT.id]!.resolved_digest = `sha256:${'0'.repeat(64)}`) });
-    expect(await refusal(wrongLock)).toMatch(/^app\.gtpack: components\/ai\.greentic\.contract-node\.wasm: sha256 c4f17fc14670[0-9a-f]{52} does not match the lock's resolved_digest sha256:0{64}$/);
+    const wrongLock = buildTestPack({
+      components: [COMPONENT],
+      editLock: (l) => void (l.components[COMPONENT.id]!.resolved_digest = `sha256:${'0'.repeat(64)}`),
+    });
+    expect(await refusal(wrongLock)).toMatch(
+      /^app\.gtpack: components\/ai\.greentic\.contract-node\.wasm: sha256 c4f17fc14670[0-9a-f]{52} does not match the lock's resolved_digest sha256:0{64}$/,
+    );
     const swapped = buildTestPack({ components: [COMPONENT], tamper: { [`components/${COMPONENT.id}.wasm`]: Buffer.from('not the component') } });
     expect(await refusal(swapped)).toMatch(/^app\.gtpack: sbom\.cbor: "components\/ai\.greentic\.contract-node\.wasm" is 17 bytes, the SBOM says \d+$/);
     const manifestRef = buildTestPack({
@@ -114,11 +134,16 @@ describe('packs written by the tests', () => {
         (m.extensions as Record<string, unknown>)['greentic.pack.component_manifests@v1'] = {
           kind: 'greentic.pack.component_manifests@v1',
           version: 'v1',
-          inline: { schema_version: 1, entries: [{ component_id: COMPONENT.id, content_hash: `sha256:${'a'.repeat(64)}`, encoding: 'cbor', manifest_file: 'components/x.manifest.cbor' }] },
+          inline: {
+            schema_version: 1,
+            entries: [{ component_id: COMPONENT.id, content_hash: `sha256:${'a'.repeat(64)}`, encoding: 'cbor', manifest_file: 'components/x.manifest.cbor' }],
+          },
         };
       },
     });
-    expect(await refusal(manifestRef)).toMatch(/^app\.gtpack: components\/x\.manifest\.cbor: sha256 [0-9a-f]{64} does not match the manifest's content_hash sha256:a{64}$/);
+    expect(await refusal(manifestRef)).toMatch(
+      /^app\.gtpack: components\/x\.manifest\.cbor: sha256 [0-9a-f]{64} does not match the manifest's content_hash sha256:a{64}$/,
+    );
     const unlisted = buildTestPack({ components: [COMPONENT], extra: [{ name: 'assets/smuggled.sh', data: Buffer.from('echo hi') }] });
     expect(await refusal(unlisted)).toBe('app.gtpack: sbom.cbor: does not list "assets/smuggled.sh", which is in the pack');
   });
@@ -131,7 +156,9 @@ describe('packs written by the tests', () => {
       flows: [FLOW],
       editManifest: (m) => void (((m.flows as any[])[0].flow.nodes[0].component.id as unknown) = 'ai.greentic.somebody-else'),
     });
-    expect(await refusal(strayNode)).toBe('app.gtpack: manifest.cbor: flows[0].flow.nodes[0].component.id: component "ai.greentic.somebody-else" is not one of the pack\'s components');
+    expect(await refusal(strayNode)).toBe(
+      'app.gtpack: manifest.cbor: flows[0].flow.nodes[0].component.id: component "ai.greentic.somebody-else" is not one of the pack\'s components',
+    );
     const unknown = buildTestPack({ components: [COMPONENT], editManifest: (m) => void (m.grants_everything = true) });
     expect(await refusal(unknown)).toBe('app.gtpack: manifest.cbor: grants_everything: unknown key');
     const version = buildTestPack({ components: [COMPONENT], editManifest: (m) => void (m.schema_version = 'pack-v2') });
@@ -150,9 +177,13 @@ describe('hostile archives', () => {
 
   it('refuses an entry that lies about its size while it inflates', async () => {
     const lying = writeZip([{ name: 'manifest.cbor', data: zeros, declaredSize: 1000 }]);
-    expect(await refusal(lying)).toMatch(/^app\.gtpack: entry "manifest\.cbor" cannot be read \(too many bytes in the stream\. expected 1000\. got at least \d+\)$/);
+    expect(await refusal(lying)).toMatch(
+      /^app\.gtpack: entry "manifest\.cbor" cannot be read \(too many bytes in the stream\. expected 1000\. got at least \d+\)$/,
+    );
     const capped = writeZip([{ name: 'a.bin', data: Buffer.alloc(4096, 1), method: 'store' }]);
-    expect(await refusal(capped, { limits: { ...DEFAULT_PACK_LIMITS, maxEntryBytes: 1024 } })).toBe('app.gtpack: entry "a.bin" is 4096 bytes inflated, over the limit of 1024');
+    expect(await refusal(capped, { limits: { ...DEFAULT_PACK_LIMITS, maxEntryBytes: 1024 } })).toBe(
+      'app.gtpack: entry "a.bin" is 4096 bytes inflated, over the limit of 1024',
+    );
   });
 
   it('refuses too many entries before reading one, and too many bytes in all', async () => {
@@ -162,7 +193,9 @@ describe('hostile archives', () => {
       { name: 'a', data: Buffer.alloc(600, 1), method: 'store' },
       { name: 'b', data: Buffer.alloc(600, 1), method: 'store' },
     ]);
-    expect(await refusal(big, { limits: { ...DEFAULT_PACK_LIMITS, maxTotalBytes: 1000 } })).toBe('app.gtpack: entries up to "b" are over 1000 bytes inflated in all');
+    expect(await refusal(big, { limits: { ...DEFAULT_PACK_LIMITS, maxTotalBytes: 1000 } })).toBe(
+      'app.gtpack: entries up to "b" are over 1000 bytes inflated in all',
+    );
   });
 
   it.each([
@@ -179,11 +212,20 @@ describe('hostile archives', () => {
   });
 
   it('refuses a name twice, a damaged entry and bytes that are no ZIP', async () => {
-    expect(await refusal(writeZip([{ name: 'a', data: Buffer.from('1') }, { name: 'a', data: Buffer.from('2') }]))).toBe('app.gtpack: entry "a" is in the archive twice');
+    expect(
+      await refusal(
+        writeZip([
+          { name: 'a', data: Buffer.from('1') },
+          { name: 'a', data: Buffer.from('2') },
+        ]),
+      ),
+    ).toBe('app.gtpack: entry "a" is in the archive twice');
     const zip = writeZip([{ name: 'a', data: Buffer.from('hello world'), method: 'store' }]);
     zip[30 + 1 + 3] ^= 0xff; // a byte of the stored data
     expect(await refusal(zip)).toBe('app.gtpack: entry "a" fails its CRC-32 check (the archive is damaged)');
-    expect(await refusal(Buffer.from('\0asm not a zip'))).toBe('app.gtpack: not a ZIP archive (End of central directory record signature not found. Either not a zip file, or file is truncated.)');
+    expect(await refusal(Buffer.from('\0asm not a zip'))).toBe(
+      'app.gtpack: not a ZIP archive (End of central directory record signature not found. Either not a zip file, or file is truncated.)',
+    );
     expect(await refusal(writeZip([{ name: 'x', data: Buffer.from('1') }]))).toBe('app.gtpack: has no manifest.cbor (is it a pack built by greentic-pack?)');
   });
 });
@@ -230,7 +272,12 @@ describe('generated input is refused cleanly', () => {
       fc.property(fc.string({ maxLength: 40 }), (name) => {
         const problem = entryNameProblem(name);
         if (problem === undefined) {
-          expect(name.replace(/\/$/, '').split('/').every((s) => s !== '..' && s !== '' && !s.startsWith('.'))).toBe(true);
+          expect(
+            name
+              .replace(/\/$/, '')
+              .split('/')
+              .every((s) => s !== '..' && s !== '' && !s.startsWith('.')),
+          ).toBe(true);
           expect(/[\\\0:]/.test(name) || name.startsWith('/')).toBe(false);
         }
       }),

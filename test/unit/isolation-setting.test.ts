@@ -35,13 +35,21 @@ describe('settings.isolation', () => {
   it.each(['processes', 'Process', 'none', '1'])('%s is refused with the values it may take, naming the file and path', async (value) => {
     const dir = acmeWith((y) => replaceExactly(y, '    concurrency: 2\n', `    concurrency: 2\n    isolation: "${value}"\n`));
     const ws = await loadWorkspace(dir);
-    expect(ws.problems.map(formatProblem)).toEqual([`${join(dir, 'tenants', 'acme', 'tenant.yaml')}: tenant.settings.isolation: expected "thread" or "process"`]);
+    expect(ws.problems.map(formatProblem)).toEqual([
+      `${join(dir, 'tenants', 'acme', 'tenant.yaml')}: tenant.settings.isolation: expected "thread" or "process"`,
+    ]);
     expect(ws.tenants.has('acme')).toBe(false);
     expect(ws.tenants.has('bigcorp')).toBe(true);
   });
 
   it('is refused in an environment: it is a tenant-level setting', async () => {
-    const dir = acmeWith((y) => replaceExactly(y, '    settings:\n      limits:\n        deadline_ms: 2000\n', '    settings:\n      isolation: process\n      limits:\n        deadline_ms: 2000\n'));
+    const dir = acmeWith((y) =>
+      replaceExactly(
+        y,
+        '    settings:\n      limits:\n        deadline_ms: 2000\n',
+        '    settings:\n      isolation: process\n      limits:\n        deadline_ms: 2000\n',
+      ),
+    );
     const ws = await loadWorkspace(dir);
     expect(ws.problems.map(formatProblem)).toEqual([
       `${join(dir, 'tenants', 'acme', 'tenant.yaml')}: environments[1].settings.isolation: isolation is a tenant-level setting: set it in the tenant's settings, not an environment's`,

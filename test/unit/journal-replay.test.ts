@@ -13,7 +13,21 @@ const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 function record(session: string, turns: number, state: Record<string, string>): SessionRecord {
-  return { v: 1, tenant: 'acme', env: 'prod', team: 'support', session, channel: 'slack', user: 'u1', cursor: null, state, created_at: 1, updated_at: 2, turns, recent_messages: [] };
+  return {
+    v: 1,
+    tenant: 'acme',
+    env: 'prod',
+    team: 'support',
+    session,
+    channel: 'slack',
+    user: 'u1',
+    cursor: null,
+    state,
+    created_at: 1,
+    updated_at: 2,
+    turns,
+    recent_messages: [],
+  };
 }
 
 /** Journal entries as turns make them: a few sessions, revisions counting up, some deletions. */

@@ -50,9 +50,13 @@ describe('credentials in a NATS URL', () => {
 
 describe('header values before publish', () => {
   it('refuses control characters, CR/LF, empty and over-long values with a message naming the header', () => {
-    expect(() => checkHeaderValue('Nats-Msg-Id', 'm1\r\nNats-Rollup: all')).toThrow('header Nats-Msg-Id value "m1\\r\\nNats-Rollup: all" has characters NATS headers cannot carry');
+    expect(() => checkHeaderValue('Nats-Msg-Id', 'm1\r\nNats-Rollup: all')).toThrow(
+      'header Nats-Msg-Id value "m1\\r\\nNats-Rollup: all" has characters NATS headers cannot carry',
+    );
     expect(() => checkHeaderValue('Nats-Msg-Id', '')).toThrow('header Nats-Msg-Id would be empty');
-    expect(() => checkHeaderValue('Nats-Msg-Id', 'x'.repeat(MAX_HEADER_VALUE + 1))).toThrow(`header Nats-Msg-Id would be ${MAX_HEADER_VALUE + 1} characters long; the limit is ${MAX_HEADER_VALUE}`);
+    expect(() => checkHeaderValue('Nats-Msg-Id', 'x'.repeat(MAX_HEADER_VALUE + 1))).toThrow(
+      `header Nats-Msg-Id would be ${MAX_HEADER_VALUE + 1} characters long; the limit is ${MAX_HEADER_VALUE}`,
+    );
     expect(checkHeaderValue('Nats-Msg-Id', 'm1:end')).toBe('m1:end');
   });
 
@@ -83,7 +87,8 @@ describe('per-tenant resources', () => {
   it('are named from checked ids only', () => {
     expect(ingressStream('acme')).toBe('GREENTIC_INGRESS_acme');
     expect(sessionsBucket('my-co')).toBe('greentic_sessions_my-co');
-    for (const bad of ['*', '>', 'a.b', 'global', 'A', '', 'constructor.x']) expect(() => tenantStreams(bad)).toThrow(/invalid tenant id .* in NATS resource name/);
+    for (const bad of ['*', '>', 'a.b', 'global', 'A', '', 'constructor.x'])
+      expect(() => tenantStreams(bad)).toThrow(/invalid tenant id .* in NATS resource name/);
   });
 
   it('capture only their tenant’s subjects and refuse rollups', () => {

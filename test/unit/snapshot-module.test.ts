@@ -44,7 +44,9 @@ describe('pre-initialization snapshots', () => {
 
   it('refuses what a snapshot cannot keep, by name', async () => {
     const imported = await parse('(module (import "env" "m" (memory 1)) (func (export "init")))');
-    expect(() => instrument(imported)).toThrow(new SnapshotModuleError('pre-initializer: the module imports a memory (env#m); only functions can be imported into a module that is pre-initialized'));
+    expect(() => instrument(imported)).toThrow(
+      new SnapshotModuleError('pre-initializer: the module imports a memory (env#m); only functions can be imported into a module that is pre-initialized'),
+    );
     const passive = await parse('(module (memory 1) (data "x") (func (export "init")))');
     expect(() => instrument(passive)).toThrow(new SnapshotModuleError('pre-initializer: the module has a passive data segment, which a snapshot cannot keep'));
   });

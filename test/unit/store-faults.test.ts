@@ -22,7 +22,21 @@ afterEach(async () => {
 
 const keyOf = (id: string) => sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, id);
 function record(session: string, turns = 0): SessionRecord {
-  return { v: 1, tenant: 'acme', env: 'prod', team: 'support', session, channel: 'slack', user: 'u1', cursor: null, state: { t: String(turns) }, created_at: 1, updated_at: 1, turns, recent_messages: [] };
+  return {
+    v: 1,
+    tenant: 'acme',
+    env: 'prod',
+    team: 'support',
+    session,
+    channel: 'slack',
+    user: 'u1',
+    cursor: null,
+    state: { t: String(turns) },
+    created_at: 1,
+    updated_at: 1,
+    turns,
+    recent_messages: [],
+  };
 }
 
 function faultyStore(opts: FileSessionStoreOptions = {}) {

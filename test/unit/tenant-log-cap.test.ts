@@ -85,8 +85,14 @@ describe('the per-tenant log cap', () => {
 
   it('serve reads its cap from the environment; a bad value is named', () => {
     expect(tenantCapFromEnv({})).toEqual({ lines: 1000, bytes: 524288, intervalMs: 10_000 });
-    expect(tenantCapFromEnv({ GREENTIC_LOG_TENANT_LINES: '50', GREENTIC_LOG_TENANT_BYTES: '0' })).toEqual({ lines: 50, bytes: Number.MAX_SAFE_INTEGER, intervalMs: 10_000 });
-    expect(() => tenantCapFromEnv({ GREENTIC_LOG_TENANT_LINES: '1e9' })).toThrowError('GREENTIC_LOG_TENANT_LINES must be a whole number (0 for no cap), got "1e9"');
+    expect(tenantCapFromEnv({ GREENTIC_LOG_TENANT_LINES: '50', GREENTIC_LOG_TENANT_BYTES: '0' })).toEqual({
+      lines: 50,
+      bytes: Number.MAX_SAFE_INTEGER,
+      intervalMs: 10_000,
+    });
+    expect(() => tenantCapFromEnv({ GREENTIC_LOG_TENANT_LINES: '1e9' })).toThrowError(
+      'GREENTIC_LOG_TENANT_LINES must be a whole number (0 for no cap), got "1e9"',
+    );
     expect(tenantLogCapOf(createLogger({ destination: { write: () => true } as never }))).toBeUndefined();
   });
 });

@@ -19,12 +19,19 @@ describe('the traceparent a message carries', () => {
 
   it('is never obeyed otherwise: any generated header value starts a fresh, valid trace, and nothing throws', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: 'binary', maxLength: 300 }), fc.constantFrom('00-00000000000000000000000000000000-00f067aa0ba902b7-01', `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01${' '.repeat(40)}x`)), (header) => {
-        const turn = tracing.startTurn(ATTRS, header);
-        const m = TRACEPARENT.exec(turn.traceparent);
-        expect(m).not.toBeNull();
-        if (!/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(header.trim()) || header.includes('0'.repeat(32))) expect(header).not.toContain(m![1]!);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 120 }),
+          fc.string({ unit: 'binary', maxLength: 300 }),
+          fc.constantFrom('00-00000000000000000000000000000000-00f067aa0ba902b7-01', `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01${' '.repeat(40)}x`),
+        ),
+        (header) => {
+          const turn = tracing.startTurn(ATTRS, header);
+          const m = TRACEPARENT.exec(turn.traceparent);
+          expect(m).not.toBeNull();
+          if (!/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(header.trim()) || header.includes('0'.repeat(32))) expect(header).not.toContain(m![1]!);
+        },
+      ),
     );
   });
 

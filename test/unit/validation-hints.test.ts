@@ -20,9 +20,7 @@ let base: Record<string, string>;
 beforeAll(async () => {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  base = Object.fromEntries(
-    [SALES, 'tenants/acme/tenant.yaml', 'tenants/acme/teams/support.yaml'].map((f) => [f, readFileSync(join(bundle.dir, f), 'utf8')]),
-  );
+  base = Object.fromEntries([SALES, 'tenants/acme/tenant.yaml', 'tenants/acme/teams/support.yaml'].map((f) => [f, readFileSync(join(bundle.dir, f), 'utf8')]));
 });
 
 /** acme's problems with `files` written over the example (the rest as shipped), formatted. */
@@ -44,13 +42,19 @@ describe('flow problems: one per root cause, nodes named by id, close names sugg
   const cases: Array<[string, Record<string, string | object>, string[]]> = [
     [
       'a misspelt next',
-      sales([{ id: 'greet', type: 'reply', config: { message: 'hi' }, next: 'thnks' }, { id: 'thanks', type: 'reply', config: { message: 'bye' } }]),
+      sales([
+        { id: 'greet', type: 'reply', config: { message: 'hi' }, next: 'thnks' },
+        { id: 'thanks', type: 'reply', config: { message: 'bye' } },
+      ]),
       [`${SALES}: nodes.greet.next: no node "thnks" in this flow (did you mean "thanks"?)`],
     ],
     [
       'a misspelt route target and start',
       sales([{ id: 'greet', type: 'reply', config: { message: 'hi' }, routes: [{ when: 'x', to: 'gret' }] }], { start: 'greett' }),
-      [`${SALES}: start: no node "greett" in this flow (did you mean "greet"?)`, `${SALES}: nodes.greet.routes[0].to: no node "gret" in this flow (did you mean "greet"?)`],
+      [
+        `${SALES}: start: no node "greett" in this flow (did you mean "greet"?)`,
+        `${SALES}: nodes.greet.routes[0].to: no node "gret" in this flow (did you mean "greet"?)`,
+      ],
     ],
     [
       'a name nothing is close to: no hint',
@@ -79,7 +83,10 @@ describe('flow problems: one per root cause, nodes named by id, close names sugg
     ],
     [
       'a duplicated id keeps its index (the id does not name one node)',
-      sales([{ id: 'greet', type: 'reply', config: { message: 'a' } }, { id: 'greet', type: 'reply', config: { message: 'b' } }]),
+      sales([
+        { id: 'greet', type: 'reply', config: { message: 'a' } },
+        { id: 'greet', type: 'reply', config: { message: 'b' } },
+      ]),
       [`${SALES}: nodes[1].id: node "greet" is defined twice`],
     ],
     [
@@ -102,9 +109,9 @@ describe('flow problems: one per root cause, nodes named by id, close names sugg
 
   it('a channel naming a misspelt flow', async () => {
     const team = base['tenants/acme/teams/support.yaml']!.replace('  slack:\n', '  slack:\n    flow: acme_suport_flow\n');
-    expect(await acmeProblems({ 'tenants/acme/teams/support.yaml': team, 'tenants/acme/tenant.yaml': tenantWith(GRANTS)['tenants/acme/tenant.yaml'] })).toEqual([
-      'tenants/acme/teams/support.yaml: channels.slack.flow: tenant "acme" has no flow "acme_suport_flow" (did you mean "acme_support_flow"?)',
-    ]);
+    expect(await acmeProblems({ 'tenants/acme/teams/support.yaml': team, 'tenants/acme/tenant.yaml': tenantWith(GRANTS)['tenants/acme/tenant.yaml'] })).toEqual(
+      ['tenants/acme/teams/support.yaml: channels.slack.flow: tenant "acme" has no flow "acme_suport_flow" (did you mean "acme_support_flow"?)'],
+    );
   });
 });
 

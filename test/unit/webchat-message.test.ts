@@ -6,7 +6,15 @@ const offer = {
   type: 'webchat.message',
   text: 'Pick one',
   buttons: [{ title: 'Yes', value: 'y' }, { title: 'No' }],
-  card: { type: 'AdaptiveCard', version: '1.5', body: [{ type: 'TextBlock', text: 'T', weight: 'bolder' }, { type: 'FactSet', facts: [{ title: 'a', value: 'b' }] }], actions: [{ type: 'Action.Submit', title: 'Go', data: 'go' }] },
+  card: {
+    type: 'AdaptiveCard',
+    version: '1.5',
+    body: [
+      { type: 'TextBlock', text: 'T', weight: 'bolder' },
+      { type: 'FactSet', facts: [{ title: 'a', value: 'b' }] },
+    ],
+    actions: [{ type: 'Action.Submit', title: 'Go', data: 'go' }],
+  },
 };
 
 describe('the structured webchat message', () => {

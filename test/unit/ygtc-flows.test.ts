@@ -38,11 +38,19 @@ const nodesOf = (flow: { nodes: ReadonlyMap<string, { type: string; configJson: 
 
 describe("greentic-flow's real .ygtc files", () => {
   it('loads hello and smoke; refuses the others naming the file, the path and what this host does not run', async () => {
-    const files = Object.fromEntries(readdirSync(REAL).filter((f) => f.endsWith('.ygtc')).map((f) => [f, readFileSync(join(REAL, f), 'utf8')]));
+    const files = Object.fromEntries(
+      readdirSync(REAL)
+        .filter((f) => f.endsWith('.ygtc'))
+        .map((f) => [f, readFileSync(join(REAL, f), 'utf8')]),
+    );
     const { flows, problems } = await shopFlows(files);
     expect([...flows.keys()].sort()).toEqual(['hello-flow', 'smoke_example']);
-    expect(nodesOf(flows.get('hello-flow')!)).toEqual([{ type: 'handlebars', config: { template: 'Hello from greentic-flow!', parameters: {}, state: [] }, next: undefined }]);
-    expect(nodesOf(flows.get('smoke_example')!)).toEqual([{ type: 'handlebars', config: { template: 'Hello from CI smoke test', parameters: {}, state: [] }, next: undefined }]);
+    expect(nodesOf(flows.get('hello-flow')!)).toEqual([
+      { type: 'handlebars', config: { template: 'Hello from greentic-flow!', parameters: {}, state: [] }, next: undefined },
+    ]);
+    expect(nodesOf(flows.get('smoke_example')!)).toEqual([
+      { type: 'handlebars', config: { template: 'Hello from CI smoke test', parameters: {}, state: [] }, next: undefined },
+    ]);
     const runs = '(it runs component.exec, templating.handlebars, emit.response, qa.process)';
     expect(problems).toEqual([
       'tenants/shop/flows/config_flow.ygtc: id: invalid flow id "component-qa-process.custom": it contains "."; ids match ^[a-z0-9][a-z0-9_-]{0,62}$',
@@ -88,18 +96,26 @@ nodes:
       { type: 'ask', config: { question: 'Which day?', save_as: 'when' }, next: 'answer' },
       {
         type: 'handlebars',
-        config: { template: '{{state.city}} on {{state.when}} for {{parameters.days}} days{{#if in.text}} ({{in.text}}){{/if}}', parameters: { days: 3 }, state: ['city', 'when'] },
+        config: {
+          template: '{{state.city}} on {{state.when}} for {{parameters.days}} days{{#if in.text}} ({{in.text}}){{/if}}',
+          parameters: { days: 3 },
+          state: ['city', 'when'],
+        },
         next: undefined,
       },
     ]);
   });
 
   it('component.exec: the tenant component and op, checked like any node; emit.response renders its text', async () => {
-    const { flows, problems } = await shopFlows({
-      'main.ygtc': 'id: main\ntype: messaging\nnodes:\n  bye:\n    emit.response: { text: "Bye {{in.user}}" }\n',
-      'other.ygtc': 'id: other\ntype: messaging\nnodes:\n  call:\n    component.exec: { component: weather, operation: forecast, input: { q: "{{in.text}}" } }\n',
-      'ungranted.ygtc': 'id: ungranted\ntype: messaging\nnodes:\n  b:\n    component.exec: { component: branch }\n',
-    }, 'grants:\n  components: { handlebars: {} }\n');
+    const { flows, problems } = await shopFlows(
+      {
+        'main.ygtc': 'id: main\ntype: messaging\nnodes:\n  bye:\n    emit.response: { text: "Bye {{in.user}}" }\n',
+        'other.ygtc':
+          'id: other\ntype: messaging\nnodes:\n  call:\n    component.exec: { component: weather, operation: forecast, input: { q: "{{in.text}}" } }\n',
+        'ungranted.ygtc': 'id: ungranted\ntype: messaging\nnodes:\n  b:\n    component.exec: { component: branch }\n',
+      },
+      'grants:\n  components: { handlebars: {} }\n',
+    );
     expect(nodesOf(flows.get('main')!)).toEqual([{ type: 'handlebars', config: { template: 'Bye {{in.user}}', parameters: {}, state: [] }, next: undefined }]);
     expect(problems).toEqual([
       'tenants/shop/flows/other.ygtc: nodes.call.component.exec: unknown component type "weather" (tenant "shop" can use: ask, branch, handlebars, reply)',
@@ -128,10 +144,13 @@ nodes:
 describe('template checks', () => {
   it('any text: a verdict, never a throw', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('{', '}', '#', '/', '>', ' ', 'a', '.', 'in', 'state', '"', '!', '^', 'each', '@', '~', '&', '=') }), (text) => {
-        const r = checkTemplate(text);
-        expect(typeof r.ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('{', '}', '#', '/', '>', ' ', 'a', '.', 'in', 'state', '"', '!', '^', 'each', '@', '~', '&', '=') }),
+        (text) => {
+          const r = checkTemplate(text);
+          expect(typeof r.ok).toBe('boolean');
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -139,12 +158,15 @@ describe('template checks', () => {
   it('reads from the allowed roots only; the state keys it reads are listed once', () => {
     const key = fc.stringMatching(/^[a-z][a-z0-9_]{0,10}$/);
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom('in', 'parameters', 'state', 'nodes', 'prev', 'constructor', '__proto__'), key), { minLength: 1, maxLength: 5 }), (paths) => {
-        const r = checkTemplate(paths.map(([root, k]) => `{{${root}.${k}}}`).join(' '));
-        const allowed = paths.every(([root]) => ['in', 'parameters', 'state'].includes(root));
-        expect(r.ok).toBe(allowed);
-        if (r.ok) expect(r.stateKeys).toEqual([...new Set(paths.filter(([root]) => root === 'state').map(([, k]) => k))]);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('in', 'parameters', 'state', 'nodes', 'prev', 'constructor', '__proto__'), key), { minLength: 1, maxLength: 5 }),
+        (paths) => {
+          const r = checkTemplate(paths.map(([root, k]) => `{{${root}.${k}}}`).join(' '));
+          const allowed = paths.every(([root]) => ['in', 'parameters', 'state'].includes(root));
+          expect(r.ok).toBe(allowed);
+          if (r.ok) expect(r.stateKeys).toEqual([...new Set(paths.filter(([root]) => root === 'state').map(([, k]) => k))]);
+        },
+      ),
       { numRuns: 500 },
     );
   });

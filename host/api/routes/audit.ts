@@ -15,7 +15,10 @@ const record = {
     env: idString,
     team: idString,
     actor: { type: 'string', description: '`api:{token subject}` or a subject, `cli`, `operator`, `component:{name}`, `host`' },
-    action: { type: 'string', description: 'secret.set, secret.delete, secret.read, token.issue, admin.action, tenant.reload, data.export, data.erase, access.denied, audit.dropped' },
+    action: {
+      type: 'string',
+      description: 'secret.set, secret.delete, secret.read, token.issue, admin.action, tenant.reload, data.export, data.erase, access.denied, audit.dropped',
+    },
     target: { type: 'string' },
     outcome: { type: 'string', enum: ['ok', 'failed', 'denied', 'not-found', 'dropped'] },
     detail: { type: 'string' },
@@ -59,7 +62,8 @@ export function registerAuditRoutes(app: FastifyInstance, host: GreenticHost): v
       const p = principalOf(req);
       requireScope(p, 'admin');
       const since = req.query.since === undefined ? undefined : Date.parse(req.query.since);
-      if (since !== undefined && Number.isNaN(since)) return sendError(reply, 400, 'invalid-request', `since ${JSON.stringify(String(req.query.since).slice(0, 40))} is not an ISO 8601 time`);
+      if (since !== undefined && Number.isNaN(since))
+        return sendError(reply, 400, 'invalid-request', `since ${JSON.stringify(String(req.query.since).slice(0, 40))} is not an ISO 8601 time`);
       try {
         const page = await host.audit.read(p.tenant, { since, cursor: req.query.cursor, limit: req.query.limit });
         const records = page.records.filter((r) => r.env === undefined || p.envs.includes(r.env));

@@ -51,7 +51,14 @@ export function registerMessageRoutes(app: FastifyInstance, host: GreenticHost, 
         return notFound(reply, `team ${p.tenant}/${p.team} has no channel "${channel}" in ${env}`);
       if (!host.serves(p.tenant)) throw new ApiAuthError(403, 'not-served', `this instance does not serve tenant "${p.tenant}"`);
       // Tracing on: this request is a span, and the turn (on whichever instance takes the message) continues its trace.
-      const span = host.tracing.enabled ? host.tracing.startSpan('greentic.api POST /api/v1/messages', { 'greentic.tenant': p.tenant, 'greentic.env': env, 'greentic.team': p.team, 'greentic.channel': channel }) : undefined;
+      const span = host.tracing.enabled
+        ? host.tracing.startSpan('greentic.api POST /api/v1/messages', {
+            'greentic.tenant': p.tenant,
+            'greentic.env': env,
+            'greentic.team': p.team,
+            'greentic.channel': channel,
+          })
+        : undefined;
       try {
         const answer = await converse(
           host.bus,

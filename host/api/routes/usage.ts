@@ -9,10 +9,9 @@ const figures = {
   type: 'object',
   additionalProperties: false,
   properties: Object.fromEntries(
-    ['turns', 'turn_errors', 'messages_in', 'messages_out', 'node_calls', 'node_errors', 'guest_call_seconds', 'access_denials', 'sessions_expired'].map((k) => [
-      k,
-      { type: 'number' },
-    ]),
+    ['turns', 'turn_errors', 'messages_in', 'messages_out', 'node_calls', 'node_errors', 'guest_call_seconds', 'access_denials', 'sessions_expired'].map(
+      (k) => [k, { type: 'number' }],
+    ),
   ),
 } as const;
 
@@ -42,7 +41,13 @@ export function registerUsageRoutes(app: FastifyInstance, host: GreenticHost): v
         response: {
           200: {
             type: 'object',
-            properties: { tenant: idString, since: { type: 'string' }, totals: figures, envs: { type: 'object', additionalProperties: figures }, bytes_stored: { type: 'integer' } },
+            properties: {
+              tenant: idString,
+              since: { type: 'string' },
+              totals: figures,
+              envs: { type: 'object', additionalProperties: figures },
+              bytes_stored: { type: 'integer' },
+            },
           },
           ...authErrors,
         },

@@ -69,7 +69,10 @@ export function registerUserRoutes(app: FastifyInstance, host: GreenticHost): vo
         params: userParams,
         querystring: envOnly,
         response: {
-          200: { type: 'object', properties: { user: idString, removed: { type: 'object', properties: { sessions: { type: 'integer' }, dead_letters: { type: 'integer' } } } } },
+          200: {
+            type: 'object',
+            properties: { user: idString, removed: { type: 'object', properties: { sessions: { type: 'integer' }, dead_letters: { type: 'integer' } } } },
+          },
           404: { description: 'no such environment', ...errorBody },
           ...authErrors,
         },

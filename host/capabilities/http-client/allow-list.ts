@@ -42,7 +42,8 @@ export function parseHttpRule(entry: HttpGrantEntry): HttpRule | string {
   if (bracketed && isIP(host) !== 6) return `${JSON.stringify(text)}: ${JSON.stringify(m[3])} is not an IPv6 address`;
   if (!bracketed && isIP(host) === 6) return `${JSON.stringify(text)}: write an IPv6 address in brackets ([${host}])`;
   if (literal && wildcard) return `${JSON.stringify(text)}: "*." cannot precede an IP address`;
-  if (!literal && (host.length > 253 || !host.split('.').every((l) => HOST_LABEL.test(l)))) return `${JSON.stringify(text)}: ${JSON.stringify(host)} is not a host name`;
+  if (!literal && (host.length > 253 || !host.split('.').every((l) => HOST_LABEL.test(l))))
+    return `${JSON.stringify(text)}: ${JSON.stringify(host)} is not a host name`;
   const port = m[4] === undefined ? DEFAULT_PORT[scheme] : Number(m[4]);
   if (port < 1 || port > 65535) return `${JSON.stringify(text)}: port ${m[4]} is out of range`;
   const privateNetwork = typeof entry === 'object' && entry.private_network === true;

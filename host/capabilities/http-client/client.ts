@@ -18,7 +18,8 @@ import { originOf, type HttpRule } from './allow-list.js';
 import { checkRequest, type HttpRequestWire, type CheckedRequest } from './request.js';
 
 /** What the guest gets back: a response, or a host-error. */
-export type HttpReply = { tag: 'ok'; val: { status: number; headers: Array<[string, string]>; body: string | null } } | { tag: 'err'; val: { code: string; message: string } };
+export type HttpReply =
+  { tag: 'ok'; val: { status: number; headers: Array<[string, string]>; body: string | null } } | { tag: 'err'; val: { code: string; message: string } };
 
 /** Request options of http-client@1.1.0. */
 export interface HttpOptionsWire {
@@ -69,7 +70,11 @@ export class HttpClientService {
     const p = scope.permissions;
     const policy = p.http;
     if (!policy || policy.rules.length === 0) {
-      scope.deny('http-client', 'send', `component "${p.component}" of tenant "${scope.ctx.tenantId}" may make no HTTP requests (grants.components.${p.component}.http)`);
+      scope.deny(
+        'http-client',
+        'send',
+        `component "${p.component}" of tenant "${scope.ctx.tenantId}" may make no HTTP requests (grants.components.${p.component}.http)`,
+      );
     }
     const limits = p.limits;
     const checked = checkRequest(wire, limits.maxHttpBodyBytes);
@@ -77,10 +82,14 @@ export class HttpClientService {
     if (opts.allowInsecure === true) return err('invalid-argument', 'request-options.allow-insecure: TLS certificates are always verified here');
     const key = `${scope.ctx.tenantId}/${scope.ctx.envId}`;
     let bucket = this.#buckets.get(key);
-    if (!bucket || bucket.ratePerSec !== limits.httpRatePerSec) this.#buckets.set(key, (bucket = new TokenBucket(limits.httpRatePerSec, limits.httpRatePerSec * 2)));
+    if (!bucket || bucket.ratePerSec !== limits.httpRatePerSec)
+      this.#buckets.set(key, (bucket = new TokenBucket(limits.httpRatePerSec, limits.httpRatePerSec * 2)));
     if (!bucket.take()) {
       scope.logger.warn({ event: 'http-request', method: checked.method, origin: originOf(checked.url), outcome: 'rate-limited' }, 'http request refused');
-      return err('rate-limited', `more than ${limits.httpRatePerSec} HTTP requests a second for tenant "${scope.ctx.tenantId}" (settings.limits.http_rate_per_sec)`);
+      return err(
+        'rate-limited',
+        `more than ${limits.httpRatePerSec} HTTP requests a second for tenant "${scope.ctx.tenantId}" (settings.limits.http_rate_per_sec)`,
+      );
     }
     const timeoutMs = Math.min(limits.httpTimeoutMs, opts.timeoutMs ?? Infinity, deadlineAt - Date.now() - DEADLINE_MARGIN_MS);
     const until = performance.now() + timeoutMs;
@@ -122,7 +131,10 @@ export class HttpClientService {
       try {
         found = await withTimeout(this.#resolve(host), until - performance.now());
       } catch (e) {
-        return err((e as Error).message === 'timeout' ? 'timeout' : 'unavailable', `cannot resolve "${host}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        return err(
+          (e as Error).message === 'timeout' ? 'timeout' : 'unavailable',
+          `cannot resolve "${host}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       if (found.length === 0) return err('unavailable', `"${host}" has no address`);
     }
@@ -150,7 +162,8 @@ export class HttpClientService {
     if (remaining <= 0) return Promise.resolve(err('timeout', `no time left before the node's deadline for a request to ${origin}`));
     // The socket connects to the address checked above, whatever the name resolves to now.
     const pinned: LookupFunction = (_host, options, cb) => {
-      if ((options as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: to.ip, family: to.family }]);
+      if ((options as { all?: boolean }).all)
+        (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: to.ip, family: to.family }]);
       else cb(null, to.ip, to.family);
     };
     const options: RequestOptions = {
@@ -172,7 +185,10 @@ export class HttpClientService {
         if (settled) return;
         settled = true;
         const outcome = reply.tag === 'ok' ? { status } : { outcome: reply.val.code };
-        scope.logger.info({ ...fields, ...outcome, bytes_out: req.body?.byteLength ?? 0, bytes_in: bytesIn, ms: Math.round(performance.now() - t0) }, 'http request');
+        scope.logger.info(
+          { ...fields, ...outcome, bytes_out: req.body?.byteLength ?? 0, bytes_in: bytesIn, ms: Math.round(performance.now() - t0) },
+          'http request',
+        );
         resolve(reply);
       };
       const make = req.url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -184,7 +200,11 @@ export class HttpClientService {
           if (size > maxBody) {
             res.destroy();
             r.destroy();
-            finish(err('limit-exceeded', `the response from ${origin} is larger than ${maxBody} bytes (settings.limits.max_http_body_bytes)`), res.statusCode, size);
+            finish(
+              err('limit-exceeded', `the response from ${origin} is larger than ${maxBody} bytes (settings.limits.max_http_body_bytes)`),
+              res.statusCode,
+              size,
+            );
             return;
           }
           chunks.push(c);

@@ -41,7 +41,11 @@ export function httpClientImports(site: () => HttpCallSite, version: string) {
       throw e;
     }
     const max = s.scope.permissions.limits.maxHttpRequests;
-    if (++s.requests > max) return { tag: 'err', val: { code: 'limit-exceeded', message: `more than ${max} HTTP requests in one component call (settings.limits.max_http_requests)` } };
+    if (++s.requests > max)
+      return {
+        tag: 'err',
+        val: { code: 'limit-exceeded', message: `more than ${max} HTTP requests in one component call (settings.limits.max_http_requests)` },
+      };
     const body = req.body instanceof Uint8Array ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength).toString('base64') : null;
     const wire = { method: req.method, url: req.url, headers: req.headers, body };
     const o = opts ? { timeoutMs: opts.timeoutMs, allowInsecure: opts.allowInsecure, followRedirects: opts.followRedirects } : undefined;

@@ -75,7 +75,12 @@ export function secretsStoreBroker(scope: InvocationScope) {
       scope.enter('secrets-store', fn, scope.ctx);
       const name = secretNameOf(key);
       if (name === undefined) {
-        throw scope.error('invalid-argument', 'secrets-store', fn, `key ${JSON.stringify(String(key).slice(0, 64))} is not a secret name (${'^[a-z0-9][a-z0-9_-]{0,62}$'}, or the same in upper case with _)`);
+        throw scope.error(
+          'invalid-argument',
+          'secrets-store',
+          fn,
+          `key ${JSON.stringify(String(key).slice(0, 64))} is not a secret name (${'^[a-z0-9][a-z0-9_-]{0,62}$'}, or the same in upper case with _)`,
+        );
       }
       return { ok: await body(name) };
     } catch (e) {
@@ -89,7 +94,11 @@ export function secretsStoreBroker(scope: InvocationScope) {
       run('put', key, async (name) => {
         const p = scope.permissions;
         if (!p.writableSecrets?.has(name)) {
-          scope.deny('secrets-store', 'put', `secret "${name}" is not granted for writing to component "${p.component}" of tenant "${scope.ctx.tenantId}" (grants.secrets.${p.component}.write)`);
+          scope.deny(
+            'secrets-store',
+            'put',
+            `secret "${name}" is not granted for writing to component "${p.component}" of tenant "${scope.ctx.tenantId}" (grants.secrets.${p.component}.write)`,
+          );
         }
         if (typeof value !== 'string' || Buffer.byteLength(value) > p.limits.maxStateValueBytes) {
           throw scope.error('limit-exceeded', 'secrets-store', 'put', `a secret value is at most ${p.limits.maxStateValueBytes} bytes`);

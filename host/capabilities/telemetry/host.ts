@@ -24,9 +24,11 @@ export function telemetryImports(site: () => { scope: InvocationScope }) {
       const { scope } = site();
       try {
         enterGreentic(scope, 'telemetry', 'log', ctx);
-        if (!scope.permissions.log) scope.deny('telemetry', 'log', `component "${scope.permissions.component}" may not log (manifest capabilities.host.telemetry)`);
+        if (!scope.permissions.log)
+          scope.deny('telemetry', 'log', `component "${scope.permissions.component}" may not log (manifest capabilities.host.telemetry)`);
         const s = (typeof span === 'object' && span !== null ? span : {}) as Record<string, unknown>;
-        if (s.tenant !== scope.ctx.tenantId) scope.deny('telemetry', 'log', `span names tenant ${quoteForMessage(s.tenant)} but this call is bound to tenant "${scope.ctx.tenantId}"`);
+        if (s.tenant !== scope.ctx.tenantId)
+          scope.deny('telemetry', 'log', `span names tenant ${quoteForMessage(s.tenant)} but this call is bound to tenant "${scope.ctx.tenantId}"`);
         if (s.sessionId !== undefined && s.sessionId !== null && s.sessionId !== scope.ctx.sessionId) {
           scope.deny('telemetry', 'log', `span names session ${quoteForMessage(s.sessionId)} but this call is bound to session "${scope.ctx.sessionId}"`);
         }

@@ -115,7 +115,8 @@ function entryName(entry: Entry): string {
 function checkDeclared(entry: Entry, name: string, limits: PackLimits, total: number, fail: (why: string) => never): void {
   if (entry.isEncrypted()) fail(`entry "${name}" is encrypted`);
   if (!entry.canDecodeFileData()) fail(`entry "${name}" uses compression method ${entry.compressionMethod} (stored and deflate are read)`);
-  if (entry.uncompressedSize > limits.maxEntryBytes) fail(`entry "${name}" is ${entry.uncompressedSize} bytes inflated, over the limit of ${limits.maxEntryBytes}`);
+  if (entry.uncompressedSize > limits.maxEntryBytes)
+    fail(`entry "${name}" is ${entry.uncompressedSize} bytes inflated, over the limit of ${limits.maxEntryBytes}`);
   if (total + entry.uncompressedSize > limits.maxTotalBytes) fail(`entries up to "${name}" are over ${limits.maxTotalBytes} bytes inflated in all`);
   if (entry.uncompressedSize >= limits.ratioFloorBytes && entry.uncompressedSize > limits.maxRatio * Math.max(1, entry.compressedSize)) {
     fail(`entry "${name}" inflates ${entry.compressedSize} bytes to ${entry.uncompressedSize}, a ratio over ${limits.maxRatio} (a zip bomb)`);

@@ -16,10 +16,7 @@ const text = z.string().min(1).max(1024);
 const symbol = z.union([text, z.number().int().min(0)]);
 const list = <T extends z.ZodType>(item: T) => z.array(item).max(MAX_ITEMS);
 
-const RoutingSchema = z.union([
-  z.literal('End'),
-  z.strictObject({ Next: z.strictObject({ node_id: symbol }) }),
-]);
+const RoutingSchema = z.union([z.literal('End'), z.strictObject({ Next: z.strictObject({ node_id: symbol }) })]);
 
 const FlowNodeSchema = z.strictObject({
   id: symbol,
@@ -54,7 +51,9 @@ const PackManifestSchema = z.strictObject({
     })
     .prefault({}),
   components: list(z.looseObject({ id: symbol })).default([]),
-  flows: list(z.strictObject({ id: text, kind: text, flow: FlowSchema, tags: list(z.string()).default([]), entrypoints: list(z.string()).default([]) })).default([]),
+  flows: list(
+    z.strictObject({ id: text, kind: text, flow: FlowSchema, tags: list(z.string()).default([]), entrypoints: list(z.string()).default([]) }),
+  ).default([]),
   dependencies: list(z.unknown()).default([]),
   capabilities: list(z.strictObject({ name: symbol, description: z.string().nullable().optional() })).default([]),
   signatures: z.strictObject({ signatures: list(z.unknown()).default([]) }).prefault({}),
@@ -193,7 +192,12 @@ export function parsePackManifest(value: unknown, where: string): PackManifest {
   if (Object.hasOwn(ext, 'greentic.pack.component_manifests@v1')) {
     const e = ComponentManifestsSchema.safeParse(ext['greentic.pack.component_manifests@v1']);
     if (!e.success) fail(['extensions', 'greentic.pack.component_manifests@v1', ...e.error.issues[0]!.path], e.error.issues[0]!.message);
-    else componentManifests = e.data.inline.entries.map((x) => ({ componentId: x.component_id, file: x.manifest_file, sha256: x.content_hash.slice('sha256:'.length) }));
+    else
+      componentManifests = e.data.inline.entries.map((x) => ({
+        componentId: x.component_id,
+        file: x.manifest_file,
+        sha256: x.content_hash.slice('sha256:'.length),
+      }));
   }
   return {
     packId: resolve(m.pack_id, s.pack_ids, 'pack_ids', ['pack_id']),

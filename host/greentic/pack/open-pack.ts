@@ -55,11 +55,13 @@ export async function openPack(bytes: Buffer, shown: string, opts: OpenPackOptio
   const sbom = await checkSbom(files, shown);
   const lock = readLock(files, shown);
   for (const id of lock.keys()) {
-    if (!manifest.components.some((c) => c.id === id)) throw new PackError(`${shown}: pack.lock.cbor: locks component "${id}", which manifest.cbor does not declare`);
+    if (!manifest.components.some((c) => c.id === id))
+      throw new PackError(`${shown}: pack.lock.cbor: locks component "${id}", which manifest.cbor does not declare`);
   }
   checkComponentManifests(files, manifest, shown);
   const signature = checkSignature(files, sbom, opts.trusted ?? [], shown);
-  if (opts.requireSigned && signature.state === 'unsigned') throw new PackError(`${shown}: the pack is not signed (${'signatures/pack.sig'} is missing) and signed packs are required`);
+  if (opts.requireSigned && signature.state === 'unsigned')
+    throw new PackError(`${shown}: the pack is not signed (${'signatures/pack.sig'} is missing) and signed packs are required`);
 
   const components = manifest.components.map((c): PackComponent => {
     const wasmFile = `components/${c.id}.wasm`;

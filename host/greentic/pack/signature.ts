@@ -15,7 +15,10 @@ export const SIGNATURE_FILE = 'signatures/pack.sig';
 
 const EnvelopeSchema = z.looseObject({
   alg: z.string(),
-  sig: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected base64url without padding').max(200),
+  sig: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected base64url without padding')
+    .max(200),
   digest: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits'),
   signed_at_utc: z.string().max(100).optional(),
   key_fingerprint: z.string().max(200).nullable().optional(),
@@ -77,11 +80,13 @@ export function checkSignature(files: PackFiles, sbom: PackSbom | undefined, tru
   if (env.alg.toLowerCase() !== 'ed25519') throw new PackError(`${where}: algorithm "${env.alg.slice(0, 40)}" is not supported (ed25519 is)`);
   if (!sbom) throw new PackError(`${where}: the pack is signed but has no SBOM (sbom.cbor) for the signature to cover`);
   const digest = packDigest(files.get('manifest.cbor')!, sbom);
-  if (Buffer.from(digest).toString('hex') !== env.digest) throw new PackError(`${where}: the signed digest does not match the pack's contents (the pack was changed after it was signed)`);
+  if (Buffer.from(digest).toString('hex') !== env.digest)
+    throw new PackError(`${where}: the signed digest does not match the pack's contents (the pack was changed after it was signed)`);
   const sig = Buffer.from(env.sig, 'base64url');
   if (sig.length !== 64) throw new PackError(`${where}: an Ed25519 signature is 64 bytes, this one is ${sig.length}`);
   if (trusted === 'unchecked') return { state: 'signed', signedAt: env.signed_at_utc };
-  if (trusted.length === 0) throw new PackError(`${where}: the pack is signed, but no key is trusted to verify it (pass --trust KEY.pem, or trust the key in the tenant's config)`);
+  if (trusted.length === 0)
+    throw new PackError(`${where}: the pack is signed, but no key is trusted to verify it (pass --trust KEY.pem, or trust the key in the tenant's config)`);
   const by = trusted.find((t) => verify(null, digest, t.key, sig));
   if (!by) throw new PackError(`${where}: the signature is not by any trusted key (${trusted.map((t) => t.file).join(', ')})`);
   return { state: 'verified', keyFile: by.file, signedAt: env.signed_at_utc };

@@ -51,7 +51,12 @@ export async function loadTenantPacks(tenant: TenantModel, taken: (name: string)
     .filter((file) => !named.has(file))
     .map((file) => ({ file, names: new Map(), trust: [], requireSigned: false, origin: { file: displayPath(file), path: '' } }));
   for (const source of [...tenant.packs, ...found]) {
-    const pack = await loadOne(tenant, source, (name) => taken(name) ?? (entries.has(name) ? `another pack of tenant "${tenant.id}" has a component "${name}"` : undefined), problems);
+    const pack = await loadOne(
+      tenant,
+      source,
+      (name) => taken(name) ?? (entries.has(name) ? `another pack of tenant "${tenant.id}" has a component "${name}"` : undefined),
+      problems,
+    );
     if (!pack) continue;
     for (const [name, entry] of pack.entries) entries.set(name, entry);
     packs.push(pack.pack);
@@ -123,7 +128,8 @@ async function loadOne(
     types.set(c.id, name);
   }
   for (const id of source.names.keys()) {
-    if (!opened.components.some((c) => c.id === id)) problem(source.origin.file, source.origin.path, `packs[].components names "${id.slice(0, 120)}", which pack ${shown} does not have`);
+    if (!opened.components.some((c) => c.id === id))
+      problem(source.origin.file, source.origin.path, `packs[].components names "${id.slice(0, 120)}", which pack ${shown} does not have`);
   }
   return { pack: { file: shown, packId: opened.manifest.packId, version: opened.manifest.version, flows: opened.manifest.flows, types, unusable }, entries };
 }

@@ -61,7 +61,12 @@ export async function loadYgtcFlow(file: string, tenant: TenantModel, catalog: C
     const { routing, operation: nodeOperation, ...ops } = node;
     const keys = Object.keys(ops);
     if (keys.length !== 1) {
-      problem(at, keys.length === 0 ? 'a node has one operation key (component.exec, templating.handlebars, ...)' : `a node has one operation key, this one has ${keys.join(', ')}`);
+      problem(
+        at,
+        keys.length === 0
+          ? 'a node has one operation key (component.exec, templating.handlebars, ...)'
+          : `a node has one operation key, this one has ${keys.join(', ')}`,
+      );
       continue;
     }
     const op = keys[0]!;
@@ -166,7 +171,10 @@ function mapOperation(op: string, payload: unknown, nodeOperation: unknown, c: M
       }
       const id = out.length === 0 ? c.id : `${c.id}-${q.id}`;
       if (out.length > 0 && (c.taken.has(id) || !isValidId(id))) {
-        problem(`${qat}.id`, `the question's node would be "${id}", which is ${c.taken.has(id) ? 'another node of this flow' : 'not an id'}; rename the node or the question`);
+        problem(
+          `${qat}.id`,
+          `the question's node would be "${id}", which is ${c.taken.has(id) ? 'another node of this flow' : 'not an id'}; rename the node or the question`,
+        );
         return null;
       }
       c.taken.add(id);

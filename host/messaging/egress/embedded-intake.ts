@@ -55,7 +55,10 @@ export class EmbeddedEgressIntake implements TurnWaiter {
   /** Listen to `tenant`'s egress (nothing happens if it is heard already). */
   add(tenant: string): void {
     if (this.#subs.has(tenant)) return;
-    this.#subs.set(tenant, this.bus.subscribe(`greentic.messaging.egress.*.${tenant}.*.*`, (m) => this.#onEgress(m.subject, m.data)));
+    this.#subs.set(
+      tenant,
+      this.bus.subscribe(`greentic.messaging.egress.*.${tenant}.*.*`, (m) => this.#onEgress(m.subject, m.data)),
+    );
   }
 
   /** Stop listening to `tenant`'s egress (it left the bundle). */

@@ -79,7 +79,9 @@ export async function connectNats(opts: NatsOptions, logger: Logger, onRetry?: C
       const waited = Date.now() - started;
       const wait = opts.connectWaitMs ?? 0;
       if (wait > 0 && waited + delay > wait)
-        throw new NatsConnectError(`cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${count(attempt, 'attempt')}, waiting at most ${wait} ms)`);
+        throw new NatsConnectError(
+          `cannot connect to NATS at ${where}${who}: ${reason.text} (gave up after ${count(attempt, 'attempt')}, waiting at most ${wait} ms)`,
+        );
       const line = `NATS at ${where} is not reachable (attempt ${attempt}: ${reason.text}); retrying in ${(delay / 1000).toFixed(1)} s`;
       logger.warn({ event: 'nats-connect-retry', server: where, attempt, err: reason.text }, line);
       onRetry?.(line);

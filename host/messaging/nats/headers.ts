@@ -16,8 +16,10 @@ export class InvalidHeaderError extends Error {
  */
 export function checkHeaderValue(name: string, value: string): string {
   if (value.length === 0) throw new InvalidHeaderError(`header ${name} would be empty`);
-  if (value.length > MAX_HEADER_VALUE) throw new InvalidHeaderError(`header ${name} would be ${value.length} characters long; the limit is ${MAX_HEADER_VALUE}`);
-  if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(value)) throw new InvalidHeaderError(`header ${name} value ${quoteForMessage(value)} has characters NATS headers cannot carry`);
+  if (value.length > MAX_HEADER_VALUE)
+    throw new InvalidHeaderError(`header ${name} would be ${value.length} characters long; the limit is ${MAX_HEADER_VALUE}`);
+  if (!/^[\x21-\x7e][\x20-\x7e]*$/.test(value))
+    throw new InvalidHeaderError(`header ${name} value ${quoteForMessage(value)} has characters NATS headers cannot carry`);
   return value;
 }
 

@@ -53,10 +53,18 @@ export async function ensureIngressConsumer(link: NatsLink, tenant: string, poli
     const c = info.config;
     if (c.ack_wait === config.ack_wait && c.max_deliver === config.max_deliver && JSON.stringify(c.backoff ?? []) === JSON.stringify(config.backoff)) return;
     try {
-      await link.jsm.consumers.update(stream, name, { ack_wait: config.ack_wait, max_deliver: config.max_deliver, backoff: config.backoff, max_ack_pending: config.max_ack_pending });
+      await link.jsm.consumers.update(stream, name, {
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        backoff: config.backoff,
+        max_ack_pending: config.max_ack_pending,
+      });
     } catch (e) {
       // A confined instance may not change the consumer the operator made: run with its settings.
-      logger.warn({ event: 'consumer-unchanged', consumer: name, tenant_id: tenant, err: (e as Error).message }, 'could not update the ingress consumer; using it as it is');
+      logger.warn(
+        { event: 'consumer-unchanged', consumer: name, tenant_id: tenant, err: (e as Error).message },
+        'could not update the ingress consumer; using it as it is',
+      );
     }
     return;
   } catch (e) {
@@ -105,11 +113,15 @@ export async function consumeTenantIngress(deps: ConsumeDeps, handler: IngressHa
         if (stopped || deps.closed()) return;
         await messages.close();
         await start();
-        logger.warn({ event: 'consumer-recreated', tenant_id: tenant }, 'the ingress consumer was deleted while this instance serves its tenant; made it again');
+        logger.warn(
+          { event: 'consumer-recreated', tenant_id: tenant },
+          'the ingress consumer was deleted while this instance serves its tenant; made it again',
+        );
         return;
       }
     })().catch((err: unknown) => {
-      if (!stopped && !deps.closed()) logger.error({ event: 'consumer-stopped', tenant_id: tenant, err: String(err) }, 'the ingress consumer could not be made again');
+      if (!stopped && !deps.closed())
+        logger.error({ event: 'consumer-stopped', tenant_id: tenant, err: String(err) }, 'the ingress consumer could not be made again');
     });
   };
   await start();

@@ -48,18 +48,27 @@ export async function migrateSharedStreams(link: NatsLink, dryRun: boolean, say:
   // Waiting ingress is parked in a stream of its own first: the old stream must go before the
   // tenants' can exist, and a migration stopped half way finds the parked messages again.
   const parked = await oldMessages(link, PARKED);
-  const waiting = parked.length > 0 ? parked.map(unpark) : (await oldMessages(link, OLD.ingress)).map((m) => ({ subject: m.subject, data: m.data, id: m.header?.get('Nats-Msg-Id') || undefined, seq: m.seq }));
+  const waiting =
+    parked.length > 0
+      ? parked.map(unpark)
+      : (await oldMessages(link, OLD.ingress)).map((m) => ({ subject: m.subject, data: m.data, id: m.header?.get('Nats-Msg-Id') || undefined, seq: m.seq }));
   for (const m of waiting) {
     const t = m.subject.split('.')[4] ?? '';
     if (isValidId(t) && t !== 'global') tenants.add(t);
     else skipped.push(`ingress message on ${JSON.stringify(m.subject.slice(0, 120))}`);
   }
   const sorted = [...tenants].sort();
-  say(`found ${count(sorted.length, 'tenant')} (${sorted.join(', ') || 'none'}): ${count(sessions.length, 'session')}, ${count(secrets.length, 'secret')}, ${count(waiting.length, 'waiting ingress message')}`);
+  say(
+    `found ${count(sorted.length, 'tenant')} (${sorted.join(', ') || 'none'}): ${count(sessions.length, 'session')}, ${count(secrets.length, 'secret')}, ${count(waiting.length, 'waiting ingress message')}`,
+  );
   if (dryRun) return { tenants: sorted, sessions: sessions.length, secrets: secrets.length, ingress: waiting.length, skipped, removed };
 
   if (parked.length === 0 && waiting.length > 0) {
-    await ensureStreams(link.jsm, [{ name: PARKED, subjects: [PARKED_SUBJECT], storage: StorageType.File, num_replicas: 1 } as StreamConfig], 'the migrating user');
+    await ensureStreams(
+      link.jsm,
+      [{ name: PARKED, subjects: [PARKED_SUBJECT], storage: StorageType.File, num_replicas: 1 } as StreamConfig],
+      'the migrating user',
+    );
     for (const m of waiting) {
       const h = natsHeaders();
       h.set(SUBJECT_HEADER, checkHeaderValue(SUBJECT_HEADER, m.subject));
@@ -96,7 +105,9 @@ export async function migrateSharedStreams(link: NatsLink, dryRun: boolean, say:
   }
   for (const name of [`KV_${OLD.sessions}`, `KV_${OLD.secrets}`]) if (await dropStream(link, name)) removed.push(name);
   for (const s of skipped) say(`left out (no valid tenant id): ${s}`);
-  say(`moved ${count(movedSessions, 'session')}, ${count(movedSecrets, 'secret')}, ${count(ingress, 'ingress message')}; removed ${removed.join(', ') || 'nothing'}`);
+  say(
+    `moved ${count(movedSessions, 'session')}, ${count(movedSecrets, 'secret')}, ${count(ingress, 'ingress message')}; removed ${removed.join(', ') || 'nothing'}`,
+  );
   return { tenants: sorted, sessions: movedSessions, secrets: movedSecrets, ingress, skipped, removed };
 }
 
@@ -139,7 +150,9 @@ async function oldMessages(link: NatsLink, stream: string): Promise<StoredMsg[]>
     throw e;
   }
   if (info.state.messages > MAX_MIGRATED_INGRESS)
-    throw new RangeError(`${stream} still holds ${info.state.messages} messages, more than one migration carries (${MAX_MIGRATED_INGRESS}); let the old instances drain it first`);
+    throw new RangeError(
+      `${stream} still holds ${info.state.messages} messages, more than one migration carries (${MAX_MIGRATED_INGRESS}); let the old instances drain it first`,
+    );
   const out: StoredMsg[] = [];
   for (let seq = info.state.first_seq; seq > 0 && seq <= info.state.last_seq; seq++) {
     const m = await link.jsm.streams.getMessage(stream, { seq }).catch(() => null);

@@ -47,7 +47,10 @@ const card = z.strictObject({
       ]),
     )
     .max(20),
-  actions: z.array(z.strictObject({ type: z.literal('Action.Submit'), title: short, data: long.optional() })).max(10).optional(),
+  actions: z
+    .array(z.strictObject({ type: z.literal('Action.Submit'), title: short, data: long.optional() }))
+    .max(10)
+    .optional(),
 });
 const structured = z.strictObject({
   type: z.literal(WEBCHAT_MESSAGE_TYPE),

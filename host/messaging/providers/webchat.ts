@@ -97,7 +97,8 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
     const presented = readCookie(req.headers.cookie, WEBCHAT_COOKIE);
     if (presented === undefined) return null;
     const session = cookies.verify(address, presented);
-    if (session === null) backend.logger.info({ event: 'webchat-cookie-replaced', ...logFields(address) }, 'a webchat cookie this channel did not issue: a fresh session');
+    if (session === null)
+      backend.logger.info({ event: 'webchat-cookie-replaced', ...logFields(address) }, 'a webchat cookie this channel did not issue: a fresh session');
     return session;
   };
 
@@ -108,29 +109,39 @@ export function registerWebchat(app: FastifyInstance, backend: WebchatBackend): 
       .type('application/json')
       .send({ error: { code: r.code, message: r.message, retryable: true } });
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.page, url }) } }, async (req, reply) => {
-    const ch = channelOf(req.params, reply);
-    if (!ch) return reply;
-    return reply
-      .header('content-security-policy', WEBCHAT_PAGE_CSP)
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .type('text/html; charset=utf-8')
-      .send(webchatPage(ch.channel.title, 'Chat with us'));
-  });
+  app.get<{ Params: WebchatParams }>(
+    '/webchat/:tenant/:env/:team/:channel',
+    { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.page, url }) } },
+    async (req, reply) => {
+      const ch = channelOf(req.params, reply);
+      if (!ch) return reply;
+      return reply
+        .header('content-security-policy', WEBCHAT_PAGE_CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .type('text/html; charset=utf-8')
+        .send(webchatPage(ch.channel.title, 'Chat with us'));
+    },
+  );
 
-  app.get<{ Params: WebchatParams }>('/webchat/:tenant/:env/:team/:channel/history', { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.history, url }) } }, async (req, reply) => {
-    const ch = channelOf(req.params, reply);
-    if (!ch) return reply;
-    const session = sessionOf(ch.address, req);
-    if (session === null) return { session: null, transcript: [], ended: false };
-    const refusal = backend.guard.admit(ch.address, req.ip, session, false, ch.channel.limits);
-    if (refusal) return refuse(reply, refusal);
-    const stored = await backend.sessions.get(sessionKey(ch.address, session, 'session cookie'));
-    const transcript = (stored?.record.transcript ?? []).map((e) => (e.from === 'bot' ? { from: e.from, ...webchatMessage(e.text) } : { from: e.from, text: e.text }));
-    // A session whose flow ended has no cursor: the page shows the end-of-conversation marker.
-    return { session, transcript, ended: transcript.length > 0 && stored?.record.cursor === null };
-  });
+  app.get<{ Params: WebchatParams }>(
+    '/webchat/:tenant/:env/:team/:channel/history',
+    { config: { swaggerTransform: ({ url }) => ({ schema: WEBCHAT_DOCS.history, url }) } },
+    async (req, reply) => {
+      const ch = channelOf(req.params, reply);
+      if (!ch) return reply;
+      const session = sessionOf(ch.address, req);
+      if (session === null) return { session: null, transcript: [], ended: false };
+      const refusal = backend.guard.admit(ch.address, req.ip, session, false, ch.channel.limits);
+      if (refusal) return refuse(reply, refusal);
+      const stored = await backend.sessions.get(sessionKey(ch.address, session, 'session cookie'));
+      const transcript = (stored?.record.transcript ?? []).map((e) =>
+        e.from === 'bot' ? { from: e.from, ...webchatMessage(e.text) } : { from: e.from, text: e.text },
+      );
+      // A session whose flow ended has no cursor: the page shows the end-of-conversation marker.
+      return { session, transcript, ended: transcript.length > 0 && stored?.record.cursor === null };
+    },
+  );
 
   app.post<{ Params: WebchatParams; Body: unknown }>(
     '/webchat/:tenant/:env/:team/:channel/messages',
