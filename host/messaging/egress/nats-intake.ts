@@ -45,6 +45,9 @@ export const EGRESS_ACK_WAIT_MS = 30_000;
 export class NatsEgressIntake {
   /** Each served tenant's consumption, by tenant (a tenant is added or retired at run time). */
   readonly #stops = new Map<string, () => void>();
+  /** Tenants whose consumption is being started, and those removed while it was. */
+  readonly #adding = new Map<string, Promise<void>>();
+  readonly #cancelled = new Set<string>();
   readonly #held = new Set<JsMsg>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
@@ -64,14 +67,27 @@ export class NatsEgressIntake {
   }
 
   /** Take `tenant`'s replies from its egress stream (nothing happens if they are taken already). */
-  async add(tenant: string): Promise<void> {
-    if (this.#stops.has(tenant) || this.#closed) return;
+  add(tenant: string): Promise<void> {
+    if (this.#stops.has(tenant) || this.#closed) return Promise.resolve();
+    // One start per tenant at a time: two reloads in a row must not leave two consumptions, one of them never stopped.
+    let adding = this.#adding.get(tenant);
+    if (!adding) {
+      adding = this.#consume(tenant).finally(() => {
+        this.#adding.delete(tenant);
+        this.#cancelled.delete(tenant);
+      });
+      this.#adding.set(tenant, adding);
+    }
+    return adding;
+  }
+
+  async #consume(tenant: string): Promise<void> {
     const link = this.links.forTenant(tenant);
     await ensureStreams(link.jsm, [deliveriesStreamConfig(tenant)], this.who);
     await this.#ensureConsumer(link, tenant);
     const kv = await new Kvm(link.js).open(deliveriesBucket(tenant), { allow_direct: true });
     const consumer = await link.js.consumers.get(egressStream(tenant), egressConsumerName(tenant));
-    if (this.#stops.has(tenant) || this.#closed) return;
+    if (this.#closed || this.#cancelled.delete(tenant)) return;
     const messages = await consumer.consume({ max_messages: Math.min(1000, this.maxHeld(tenant)) });
     let stopped = false;
     void (async () => {
@@ -79,14 +95,18 @@ export class NatsEgressIntake {
     })().catch((e: unknown) => {
       if (!this.#closed && !stopped) this.logger.error({ event: 'egress-consumer-stopped', tenant_id: tenant, err: String(e) }, 'egress consumer stopped');
     });
-    this.#stops.set(tenant, () => {
+    const stop = () => {
       stopped = true;
       void messages.close();
-    });
+    };
+    // Removed (or closed) while it was starting: it stops at once instead of running unrecorded.
+    if (this.#closed || this.#cancelled.delete(tenant)) stop();
+    else this.#stops.set(tenant, stop);
   }
 
   /** Stop taking `tenant`'s replies (it left the bundle); what waits stays in its stream. */
   remove(tenant: string): void {
+    if (this.#adding.has(tenant)) this.#cancelled.add(tenant);
     this.#stops.get(tenant)?.();
     this.#stops.delete(tenant);
   }
