@@ -84,7 +84,7 @@ describe('the host: guest capability calls, REST and webchat', () => {
           await calm.baseline(1);
           calm.start();
           try {
-            await runBatch(w, ops, tally);
+            await runBatch(w, ops, tally, budget.lanes);
           } finally {
             await calm.stop();
           }

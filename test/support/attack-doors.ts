@@ -100,7 +100,7 @@ async function guest(w: AttackWorld, op: Extract<AttackOp, { door: 'guest' }>, t
 }
 
 /** Run `ops` with `concurrency` in flight at once (the host serves tenants concurrently, so the attack does too). */
-export async function runBatch(w: AttackWorld, ops: readonly AttackOp[], tally: DoorTally, concurrency = 4): Promise<void> {
+export async function runBatch(w: AttackWorld, ops: readonly AttackOp[], tally: DoorTally, concurrency: number): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < ops.length) await runOp(w, ops[next++]!, tally);
