@@ -1,8 +1,8 @@
 import type { BusHandler, BusMessage, BusSubscription, IngressHandler, MessageBus, PublishOptions } from './bus.js';
-import { ingressPattern, subjectMatches } from './subjects.js';
+import { ingressPattern } from './subjects.js';
+import { Sublist } from './sublist.js';
 
 interface Sub {
-  readonly pattern: string;
   readonly handler: BusHandler;
   readonly queue: string | undefined;
   active: boolean;
@@ -13,7 +13,8 @@ interface Sub {
  * error is reported to `onError`, never to the publisher, as on a real bus.
  */
 export class EmbeddedBus implements MessageBus {
-  readonly #subs: Sub[] = [];
+  /** Subscriptions by subject token: a publish costs its subject's tokens, not the number of subscriptions. */
+  readonly #subs = new Sublist<Sub>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #queueTurn = new Map<string, number>();
   #closed = false;
@@ -28,8 +29,8 @@ export class EmbeddedBus implements MessageBus {
     }
     const msg: BusMessage = opts.traceparent === undefined ? { subject, data } : { subject, data, traceparent: opts.traceparent };
     const groups = new Map<string, Sub[]>();
-    for (const sub of this.#subs) {
-      if (!sub.active || !subjectMatches(sub.pattern, subject)) continue;
+    for (const sub of this.#subs.match(subject)) {
+      if (!sub.active) continue;
       if (sub.queue === undefined) this.#deliver(sub, msg);
       else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
     }
@@ -54,13 +55,12 @@ export class EmbeddedBus implements MessageBus {
   async retireIngress(_tenant: string): Promise<void> {}
 
   subscribe(pattern: string, handler: BusHandler, opts: { queue?: string } = {}): BusSubscription {
-    const sub: Sub = { pattern, handler, queue: opts.queue, active: true };
-    this.#subs.push(sub);
+    const sub: Sub = { handler, queue: opts.queue, active: true };
+    this.#subs.add(pattern, sub);
     return {
       unsubscribe: () => {
         sub.active = false;
-        const i = this.#subs.indexOf(sub);
-        if (i >= 0) this.#subs.splice(i, 1);
+        this.#subs.remove(sub);
       },
     };
   }
@@ -81,6 +81,6 @@ export class EmbeddedBus implements MessageBus {
   async close(): Promise<void> {
     this.#closed = true;
     await this.drain();
-    this.#subs.length = 0;
+    this.#subs.clear();
   }
 }
