@@ -476,7 +476,10 @@ export class GreenticHost {
       }
       const replies = await this.#publishOutbox(address, msg.id, msg.user, result.session, result.outbox, msg.origin?.reply_to, span);
       this.metrics.turnSeconds.observe(scopeLabels, (performance.now() - t0) / 1000);
-      log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
+      // Every turn passes here: no child logger is made for a line that would not be written.
+      if (this.logger.isLevelEnabled('info')) {
+        log().info({ event: 'turn', session_id: result.session, message_id: msg.id, replies, ms: Math.round(performance.now() - t0) }, 'turn done');
+      }
     } catch (e) {
       if (e instanceof CorruptSessionError) {
         // It can never succeed while the session is damaged: answer, and keep the message as a dead letter.

@@ -287,7 +287,7 @@ export class FileSessionStore implements SessionStore {
     for (const [id, entry] of failed) if (!this.#dirty.has(id)) this.#queue(id, entry);
     const written = new Set(failed.map(([id]) => id));
     for (const [id, entry] of batch) if (!written.has(id)) this.#cache.release(id, entry);
-    this.#cache.evict();
+    this.#cache.unpinned();
     if (failed.length > 0) throw error;
     await drop();
     for (const file of this.#orphans.splice(0)) await this.#fs.rm(file, { force: true });

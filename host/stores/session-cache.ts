@@ -17,6 +17,8 @@ export interface CachedSession {
   record: SessionRecord | null | undefined;
 }
 
+/** Entries a cache whose every entry is pinned may grow by before it looks for one to drop again. */
+const EVICT_SLACK = 64;
 /** Bookkeeping per entry beyond its bytes: the key, the map slot, the object. */
 const ENTRY_OVERHEAD = 256;
 /** A decoded record takes about this many times its CBOR size on the heap (strings, objects, arrays). */
@@ -40,6 +42,13 @@ export class SessionCache {
   readonly #maxBytes: number;
   readonly #pinned: (id: string) => boolean;
   #bytes = 0;
+  /**
+   * Size of the map when a full pass found nothing it could drop (every entry pinned), or -1.
+   * Until an entry may have been unpinned (release, delete) or the map grew by EVICT_SLACK, a
+   * pass would walk every pinned entry again for nothing: with thousands of sessions waiting for
+   * their checkpoint that walk was a cost on every turn.
+   */
+  #blockedAt = -1;
 
   constructor(limits: SessionCacheLimits, pinned: (id: string) => boolean) {
     this.#maxEntries = limits.maxEntries ?? 10_000;
@@ -86,6 +95,7 @@ export class SessionCache {
     const slot = this.#map.get(id);
     if (!slot || slot.entry !== entry || entry.record === undefined) return;
     entry.record = undefined;
+    this.#blockedAt = -1;
     const weight = weightOf(entry);
     this.#bytes += weight - slot.weight;
     slot.weight = weight;
@@ -93,6 +103,7 @@ export class SessionCache {
 
   delete(id: string): void {
     this.#drop(id);
+    this.#blockedAt = -1;
   }
 
   values(): IterableIterator<CachedSession> {
@@ -101,11 +112,26 @@ export class SessionCache {
 
   /** Drop least recently used unpinned entries until within both limits. */
   evict(): void {
-    if (this.#map.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) return;
+    if (this.#within()) {
+      this.#blockedAt = -1;
+      return;
+    }
+    if (this.#blockedAt >= 0 && this.#map.size < this.#blockedAt + EVICT_SLACK) return;
     for (const [id] of this.#map) {
-      if (this.#map.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      if (this.#within()) break;
       if (!this.#pinned(id)) this.#drop(id);
     }
+    this.#blockedAt = this.#within() ? -1 : this.#map.size;
+  }
+
+  /** Entries may have been unpinned (a checkpoint is done): drop what is over the limits now. */
+  unpinned(): void {
+    this.#blockedAt = -1;
+    this.evict();
+  }
+
+  #within(): boolean {
+    return this.#map.size <= this.#maxEntries && this.#bytes <= this.#maxBytes;
   }
 
   #drop(id: string): void {

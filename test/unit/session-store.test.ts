@@ -7,6 +7,7 @@ import { FileSessionStore, type FileSessionStoreOptions } from '../../dist/store
 import { changeBody, frames, parseSegment } from '../../dist/stores/journal-frame.js';
 import { SessionJournal } from '../../dist/stores/session-journal.js';
 import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
+import { SessionCache, type CachedSession } from '../../dist/stores/session-cache.js';
 import { tempDir } from '../support/bundle.js';
 import { FaultyFs } from '../support/fault-fs.js';
 
@@ -247,6 +248,25 @@ describe('the session cache', () => {
     await s.flush();
     expect(s.memory().sessions).toBeLessThanOrEqual(50);
     expect((await s.get(keyOf('c1')))!.revision).toBe(1);
+  });
+
+  it('does not walk its pinned entries on every change while none can be dropped, and drops them once they are unpinned', () => {
+    const pinned = new Set<string>();
+    let asked = 0;
+    const cache = new SessionCache({ maxEntries: 100 }, (id) => {
+      asked++;
+      return pinned.has(id);
+    });
+    const entry = (id: string, rev: number): CachedSession => ({ key: keyOf(id), rev, bytes: Buffer.alloc(10), form: 'record', record: undefined });
+    // 1000 sessions waiting for their checkpoint (pinned), 10 turns each: the cache is over its count and can drop none.
+    for (let i = 0; i < 1000; i++) pinned.add(`p${i}`);
+    for (let rev = 1; rev <= 10; rev++) for (let i = 0; i < 1000; i++) cache.set(`p${i}`, entry(`p${i}`, rev));
+    expect(cache.size).toBe(1000);
+    // A pass over every pinned entry at each change would be 10,000 changes x up to 1000 entries.
+    expect(asked).toBeLessThan(30_000);
+    pinned.clear();
+    cache.unpinned();
+    expect(cache.size).toBe(100);
   });
 
   it('refuses writes while too many changes wait for a checkpoint that fails, and takes them again once it works', async () => {
