@@ -42,14 +42,21 @@ function tenantComponent(root, tenant, name, extra = '') {
 export function benchBundle({ tenants = 1, names, component = 'bench-wat', nodes = 3, extraTenants = [], settings = {} } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'greentic-bench-'));
   const all = [...(names ?? Array.from({ length: tenants }, (_, i) => `t${i}`)).map((id) => ({ id, component, nodes })), ...extraTenants];
-  const lines = ['workspace: bench', 'tenants:'];
+  // Each tenant in its own tenants/<id>/tenant.yaml (the tenant form): 10,000 tenants inline would
+  // pass bundle.yaml's size limit (1 MiB), and an operator with that many would not keep one file.
+  writeFileSync(join(root, 'bundle.yaml'), 'workspace: bench\n');
   for (const t of all) {
-    lines.push(
-      `  ${t.id}:`,
-      '    environments: { prod: {} }',
-      `    settings: ${JSON.stringify({ concurrency: 2, ...settings })}`,
-      `    grants: { components: { ${t.component}: {} } }`,
-      '    teams: { t: { channels: { c: { provider: webchat, flow: f } } } }',
+    mkdirSync(join(root, 'tenants', t.id), { recursive: true });
+    writeFileSync(
+      join(root, 'tenants', t.id, 'tenant.yaml'),
+      [
+        `tenant: ${t.id}`,
+        'environments: { prod: {} }',
+        `settings: ${JSON.stringify({ concurrency: 2, ...settings })}`,
+        `grants: { components: { ${t.component}: {} } }`,
+        'teams: { t: { channels: { c: { provider: webchat, flow: f } } } }',
+        '',
+      ].join('\n'),
     );
     tenantComponent(root, t.id, t.component, t.component === 'faults' ? 'limits: { deadline_ms: 300, memory_mib: 16 }\n' : '');
     const flowDir = join(root, 'tenants', t.id, 'flows');
@@ -58,7 +65,6 @@ export function benchBundle({ tenants = 1, names, component = 'bench-wat', nodes
     const nodeLines = ids.map((id, i) => `  - { id: ${id}, type: ${t.component}${i + 1 < ids.length ? `, next: ${ids[i + 1]}` : ''} }`);
     writeFileSync(join(flowDir, 'f.yaml'), ['name: f', 'version: "1"', 'start: n1', 'nodes:', ...nodeLines, ''].join('\n'));
   }
-  writeFileSync(join(root, 'bundle.yaml'), `${lines.join('\n')}\n`);
   return root;
 }
 

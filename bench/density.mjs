@@ -8,9 +8,17 @@ const TENANTS = Number(process.env.BENCH_TENANTS ?? 10_000);
 
 function measure(tenants, actives) {
   const bundle = benchBundle({ tenants });
-  const out = execFileSync(process.execPath, ['--expose-gc', new URL('./density-child.mjs', import.meta.url).pathname, bundle, ...actives.map(String)], {
-    maxBuffer: 1 << 20,
-  });
+  let out;
+  try {
+    out = execFileSync(process.execPath, ['--expose-gc', new URL('./density-child.mjs', import.meta.url).pathname, bundle, ...actives.map(String)], {
+      maxBuffer: 1 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    // What the child said last (its error), not "Command failed" and its command line.
+    const said = String(e.stderr ?? '').split('\n').filter((l) => /\S/.test(l) && !/^\s+at /.test(l));
+    throw new Error(`the ${tenants}-tenant host failed: ${said.find((l) => /Error/.test(l)) ?? said.at(-1) ?? e.message}`);
+  }
   return JSON.parse(out.toString());
 }
 

@@ -31,8 +31,16 @@ const rows = [];
 for (const name of chosen) {
   process.stderr.write(`bench ${name} ...\n`);
   const t0 = performance.now();
-  const mod = await import(`./${name}.mjs`);
-  for (const row of await mod.run()) {
+  let produced;
+  try {
+    const mod = await import(`./${name}.mjs`);
+    produced = await mod.run();
+  } catch (e) {
+    // One benchmark that fails is a failed row (its error, first line), not the end of the run.
+    const reason = String(e instanceof Error ? e.message : e).split('\n')[0].slice(0, 200);
+    produced = [{ bench: name, measure: `failed: ${reason}`, ours: 'failed', unit: 'text', expect: 'a result' }];
+  }
+  for (const row of produced) {
     rows.push(row);
     const ratio = row.baseline ? row.ours / row.baseline : undefined;
     process.stderr.write(
