@@ -14,7 +14,7 @@ import { EXAMPLES } from '../support/bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, startHost, type TestHost } from '../support/host.js';
 import { memoryLogger } from '../support/logs.js';
 import { startNats, type NatsServer } from '../support/nats.js';
-import { attempt, attemptsAgainst, snapshot, victimNames, type Outcome } from '../support/nats-attack.js';
+import { attempt, attemptsAgainst, snapshot, subjectTokens, victimNames, type Outcome } from '../support/nats-attack.js';
 
 // The example's accounts and users (examples/deployments/nats/nats-server.conf), used for real.
 const CONFIG = readFileSync(join(EXAMPLES, 'deployments', 'nats', 'nats-server.conf'), 'utf8');
@@ -171,41 +171,7 @@ describe('NATS: one tenant against another, every JetStream and KV verb', () => 
     const before = await snapshot(acmeAdmin, 'acme');
     const conns = await Promise.all(ATTACKERS.map(([u, p]) => as(u, p)));
     const v = victimNames('acme');
-    const token = fc.constantFrom(
-      '$JS',
-      'API',
-      'STREAM',
-      'CONSUMER',
-      'INFO',
-      'CREATE',
-      'UPDATE',
-      'DELETE',
-      'PURGE',
-      'MSG',
-      'GET',
-      'NEXT',
-      'DIRECT',
-      'ACK',
-      'NAMES',
-      'LIST',
-      '$KV',
-      'greentic',
-      'messaging',
-      'ingress',
-      'egress',
-      'deadletter',
-      'prod',
-      'acme',
-      'bigcorp',
-      'support',
-      'slack',
-      victimSession,
-      ...v.streams,
-      ...v.buckets,
-      'ingress-acme',
-      'KV_greentic_sessions_bigcorp',
-      'GREENTIC_INGRESS_bigcorp',
-    );
+    const token = fc.constantFrom(...subjectTokens('acme', [victimSession, 'KV_greentic_sessions_bigcorp', 'GREENTIC_INGRESS_bigcorp']));
     const op = fc.record({
       by: fc.integer({ min: 0, max: conns.length - 1 }),
       subject: fc.array(token, { minLength: 1, maxLength: 8 }).map((t) => t.join('.')),

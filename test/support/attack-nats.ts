@@ -11,7 +11,7 @@ import { EXAMPLES } from './bundle.js';
 import { ACME_SLACK, BIGCORP_WEBCHAT, startHost, type TestHost } from './host.js';
 import { LeakWatch, newMarker } from './leak-watch.js';
 import { startNats, type NatsServer } from './nats.js';
-import { victimNames } from './nats-attack.js';
+import { subjectTokens, victimNames } from './nats-attack.js';
 
 /** The example's accounts and users (examples/deployments/nats/nats-server.conf), used as they ship. */
 const CONFIG = readFileSync(join(EXAMPLES, 'deployments', 'nats', 'nats-server.conf'), 'utf8');
@@ -104,36 +104,14 @@ export async function startNatsAttackWorld(): Promise<NatsAttackWorld> {
   }
   const v = victimNames('acme');
   const token = fc.constantFrom(
-    ...['$JS', 'API', 'STREAM', 'CONSUMER', 'INFO', 'CREATE', 'DURABLE', 'UPDATE', 'DELETE', 'PURGE', 'MSG', 'GET', 'NEXT', 'DIRECT', 'ACK', 'NAMES', 'LIST'],
-    ...[
-      '$KV',
-      'greentic',
-      'messaging',
-      'ingress',
-      'egress',
-      'deadletter',
-      'prod',
-      'staging',
-      'acme',
-      'bigcorp',
-      'support',
-      'helpdesk',
-      'slack',
-      'webchat',
-      '*',
-      '>',
-    ],
-    ...[
+    ...subjectTokens('acme', [
       acme.session,
       calmSession,
-      ...v.streams,
-      ...v.buckets,
-      'ingress-acme',
       'ingress-bigcorp',
       'KV_greentic_sessions_bigcorp',
       'GREENTIC_INGRESS_bigcorp',
       'greentic_secrets_global',
-    ],
+    ]),
   );
   const inboxes = ATTACKERS.map((a) => `_INBOX_${a.user}.x`);
   const op: fc.Arbitrary<NatsOp> = fc.record({

@@ -35,6 +35,42 @@ export function victimNames(t: string) {
 }
 
 /**
+ * The tokens random subjects are made of: JetStream and KV API words, the host's subject words,
+ * ids and wildcards, the victim's stream, bucket and consumer names, and `extra` (sessions and
+ * other names a test knows).
+ */
+export function subjectTokens(victim: string, extra: readonly string[]): string[] {
+  const v = victimNames(victim);
+  return [
+    ...[
+      '$JS',
+      'API',
+      'STREAM',
+      'CONSUMER',
+      'INFO',
+      'CREATE',
+      'DURABLE',
+      'UPDATE',
+      'DELETE',
+      'PURGE',
+      'MSG',
+      'GET',
+      'NEXT',
+      'DIRECT',
+      'ACK',
+      'NAMES',
+      'LIST',
+      '$KV',
+    ],
+    ...['greentic', 'messaging', 'ingress', 'egress', 'deadletter', 'prod', 'staging', 'acme', 'bigcorp', 'support', 'helpdesk', 'slack', 'webchat', '*', '>'],
+    ...v.streams,
+    ...v.buckets,
+    v.consumer.name,
+    ...extra,
+  ];
+}
+
+/**
  * Every JetStream and KV API verb, each aimed at each of the victim's resources: streams
  * (create, update, delete, info with a subjects filter, list, names, purge, msg get, msg delete,
  * direct get), consumers (create with every subject form, info, list, names, delete, next, ack),

@@ -8,6 +8,7 @@ import { SessionExpiry } from '../../dist/stores/session-expiry.js';
 import type { SessionRecord } from '../../dist/stores/session-store.js';
 import { SessionsSettingsSchema } from '../../dist/tenancy/config/sessions-schema.js';
 import { tempDir } from '../support/bundle.js';
+import { sessionRecord } from '../support/session-record.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -15,21 +16,7 @@ afterEach(async () => {
 });
 
 function record(session: string, at: number, user = 'u'): SessionRecord {
-  return {
-    v: 1,
-    tenant: 'acme',
-    env: 'prod',
-    team: 'support',
-    session,
-    channel: 'slack',
-    user,
-    cursor: null,
-    state: {},
-    created_at: at,
-    updated_at: at,
-    turns: 1,
-    recent_messages: [],
-  };
+  return sessionRecord({ session, user, created_at: at, updated_at: at, turns: 1 });
 }
 
 describe('settings.sessions', () => {

@@ -8,26 +8,13 @@ import { changeBody, FRAME_HEADER, frames, parseSegment, type JournalEntry } fro
 import { sessionKey } from '../../dist/stores/keys.js';
 import type { SessionRecord } from '../../dist/stores/session-store.js';
 import { tempDir } from '../support/bundle.js';
+import { sessionRecord } from '../support/session-record.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
 function record(session: string, turns: number, state: Record<string, string>): SessionRecord {
-  return {
-    v: 1,
-    tenant: 'acme',
-    env: 'prod',
-    team: 'support',
-    session,
-    channel: 'slack',
-    user: 'u1',
-    cursor: null,
-    state,
-    created_at: 1,
-    updated_at: 2,
-    turns,
-    recent_messages: [],
-  };
+  return sessionRecord({ session, turns, state, updated_at: 2 });
 }
 
 /** Journal entries as turns make them: a few sessions, revisions counting up, some deletions. */

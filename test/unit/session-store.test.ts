@@ -9,6 +9,7 @@ import { SessionJournal } from '../../dist/stores/session-journal.js';
 import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
 import { SessionCache, type CachedSession } from '../../dist/stores/session-cache.js';
 import { tempDir } from '../support/bundle.js';
+import { sessionRecord } from '../support/session-record.js';
 import { FaultyFs } from '../support/fault-fs.js';
 
 const cleanups: Array<() => void> = [];
@@ -30,24 +31,7 @@ function store(opts: FileSessionStoreOptions = {}): { dir: string; store: FileSe
 }
 const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 's1');
 const keyOf = (id: string) => sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, id);
-function record(over: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    v: 1,
-    tenant: 'acme',
-    env: 'prod',
-    team: 'support',
-    session: 's1',
-    channel: 'slack',
-    user: 'u1',
-    cursor: null,
-    state: {},
-    created_at: 1,
-    updated_at: 1,
-    turns: 0,
-    recent_messages: [],
-    ...over,
-  };
-}
+const record = sessionRecord;
 /** A journal segment as a dead process would have left it. */
 function deadSegment(dir: string, entries: Array<{ key: typeof key; rev: number; record: SessionRecord | null }>, tail = Buffer.alloc(0)): string {
   const jdir = join(dir, 'sessions', '.journal');

@@ -6,6 +6,7 @@ import { parseSegment } from '../../dist/stores/journal-frame.js';
 import { sessionKey } from '../../dist/stores/keys.js';
 import type { SessionRecord } from '../../dist/stores/session-store.js';
 import { tempDir } from '../support/bundle.js';
+import { sessionRecord } from '../support/session-record.js';
 import { FaultyFs } from '../support/fault-fs.js';
 import { memoryLogger } from '../support/logs.js';
 
@@ -22,21 +23,7 @@ afterEach(async () => {
 
 const keyOf = (id: string) => sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, id);
 function record(session: string, turns = 0): SessionRecord {
-  return {
-    v: 1,
-    tenant: 'acme',
-    env: 'prod',
-    team: 'support',
-    session,
-    channel: 'slack',
-    user: 'u1',
-    cursor: null,
-    state: { t: String(turns) },
-    created_at: 1,
-    updated_at: 1,
-    turns,
-    recent_messages: [],
-  };
+  return sessionRecord({ session, turns, state: { t: String(turns) } });
 }
 
 function faultyStore(opts: FileSessionStoreOptions = {}) {
