@@ -240,6 +240,21 @@ describe('generated input is refused cleanly', () => {
     );
   });
 
+  it('an end record that counts fewer entries than the central directory holds: a PackError, not a pack with files left out', async () => {
+    const pack = buildTestPack({ components: [{ ...COMPONENT, wasm: WASM.subarray(0, 4096) }], flows: [FLOW] });
+    const eocd = pack.length - 22;
+    expect(pack.readUInt32LE(eocd)).toBe(0x06054b50);
+    const count = pack.readUInt16LE(eocd + 10);
+    for (let fewer = 1; fewer <= count; fewer++) {
+      const bytes = Buffer.from(pack);
+      bytes.writeUInt16LE(count - fewer, eocd + 8);
+      bytes.writeUInt16LE(count - fewer, eocd + 10);
+      await expect(openPack(bytes, 'app.gtpack')).rejects.toThrow(
+        /^app\.gtpack: (its end record counts \d+ entries, which take \d+ of the central directory's \d+ bytes|not a ZIP archive)/,
+      );
+    }
+  });
+
   it('a real pack with bytes flipped: it opens unchanged in meaning, or a PackError', async () => {
     const pack = buildTestPack({ components: [{ ...COMPONENT, wasm: WASM.subarray(0, 4096) }], flows: [FLOW] });
     await fc.assert(

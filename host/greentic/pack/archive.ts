@@ -77,8 +77,11 @@ export async function readPackArchive(bytes: Buffer, shown: string, limits: Pack
   if (zip.entryCount > limits.maxEntries) fail(`holds ${zip.entryCount} entries, over the limit of ${limits.maxEntries}`);
   const files = new Map<string, Buffer>();
   let total = 0;
+  /** Bytes of the central directory the entries read so far take. */
+  let directoryBytes = 0;
   try {
     for await (const entry of zip.eachEntry()) {
+      directoryBytes += CENTRAL_HEADER_BYTES + entry.fileNameLength + entry.extraFieldLength + entry.fileCommentLength;
       const name = entryName(entry);
       const problem = entryNameProblem(name);
       if (problem) fail(`entry ${JSON.stringify(name.slice(0, 80))} has ${problem}`);
@@ -95,7 +98,35 @@ export async function readPackArchive(bytes: Buffer, shown: string, limits: Pack
   } finally {
     zip.close();
   }
+  // yauzl reads as many entries as the end record counts: a count lowered by damage or on purpose
+  // would silently leave files out (a pack without its SBOM, a component without its wasm).
+  const declared = centralDirectoryBytes(bytes);
+  if (declared !== undefined && declared !== directoryBytes) {
+    fail(`its end record counts ${zip.entryCount} entries, which take ${directoryBytes} of the central directory's ${declared} bytes (the archive is damaged)`);
+  }
   return files;
+}
+
+/** A central directory file header without its name, extra field and comment. */
+const CENTRAL_HEADER_BYTES = 46;
+
+/**
+ * The central directory's size as the end record (or the ZIP64 end record) gives it; undefined
+ * when no end record is found (yauzl has refused such an archive already).
+ */
+function centralDirectoryBytes(bytes: Buffer): number | undefined {
+  // The end record is the last one: 22 bytes and a comment of at most 65535, as yauzl looks for it.
+  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 0xffff); at--) {
+    if (bytes.readUInt32LE(at) !== 0x06054b50) continue;
+    const size = bytes.readUInt32LE(at + 12);
+    if (size !== 0xffffffff) return size;
+    // ZIP64: the locator just before the end record points at the ZIP64 end record.
+    if (at < 20 || bytes.readUInt32LE(at - 20) !== 0x07064b50) return undefined;
+    const record = Number(bytes.readBigUInt64LE(at - 20 + 8));
+    if (record + 56 > bytes.length || bytes.readUInt32LE(record) !== 0x06064b50) return undefined;
+    return Number(bytes.readBigUInt64LE(record + 40));
+  }
+  return undefined;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
