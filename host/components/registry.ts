@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { transpileBytes } from '@bytecodealliance/jco-transpile';
+import type { transpileBytes } from '@bytecodealliance/jco-transpile';
 import { greenticAbiOf, type GreenticAbi } from '../greentic/abi.js';
 import { DEFAULT_MODULE_LIMITS, type ModuleLimits } from '../tenancy/model.js';
 import { componentImportNames, ComponentImportsError } from './component-imports.js';
@@ -272,7 +272,9 @@ export class ComponentRegistry {
   async #transpile(bytes: Uint8Array, digest: string, source: string): Promise<CacheMeta> {
     let result: Awaited<ReturnType<typeof transpileBytes>>;
     try {
-      result = await transpileBytes(bytes, { name: 'component', instantiation: 'async', emitTypescriptDeclarations: false });
+      // Loaded when a component is first transpiled: a start that finds its glue cached never reads it.
+      const { transpileBytes: transpile } = await import('@bytecodealliance/jco-transpile');
+      result = await transpile(bytes, { name: 'component', instantiation: 'async', emitTypescriptDeclarations: false });
     } catch (e) {
       throw new ComponentLoadError(source, `not a valid component: ${firstLine(e)}`);
     }

@@ -5,9 +5,17 @@
  * JSON Schema here). A schema that cannot be used (an unresolvable `$ref`, a construct this host
  * does not translate) checks nothing and says so once, where it is loaded.
  */
-import { Ajv as Ajv07 } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import type { ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as Ajv07, ValidateFunction } from 'ajv';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+
+// ajv takes 70 ms to load: it is read when the first schema is compiled, not when a process
+// (a CLI command, every worker) starts. It is CommonJS, so the load can stay synchronous.
+const require = createRequire(import.meta.url);
+const ajvFor = (is2020: boolean): Ajv07 | Ajv2020 =>
+  is2020
+    ? new (require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')).Ajv2020(OPTIONS)
+    : new (require('ajv') as typeof import('ajv')).Ajv(OPTIONS);
 
 export type SchemaCheck = { ok: true; check: (value: unknown) => string | null } | { ok: false; why: string };
 
@@ -39,7 +47,7 @@ export class SchemaChecks {
     const is2020 = typeof schema === 'object' && typeof schema.$schema === 'string' && schema.$schema.includes('2020-12');
     let validate: ValidateFunction;
     try {
-      const ajv = is2020 ? (this.#ajv2020 ??= new Ajv2020(OPTIONS)) : (this.#ajv07 ??= new Ajv07(OPTIONS));
+      const ajv = is2020 ? (this.#ajv2020 ??= ajvFor(true) as Ajv2020) : (this.#ajv07 ??= ajvFor(false) as Ajv07);
       // A schema's own $id would collide with the same schema compiled again: compile a copy without it.
       const copy = typeof schema === 'object' ? { ...schema, $id: undefined } : schema;
       validate = ajv.compile(copy);

@@ -1,4 +1,4 @@
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
 import { isValidId } from '../../tenancy/ids.js';
 
 /**
@@ -11,6 +11,10 @@ import { isValidId } from '../../tenancy/ids.js';
 const HELPERS = new Set(['if', 'unless', 'each', 'with', 'lookup']);
 const ROOTS = new Set(['in', 'parameters', 'state']);
 
+// Handlebars (CommonJS) is read when the first .ygtc template is checked, not at every start.
+const require = createRequire(import.meta.url);
+let handlebars: typeof import('handlebars') | undefined;
+
 type Node = { type: string; [k: string]: unknown };
 type PathNode = { type: 'PathExpression'; original: string; parts: string[]; data: boolean; head?: unknown };
 
@@ -18,7 +22,7 @@ type PathNode = { type: 'PathExpression'; original: string; parts: string[]; dat
 export function checkTemplate(template: string): { ok: true; stateKeys: string[] } | { ok: false; why: string } {
   let ast: Node;
   try {
-    ast = Handlebars.parse(template) as unknown as Node;
+    ast = (handlebars ??= require('handlebars') as typeof import('handlebars')).parse(template) as unknown as Node;
   } catch (e) {
     return { ok: false, why: `not a Handlebars template: ${(e as Error).message.split('\n').slice(0, 2).join(' ').slice(0, 200)}` };
   }
