@@ -13,9 +13,7 @@ import type { Ajv2020 } from 'ajv/dist/2020.js';
 // (a CLI command, every worker) starts. It is CommonJS, so the load can stay synchronous.
 const require = createRequire(import.meta.url);
 const ajvFor = (is2020: boolean): Ajv07 | Ajv2020 =>
-  is2020
-    ? new (require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')).Ajv2020(OPTIONS)
-    : new (require('ajv') as typeof import('ajv')).Ajv(OPTIONS);
+  is2020 ? new (require('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')).Ajv2020(OPTIONS) : new (require('ajv') as typeof import('ajv')).Ajv(OPTIONS);
 
 export type SchemaCheck = { ok: true; check: (value: unknown) => string | null } | { ok: false; why: string };
 

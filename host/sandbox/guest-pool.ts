@@ -7,7 +7,7 @@ import { Doorbell } from './doorbell.js';
 import { DeadlineWatch } from './deadlines.js';
 import { NodeError } from './errors.js';
 import { THREAD_TRANSPORT, type GuestWorker, type WorkerSettings, type WorkerTransport } from './guest-worker.js';
-import { writeJob } from './job-codec.js';
+import { warmJobCodec, writeJob } from './job-codec.js';
 import type { PlannedTurn, PoolJob, TurnOutcome, TurnRequest } from './jobs.js';
 import { PlanBook } from './plans.js';
 import { callJob, TurnPoolJob, type GuestCall } from './pool-jobs.js';
@@ -127,6 +127,8 @@ export class GuestPool {
       this.#workers.push(w);
       starting.push(w.started);
     }
+    // While the workers start: this thread's half of the job codec runs once before a turn needs it.
+    warmJobCodec();
     await Promise.all([...starting, this.#spares.start()]);
   }
 

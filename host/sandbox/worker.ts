@@ -12,7 +12,7 @@ import { greenticJcoImports, type GreenticCallSite } from '../capabilities/green
 import { CAPABILITY_FUNCTIONS, HOST_PACKAGE, HOST_VERSION } from '../capabilities/index.js';
 import { collectGarbage } from '../util/collect-garbage.js';
 import type { WorkerCallScope } from './call-scope.js';
-import { readJob, writeResult } from './job-codec.js';
+import { readJob, warmJobCodec, writeResult } from './job-codec.js';
 import type { NodeHostFunctions } from './node-abi.js';
 import {
   BRIDGE_BYTES,
@@ -159,12 +159,18 @@ async function serve(): Promise<void> {
     let spunMs = 0;
     if (Atomics.load(ctrl, JOB_SEQ) === taken) spunMs = jobWait.spin(() => Atomics.load(ctrl, JOB_SEQ) !== taken).spunMs;
     if (Atomics.load(ctrl, JOB_SEQ) === taken) {
-      // Idle: make again the spare instances calls took.
-      instances.refill();
       Atomics.store(ctrl, IDLE, 1);
+      // Idle: make again the spare instances calls took, once no job has come for REFILL_IDLE_MS.
+      // Not at once: instantiating a JS guest (~13 ms, and its garbage) right after a call would
+      // hold up the job that follows it, and take a core from the end of the turn just answered.
+      let refilled = false;
       while (Atomics.load(ctrl, JOB_SEQ) === taken) {
-        const waited = Atomics.waitAsync(ctrl, JOB_SEQ, taken);
-        if (waited.async) await waited.value;
+        const waited = Atomics.waitAsync(ctrl, JOB_SEQ, taken, refilled ? Infinity : REFILL_IDLE_MS);
+        const outcome = waited.async ? await waited.value : waited.value;
+        if (outcome === 'timed-out' && !refilled) {
+          refilled = true;
+          instances.refill();
+        }
       }
       Atomics.store(ctrl, IDLE, 0);
     }
@@ -175,6 +181,9 @@ async function serve(): Promise<void> {
     finish(seq, 'turn' in job ? await runner.turn(job.turn, job.plan) : await runner.call(job.call));
   }
 }
+
+/** How long a worker waits without a job before it makes again the spares calls took. */
+const REFILL_IDLE_MS = 50;
 
 /** 'prepare' requests whose spare is still being made. */
 let preparing = 0;
@@ -204,5 +213,6 @@ port.on('message', (msg: ToWorker) => {
   }
 });
 
+warmJobCodec();
 port.postMessage({ type: 'ready' } satisfies FromWorker);
 void serve();
