@@ -7,7 +7,7 @@ import { NatsSetupError } from '../messaging/nats/resources.js';
 import { MasterKeyMismatchError } from '../stores/key-id.js';
 import { MasterKeyError } from '../stores/master-key.js';
 import { DataDirError, StoreUnavailableError } from '../stores/storage-problem.js';
-import { SecretIntegrityError } from '../stores/secret-store.js';
+import { SecretIntegrityError } from '../stores/secret-cipher.js';
 import { PackError } from '../greentic/pack/archive.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { InvalidIdError } from '../tenancy/ids.js';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { SecretCipher, SecretIntegrityError } from './secret-store.js';
+import { SecretCipher, SecretIntegrityError } from './secret-cipher.js';
 
 /**
  * Which master key a store's secrets are sealed with. Each place secrets live (the data

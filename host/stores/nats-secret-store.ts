@@ -6,7 +6,8 @@ import { checkSealedArea } from './key-id.js';
 import { namespacePrefix, type SecretNamespace } from './keys.js';
 import { KvBuckets } from './nats-kv.js';
 import { KEY_ID_KEY, NatsSealedArea } from './nats-sealed-area.js';
-import { MAX_SECRET_BYTES, SecretCipher, type SecretStore } from './secret-store.js';
+import { SecretCipher } from './secret-cipher.js';
+import { MAX_SECRET_BYTES, type SecretStore } from './secret-store.js';
 
 /**
  * Secrets in NATS JetStream KV: one bucket per tenant (greentic_secrets_{tenant}, keys {name}

@@ -9,7 +9,7 @@ import { converse } from '../../dist/messaging/conversation.js';
 import { encodeJson } from '../../dist/messaging/envelope.js';
 import { connectNats } from '../../dist/messaging/nats/connection.js';
 import { ingressSubject } from '../../dist/messaging/subjects.js';
-import { SecretCipher } from '../../dist/stores/secret-store.js';
+import { SecretCipher } from '../../dist/stores/secret-cipher.js';
 import { NatsSecretStore } from '../../dist/stores/nats-secret-store.js';
 import { sessionKey } from '../../dist/stores/keys.js';
 import { defaultSessionId } from '../../dist/flow/executor.js';

@@ -129,7 +129,7 @@ describe('rotate-key', () => {
     const dir = freshDir();
     await storeWith(dir, A, { good: 'one' });
     // Sealed under C, in the same folder (the mix the record now prevents).
-    const { SecretCipher } = await import('../../dist/stores/secret-store.js');
+    const { SecretCipher } = await import('../../dist/stores/secret-cipher.js');
     writeFileSync(join(dir, 'secrets', 'acme', 'stray.secret'), new SecretCipher(C).seal('acme/stray', 'x'));
     const before = readFileSync(join(dir, 'secrets', 'acme', 'good.secret'));
     await expect(rotateSealedArea(new FileSealedArea(join(dir, 'secrets')), A, B)).rejects.toThrow(

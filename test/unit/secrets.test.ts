@@ -2,7 +2,8 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync, copyFile
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMasterKey, MasterKeyError, parseMasterKey } from '../../dist/stores/master-key.js';
-import { FileSecretStore, SecretCipher, SecretIntegrityError } from '../../dist/stores/secret-store.js';
+import { SecretCipher, SecretIntegrityError } from '../../dist/stores/secret-cipher.js';
+import { FileSecretStore } from '../../dist/stores/secret-store.js';
 import { tempDir } from '../support/bundle.js';
 
 const cleanups: Array<() => void> = [];
