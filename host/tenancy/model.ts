@@ -1,8 +1,8 @@
-import { DEFAULT_EGRESS_LIMITS, resolveEgressLimits, type EgressLimits } from '../messaging/egress/egress-settings.js';
+import { DEFAULT_EGRESS_LIMITS, resolveEgressLimits, type EgressLimits } from '../messaging/egress/egress-limits.js';
 import type { Provider } from '../messaging/providers/channel-providers.js';
 import type { ApiKeyConfig, LimitsConfig, ModuleLimitsConfig, SettingsConfig, WebchatSettingsConfig } from './config/schema.js';
 import type { Confinement } from './config/confinement.js';
-import { DEFAULT_LANGUAGE, DEFAULT_TIMEZONE } from './config/locale.js';
+import { DEFAULT_LANGUAGE, DEFAULT_TIMEZONE } from './config/locale-defaults.js';
 import type { ConfigProblem } from './config/problems.js';
 import { DEFAULT_SESSION_POLICY, resolveSessionPolicy, type SessionPolicy } from '../data/session-policy.js';
 import type { HttpPolicy } from '../capabilities/http-client/allow-list.js';

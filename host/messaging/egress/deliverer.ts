@@ -6,7 +6,7 @@ import type { ChannelProvider, DeliveryResult } from '../providers/provider.js';
 import type { ChannelProviders } from '../providers/registry.js';
 import type { ChannelAddress } from '../subjects.js';
 import { DeliveryTakenOver, retryDelayMs, splitText, type DeliveryRecord, type PendingDelivery } from './delivery.js';
-import type { EgressLimits } from './egress-settings.js';
+import type { EgressLimits } from './egress-limits.js';
 import type { JobStep } from './scheduler.js';
 
 /** The channel a reply is for, as the host's configuration has it. */

@@ -9,7 +9,7 @@ import type { ChannelProviders } from '../providers/registry.js';
 import type { ChannelAddress } from '../subjects.js';
 import { Deliverer, type DeliveryTarget } from './deliverer.js';
 import type { PendingDelivery } from './delivery.js';
-import { DEFAULT_EGRESS_LIMITS } from './egress-settings.js';
+import { DEFAULT_EGRESS_LIMITS } from './egress-limits.js';
 import { EmbeddedEgressIntake, type IntakeSink } from './embedded-intake.js';
 import { FileOutbox } from './file-outbox.js';
 import { NatsEgressIntake } from './nats-intake.js';

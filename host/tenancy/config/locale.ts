@@ -1,9 +1,5 @@
 import { z } from 'zod';
 
-/** The time zone and language a tenant's components are told when its config names none. */
-export const DEFAULT_TIMEZONE = 'UTC';
-export const DEFAULT_LANGUAGE = 'en';
-
 /** Longest time zone name and language tag accepted (the longest IANA zone is 32 characters). */
 const MAX_TIMEZONE_LENGTH = 64;
 const MAX_LANGUAGE_LENGTH = 64;
