@@ -13,15 +13,11 @@ import { ChannelMetrics } from './messaging/channel-metrics.js';
 import { EgressService } from './messaging/egress/service.js';
 import { EmbeddedBus } from './messaging/embedded-bus.js';
 import { ChannelProviders, type ChannelProvidersOptions } from './messaging/providers/registry.js';
-import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/connection.js';
+import { natsUser, NatsConnectError, type NatsOptions } from './messaging/nats/options.js';
 import { answerId } from './messaging/nats/headers.js';
-import { NatsLinks } from './messaging/nats/links.js';
-import { NatsBus } from './messaging/nats/nats-bus.js';
 import { keepUnhandled, type DeadLetterStore } from './stores/dead-letters.js';
 import { FileDeadLetterStore } from './stores/file-dead-letters.js';
 import type { SessionKey } from './stores/keys.js';
-import { NatsSecretStore } from './stores/nats-secret-store.js';
-import { NatsSessionStore } from './stores/nats-session-store.js';
 import { decodeJson, encodeJson, IngressSchema, type EgressMessage, type IngressMessage, type ReplyTo } from './messaging/envelope.js';
 import { egressSubject, parseChannelSubject, SubjectError, type ChannelAddress } from './messaging/subjects.js';
 import { createLogger, tenantLogCapOf, type Logger } from './observability/logger.js';
@@ -48,7 +44,6 @@ import type { TenantData } from './data/tenant-data.js';
 import { AuditTrail, type AuditTrailOptions } from './audit/audit-trail.js';
 import { dataEventRecord, denialRecord, tenantEventRecord } from './audit/host-events.js';
 import { FileAuditStore, type FileAuditStoreOptions } from './audit/file-audit-store.js';
-import { NatsAuditStore } from './audit/nats-audit-store.js';
 import type { DenialEvent } from './observability/metrics.js';
 import { NO_TRACING, startTracing, type Tracing, type TracingConfig, type TurnSpan } from './observability/tracing.js';
 
@@ -209,14 +204,15 @@ export class GreenticHost {
 
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
-    const links = opts.nats && !opts.bus ? await NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
+    const nats = opts.nats && !opts.bus ? await import('./messaging/nats/host-parts.js') : undefined;
+    const links = opts.nats && nats ? await nats.NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
     if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
     const sessions: SessionStore =
-      stores === 'nats' ? await NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
-    const secrets: SecretStore = stores === 'nats' ? await NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+      stores === 'nats' ? await nats!.NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
+    const secrets: SecretStore = stores === 'nats' ? await nats!.NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
     const audit = new AuditTrail({
       ...opts.audit,
-      store: stores === 'nats' ? new NatsAuditStore(links!) : new FileAuditStore(opts.dataDir, opts.audit),
+      store: stores === 'nats' ? new nats!.NatsAuditStore(links!) : new FileAuditStore(opts.dataDir, opts.audit),
       logger,
       metrics: metrics.registry,
     });
@@ -255,7 +251,7 @@ export class GreenticHost {
     }
 
     const natsBus = links
-      ? await NatsBus.forHost(
+      ? await nats!.NatsBus.forHost(
           links,
           [...runtimes.keys()],
           logger,
@@ -311,7 +307,7 @@ export class GreenticHost {
       deadLetters: host.deadLetters,
       tenants: tenants.workspace.tenants,
       runtimes,
-      links: stores === 'nats' ? links : undefined,
+      wipe: stores === 'nats' ? new nats!.NatsTenantWipe(links!) : undefined,
       dataDir: opts.dataDir,
       logger,
       metrics,

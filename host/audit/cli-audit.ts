@@ -1,7 +1,6 @@
 import type { NatsLinks } from '../messaging/nats/links.js';
 import { makeRecord, type AuditInput } from './audit-record.js';
 import { FileAuditStore } from './file-audit-store.js';
-import { NatsAuditStore } from './nats-audit-store.js';
 
 /**
  * Record what a command did in the tenant's audit log (the data directory's files, or the
@@ -9,7 +8,8 @@ import { NatsAuditStore } from './nats-audit-store.js';
  * a record that cannot be written is one warning on stderr, not a failed command.
  */
 export async function recordCommand(where: { dataDir: string; links: NatsLinks | undefined }, input: AuditInput, warn: (line: string) => void): Promise<void> {
-  const store = where.links ? new NatsAuditStore(where.links) : new FileAuditStore(where.dataDir);
+  // The NATS store (and its client libraries) is read only when the command went to NATS.
+  const store = where.links ? new (await import('./nats-audit-store.js')).NatsAuditStore(where.links) : new FileAuditStore(where.dataDir);
   try {
     await store.append(input.tenant, [makeRecord(input, Date.now())]);
   } catch (e) {

@@ -3,22 +3,18 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportLines } from '../data/export-format.js';
 import { FileTenantWipe } from '../data/file-wipe.js';
-import { NatsTenantWipe } from '../data/nats-wipe.js';
 import type { DataEvent } from '../data/data-events.js';
 import { recordCommand } from '../audit/cli-audit.js';
 import { dataEventRecord } from '../audit/host-events.js';
 import { TenantData, UnknownScopeError, type DataSelector, type TenantWipe } from '../data/tenant-data.js';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
+import { NatsConnectError } from '../messaging/nats/options.js';
+import type { NatsLinks } from '../messaging/nats/links.js';
 import { createLogger } from '../observability/logger.js';
 import { openDataDir } from '../stores/data-dir.js';
 import type { DeadLetterStore } from '../stores/dead-letters.js';
 import { FileDeadLetterStore } from '../stores/file-dead-letters.js';
 import { FileSessionStore } from '../stores/file-session-store.js';
 import { loadMasterKey } from '../stores/master-key.js';
-import { NatsDeadLetterStore } from '../stores/nats-dead-letters.js';
-import { NatsSecretStore } from '../stores/nats-secret-store.js';
-import { NatsSessionStore } from '../stores/nats-session-store.js';
 import { FileSecretStore, type SecretStore } from '../stores/secret-store.js';
 import type { SessionStore } from '../stores/session-store.js';
 import { loadWorkspace } from '../tenancy/config/load.js';
@@ -147,6 +143,7 @@ function selector(v: { env?: string; team?: string; user?: string; session?: str
 async function openStores(dataDir: string, nats: string | undefined): Promise<Stores> {
   const masterKey = await loadMasterKey(join(dataDir, 'master.key'));
   if (nats !== undefined) {
+    const { NatsLinks, NatsSessionStore, NatsDeadLetterStore, NatsSecretStore, NatsTenantWipe } = await import('../messaging/nats/host-parts.js');
     let links: NatsLinks;
     try {
       links = await NatsLinks.connect({ url: natsUrlFlag(nats), name: 'greentic-host data', connectWaitMs: 1 }, createLogger({ level: 'warn' }));

@@ -2,12 +2,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GreenticHost } from '../host.js';
 import { deleteDeadLetters, letterMessage, listDeadLetters, replayDeadLetters, summarise, type ReplayReport } from '../messaging/dead-letter-admin.js';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
+import { NatsConnectError } from '../messaging/nats/options.js';
+import type { NatsLinks } from '../messaging/nats/links.js';
 import { createLogger } from '../observability/logger.js';
 import type { DeadLetterStore, ReplayTarget } from '../stores/dead-letters.js';
 import { FileDeadLetterStore } from '../stores/file-dead-letters.js';
-import { NatsDeadLetterStore } from '../stores/nats-dead-letters.js';
 import { DataDirError } from '../stores/storage-problem.js';
 import { ConfigError } from '../tenancy/config/problems.js';
 import { natsUrlFlag, readInstanceConfig } from './instance-config.js';
@@ -89,6 +88,7 @@ export async function dlqCommand(argv: string[], io: CommandIo): Promise<number>
   const wanted: readonly string[] | 'all' = values.all ? 'all' : ids;
 
   if (values.nats !== undefined) {
+    const { NatsLinks, NatsDeadLetterStore } = await import('../messaging/nats/host-parts.js');
     let links: NatsLinks;
     try {
       links = await NatsLinks.connect({ url: natsUrlFlag(values.nats), name: 'greentic-host dlq', connectWaitMs: 1 }, createLogger({ level: 'warn' }));

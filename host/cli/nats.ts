@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { NatsConnectError } from '../messaging/nats/connection.js';
+import { NatsConnectError } from '../messaging/nats/options.js';
 import { NatsLinks } from '../messaging/nats/links.js';
 import { migrateSharedStreams } from '../messaging/nats/migrate.js';
-import { NatsSetupError } from '../messaging/nats/resources.js';
+import { NatsSetupError } from '../messaging/nats/options.js';
 import { createLogger } from '../observability/logger.js';
 import { natsUrlFlag } from './instance-config.js';
 import { CommandFailed, HELP_FLAG, parsingFlags, required, UsageError, type CommandIo } from './usage.js';

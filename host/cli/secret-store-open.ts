@@ -1,10 +1,8 @@
 import { join } from 'node:path';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
-import { ensureStreams, globalStreams, NatsSetupError, tenantStreams } from '../messaging/nats/resources.js';
+import type { NatsLinks } from '../messaging/nats/links.js';
+import { NatsConnectError, NatsSetupError } from '../messaging/nats/options.js';
 import { createLogger } from '../observability/logger.js';
 import { loadMasterKey } from '../stores/master-key.js';
-import { NatsSecretStore } from '../stores/nats-secret-store.js';
 import { FileSecretStore, type SecretStore } from '../stores/secret-store.js';
 import { natsUrlFlag } from './instance-config.js';
 import { CommandFailed } from './usage.js';
@@ -44,6 +42,12 @@ export async function openSecretStore(flags: SecretStoreFlags): Promise<OpenedSe
     await store.checkMasterKey();
     return { store, masterKey, links: undefined, close: async () => {} };
   }
+  // The NATS client libraries are read only with --nats: a command on the data directory does without them.
+  const [{ NatsLinks }, { ensureStreams, globalStreams, tenantStreams }, { NatsSecretStore }] = await Promise.all([
+    import('../messaging/nats/links.js'),
+    import('../messaging/nats/resources.js'),
+    import('../stores/nats-secret-store.js'),
+  ]);
   let links: NatsLinks | undefined;
   try {
     links = await NatsLinks.connect({ url: natsUrlFlag(flags.nats), name: flags.client, connectWaitMs: 1 }, createLogger({ level: 'warn' }));

@@ -2,18 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
-import { GLOBAL_SECRETS_BUCKET, secretsBucket } from '../messaging/nats/resources.js';
-
-/** greentic_secrets_{tenant}, without the tenant. */
-const TENANT_BUCKET_PREFIX = secretsBucket('x').slice(0, -1);
+import { NatsConnectError } from '../messaging/nats/options.js';
+import type { NatsLinks } from '../messaging/nats/links.js';
 import { createLogger } from '../observability/logger.js';
 import { writeFileAtomic } from '../stores/atomic-file.js';
 import { FileSealedArea } from '../stores/file-sealed-area.js';
 import { masterKeyId, rotateSealedArea, type SealedArea } from '../stores/key-id.js';
 import { loadMasterKey, parseMasterKey } from '../stores/master-key.js';
-import { NatsSecretStore } from '../stores/nats-secret-store.js';
 import { isValidId } from '../tenancy/ids.js';
 import { natsUrlFlag } from './instance-config.js';
 import { CommandFailed, UsageError, type CommandIo } from './usage.js';
@@ -50,6 +45,14 @@ export async function rotateKeyCommand(
     const areas: SealedArea[] = [];
     if (natsUrl === undefined) areas.push(new FileSealedArea(join(dataDir, 'secrets')));
     else {
+      // The NATS client libraries are read only with --nats.
+      const [{ NatsLinks }, { GLOBAL_SECRETS_BUCKET, secretsBucket }, { NatsSecretStore }] = await Promise.all([
+        import('../messaging/nats/links.js'),
+        import('../messaging/nats/resources.js'),
+        import('../stores/nats-secret-store.js'),
+      ]);
+      /** greentic_secrets_{tenant}, without the tenant. */
+      const tenantPrefix = secretsBucket('x').slice(0, -1);
       try {
         links = await NatsLinks.connect(
           { url: natsUrlFlag(natsUrl), name: 'greentic-host secrets rotate-key', connectWaitMs: 1 },
@@ -60,8 +63,8 @@ export async function rotateKeyCommand(
         throw e;
       }
       const store = await NatsSecretStore.open(links, oldKey);
-      for (const bucket of await secretsBuckets(links)) {
-        const tenant = bucket === GLOBAL_SECRETS_BUCKET ? undefined : bucket.slice(TENANT_BUCKET_PREFIX.length);
+      for (const bucket of await secretsBuckets(links, tenantPrefix)) {
+        const tenant = bucket === GLOBAL_SECRETS_BUCKET ? undefined : bucket.slice(tenantPrefix.length);
         if (tenant !== undefined && !isValidId(tenant)) continue;
         areas.push(store.sealedArea(bucket, tenant));
       }
@@ -102,10 +105,10 @@ async function newMasterKey(next: string, file: string | undefined, oldFromFile:
 }
 
 /** The secrets buckets this NATS user can see: the global one and each tenant's. */
-async function secretsBuckets(links: NatsLinks): Promise<string[]> {
+async function secretsBuckets(links: NatsLinks, tenantPrefix: string): Promise<string[]> {
   const names: string[] = [];
   for await (const stream of links.main.jsm.streams.names()) {
-    if (stream.startsWith(`KV_${TENANT_BUCKET_PREFIX}`)) names.push(stream.slice('KV_'.length));
+    if (stream.startsWith(`KV_${tenantPrefix}`)) names.push(stream.slice('KV_'.length));
   }
   return names.sort();
 }

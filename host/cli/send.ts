@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import { GreenticHost } from '../host.js';
 import { converse, newMessageId, ReplyTimeoutError, type ConversationReply } from '../messaging/conversation.js';
-import { NatsConnectError } from '../messaging/nats/connection.js';
-import { NatsLinks } from '../messaging/nats/links.js';
-import { NatsBus } from '../messaging/nats/nats-bus.js';
+import { NatsConnectError } from '../messaging/nats/options.js';
+import type { NatsBus } from '../messaging/nats/nats-bus.js';
 import { natsUrlFlag } from './instance-config.js';
 import { createLogger } from '../observability/logger.js';
 import { ConfigError } from '../tenancy/config/problems.js';
@@ -91,6 +90,8 @@ export async function sendCommand(argv: string[], io: CommandIo): Promise<number
   if (values.nats !== undefined) {
     let bus: NatsBus;
     try {
+      // Read only with --nats: a send on the embedded bus does without the NATS client libraries.
+      const [{ NatsLinks }, { NatsBus }] = await Promise.all([import('../messaging/nats/links.js'), import('../messaging/nats/nats-bus.js')]);
       const inboxPrefix = values['inbox-prefix'];
       if (inboxPrefix !== undefined && !/^[A-Za-z0-9_]+$/.test(inboxPrefix))
         throw new UsageError(`--inbox-prefix must be letters, digits and _, got ${JSON.stringify(inboxPrefix)}`);

@@ -1,5 +1,4 @@
 import type { TenantRuntime } from '../flow/runtime.js';
-import type { NatsLinks } from '../messaging/nats/links.js';
 import type { Logger } from '../observability/logger.js';
 import type { HostMetrics } from '../observability/metrics.js';
 import type { DeadLetterStore } from '../stores/dead-letters.js';
@@ -10,8 +9,7 @@ import type { SessionStore } from '../stores/session-store.js';
 import type { TenantModel } from '../tenancy/model.js';
 import type { DataEvent, DataEventSink } from './data-events.js';
 import { FileTenantWipe } from './file-wipe.js';
-import { NatsTenantWipe } from './nats-wipe.js';
-import { TenantData } from './tenant-data.js';
+import { TenantData, type TenantWipe } from './tenant-data.js';
 
 export interface DataLifeOptions {
   readonly sessions: SessionStore;
@@ -20,8 +18,8 @@ export interface DataLifeOptions {
   readonly tenants: ReadonlyMap<string, TenantModel>;
   /** The tenants this instance serves: the expiry sweep walks theirs only. */
   readonly runtimes: ReadonlyMap<string, TenantRuntime>;
-  /** NATS stores when set; else the embedded data directory. */
-  readonly links: NatsLinks | undefined;
+  /** How a tenant's stored data is wiped: given with NATS stores (their buckets and streams); else the embedded data directory's. */
+  readonly wipe: TenantWipe | undefined;
   readonly dataDir: string;
   readonly logger: Logger;
   readonly metrics?: HostMetrics;
@@ -54,7 +52,7 @@ export function startDataLife(opts: DataLifeOptions): { data: TenantData; expiry
       opts.logger.error({ event: 'data-event-hook-failed', err: String(err) }, 'the data event hook threw; the action itself is done');
     }
   };
-  const wipe = opts.links ? new NatsTenantWipe(opts.links) : new FileTenantWipe(opts.dataDir);
+  const wipe = opts.wipe ?? new FileTenantWipe(opts.dataDir);
   const data = new TenantData({
     sessions: opts.sessions,
     deadLetters: opts.deadLetters,

@@ -2,7 +2,9 @@
 // types only are gone): no module may reach itself again through its imports, the bus and its
 // providers know no flows and no host (the host wires them together, not the other way), and a
 // sandbox worker loads no config schema library (zod is ~95 files: it took a worker's start from
-// about 160 ms to 280 ms, paid again for every worker a deadline or a crash replaces).
+// about 160 ms to 280 ms, paid again for every worker a deadline or a crash replaces), and a host
+// on the embedded bus, or a command without --nats, loads no NATS client library (about 200 ms
+// of every such start: those modules are imported where --nats is given, not at the top).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,5 +114,15 @@ describe('the import graph', () => {
     expect(importing(worker, 'zod')).toEqual([]);
     // The check itself sees an import of zod where there is one.
     expect(importing(['tenancy/config/locale.js'], 'zod')).toEqual(['tenancy/config/locale.js']);
+  });
+
+  it('gives an embedded host and the commands without --nats no NATS client to load', () => {
+    for (const entry of ['host.js', ...['serve', 'send', 'token', 'secrets', 'call', 'data', 'dlq', 'validate'].map((c) => `cli/${c}.js`)]) {
+      const modules = reach(g, entry);
+      expect(modules.size, entry).toBeGreaterThan(5);
+      expect(importing(modules, '@nats-io/[a-z-]+'), entry).toEqual([]);
+    }
+    // The check sees an import of the NATS client where there is one.
+    expect(importing(reach(g, 'messaging/nats/host-parts.js'), '@nats-io/[a-z-]+').length).toBeGreaterThan(3);
   });
 });

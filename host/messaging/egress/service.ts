@@ -12,7 +12,7 @@ import type { PendingDelivery } from './delivery.js';
 import { DEFAULT_EGRESS_LIMITS } from './egress-limits.js';
 import { EmbeddedEgressIntake, type IntakeSink } from './embedded-intake.js';
 import { FileOutbox } from './file-outbox.js';
-import { NatsEgressIntake } from './nats-intake.js';
+import type { NatsEgressIntake } from './nats-intake.js';
 import { FairScheduler } from './scheduler.js';
 
 /** Requests to providers in flight at once on one instance, over all tenants. */
@@ -95,6 +95,8 @@ export class EgressService {
       [...(workspace.tenants.get(t)?.teams.values() ?? [])].some((team) => [...team.channels.values()].some((c) => providers.get(c.provider)));
     const tenants = opts.tenants.filter(delivers);
     if (opts.source.kind === 'nats') {
+      // Loaded here: an embedded host never reads the NATS client libraries.
+      const { NatsEgressIntake } = await import('./nats-intake.js');
       const intake = new NatsEgressIntake(opts.source.links, sink, opts.logger, (t) => tenantLimits(t).maxQueued, opts.source.who, opts.ackWaitMs);
       await intake.start(tenants);
       return new EgressService(scheduler, intake, undefined, delivers);

@@ -1,5 +1,6 @@
 import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { checkId } from '../../tenancy/ids.js';
+import { NatsSetupError } from './options.js';
 
 /**
  * The JetStream resources of the deployment, one set per tenant. Nothing is shared between
@@ -151,10 +152,7 @@ export function kvStream(bucket: string, maxKeys: number, maxBytes: number, maxV
   } as StreamConfig;
 }
 
-/** The stream cannot be created or found; says which and what to do. */
-export class NatsSetupError extends Error {
-  override readonly name = 'NatsSetupError';
-}
+export { NatsSetupError } from './options.js';
 
 /**
  * Make sure each stream exists: look it up, create it if missing. A user that may not create
