@@ -193,23 +193,52 @@ export class GreenticHost {
     const metrics = new HostMetrics();
     const logCap = tenantLogCapOf(logger);
     if (logCap) metrics.trackLogDrops(() => logCap.droppedTotals());
+    // The workers start first and boot (~160 ms each) while this thread reads the configuration;
+    // they must be up before the tenants load, since a Greentic component is described in the
+    // sandbox when it loads. Their callbacks read the tenants once a job runs, never before.
+    // The master key first: a start without a usable one ends before any worker is made.
+    const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
+    let served: TenantRegistry | undefined;
+    const pool = new WorkerPool({
+      logger,
+      size: opts.workers,
+      spare: opts.spare,
+      tenantConcurrency: (t) => served?.runtimes.get(t)?.model.settings.concurrency,
+      tenantRate: (t) => served?.runtimes.get(t)?.model.settings.ratePerSec,
+      sandbox: (t) => tenantSandbox(served?.workspace.tenants.get(t)?.settings),
+      onWorkerExit: (t, tier) => metrics.workerCrashes.inc({ tenant: t ?? '', tier }),
+    });
+    const poolStarted = pool.start();
+    poolStarted.catch(() => undefined); // awaited below; a failure is not left unhandled meanwhile
+    // A start that fails before the host exists leaves no worker behind.
+    const stopPool = async (e: unknown): Promise<never> => {
+      await poolStarted.catch(() => undefined);
+      await pool.close().catch(() => undefined);
+      throw e;
+    };
     const tenants = await TenantRegistry.open({
       ...opts,
       builtins: opts.builtins ?? { sourceDir: BUILTIN_SOURCE_DIR, buildDir: BUILTIN_BUILD_DIR },
       registry: new ComponentRegistry(opts.cacheDir ?? DEFAULT_CACHE_DIR),
       logger,
       metrics: metrics.registry,
-    });
+    }).catch(stopPool);
+    served = tenants;
     const runtimes = tenants.runtimes;
 
-    const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
     // NATS first: an unreachable server is waited for (a line per attempt), one without JetStream ends the start here.
     const nats = opts.nats && !opts.bus ? await import('./messaging/nats/host-parts.js') : undefined;
-    const links = opts.nats && nats ? await nats.NatsLinks.connect(opts.nats, logger, opts.onProgress) : undefined;
-    if (stores === 'nats' && !links) throw new NatsConnectError('stores: nats needs a NATS connection (--nats URL)');
-    const sessions: SessionStore =
-      stores === 'nats' ? await nats!.NatsSessionStore.open(links!) : await FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics });
-    const secrets: SecretStore = stores === 'nats' ? await nats!.NatsSecretStore.open(links!, masterKey) : new FileSecretStore(opts.dataDir, masterKey);
+    const links = opts.nats && nats ? await nats.NatsLinks.connect(opts.nats, logger, opts.onProgress).catch(stopPool) : undefined;
+    if (stores === 'nats' && !links) await stopPool(new NatsConnectError('stores: nats needs a NATS connection (--nats URL)'));
+    const stopLinks = async (e: unknown): Promise<never> => {
+      await links?.close();
+      return stopPool(e);
+    };
+    const sessions: SessionStore = await (
+      stores === 'nats' ? nats!.NatsSessionStore.open(links!) : FileSessionStore.open(opts.dataDir, { ...opts.sessionStore, logger, metrics })
+    ).catch(stopLinks);
+    const secrets: SecretStore =
+      stores === 'nats' ? await nats!.NatsSecretStore.open(links!, masterKey).catch(stopLinks) : new FileSecretStore(opts.dataDir, masterKey);
     const audit = new AuditTrail({
       ...opts.audit,
       store: stores === 'nats' ? new nats!.NatsAuditStore(links!) : new FileAuditStore(opts.dataDir, opts.audit),
@@ -224,18 +253,10 @@ export class GreenticHost {
     };
     // One HTTP client per host: it holds each tenant's request-rate bucket (greentic:http/http-client).
     const services: ScopeServices = { secrets, logger, metrics: denials, http: new HttpClientService(), audit };
-    // The workers start before the tenants load: a Greentic component is described in the sandbox when it loads.
-
-    const pool = new WorkerPool({
-      logger,
-      size: opts.workers,
-      spare: opts.spare,
-      tenantConcurrency: (t) => runtimes.get(t)?.model.settings.concurrency,
-      tenantRate: (t) => runtimes.get(t)?.model.settings.ratePerSec,
-      sandbox: (t) => tenantSandbox(tenants.workspace.tenants.get(t)?.settings),
-      onWorkerExit: (t, tier) => metrics.workerCrashes.inc({ tenant: t ?? '', tier }),
+    await poolStarted.catch(async (e: unknown) => {
+      await sessions.close().catch(() => undefined);
+      return stopLinks(e);
     });
-    await pool.start();
     metrics.trackLiveInstances(() => pool.liveInstances());
     // Nothing may keep the process alive after a failed start: workers and connections go.
     const abandon = async (e: unknown): Promise<never> => {
