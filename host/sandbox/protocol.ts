@@ -39,11 +39,12 @@ export const STEP_NODE = 6;
 export const STEP_DEADLINE = 7;
 export const IDLE = 8;
 export const DONE_LEN = 9;
-export const CTRL_INTS = 11;
 /** The bridge area: the largest capability request or reply. */
 export const BRIDGE_BYTES = 1 << 20;
 /** Jobs a worker may hold at once: the one it runs and the next. */
 export const JOB_SLOTS = 2;
+/** The ctrl ints: the slots above, then DONE_LEN's one per job slot. */
+export const CTRL_INTS = DONE_LEN + JOB_SLOTS;
 /** One job slot or done slot: a turn with its state snapshot, a result with its effects. */
 export const JOB_BYTES = 8 << 20;
 export const DATA_BYTES = BRIDGE_BYTES + 2 * JOB_SLOTS * JOB_BYTES;
