@@ -12,6 +12,7 @@ import { ACME_SLACK, BIGCORP_WEBCHAT, startHost, type TestHost } from '../suppor
 import { answersById, egressMessages, natsClient } from '../support/nats-client.js';
 import { startNats, type NatsServer } from '../support/nats.js';
 import { memoryLogger } from '../support/logs.js';
+import { sessionRecord } from '../support/session-record.js';
 
 let nats: NatsServer;
 const hosts: TestHost[] = [];
@@ -97,21 +98,7 @@ describe('NATS KV session store', () => {
     const [c1, c2] = [await connectNats({ url: nats.url }, logger), await connectNats({ url: nats.url }, logger)];
     const [s1, s2] = [await NatsSessionStore.open(c1), await NatsSessionStore.open(c2)];
     const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 'cas1');
-    const record = {
-      v: 1 as const,
-      tenant: 'acme',
-      env: 'prod',
-      team: 'support',
-      session: 'cas1',
-      channel: 'slack',
-      user: 'u',
-      cursor: null,
-      state: {},
-      created_at: 1,
-      updated_at: 1,
-      turns: 0,
-      recent_messages: [],
-    };
+    const record = sessionRecord({ session: 'cas1', user: 'u' });
     const rev = await s1.put(key, record, 0);
     const race = await Promise.allSettled([s1.put(key, { ...record, turns: 1 }, rev), s2.put(key, { ...record, turns: 2 }, rev)]);
     expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

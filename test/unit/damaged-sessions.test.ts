@@ -9,6 +9,7 @@ import { sessionKey } from '../../dist/stores/keys.js';
 import type { SessionRecord } from '../../dist/stores/session-store.js';
 import { tempDir } from '../support/bundle.js';
 import { memoryLogger } from '../support/logs.js';
+import { sessionRecord } from '../support/session-record.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,22 +17,14 @@ afterEach(async () => {
 });
 
 const key = sessionKey({ tenant: 'acme', env: 'prod', team: 'support' }, 's1');
-const good: SessionRecord = {
-  v: 1,
-  tenant: 'acme',
-  env: 'prod',
-  team: 'support',
-  session: 's1',
-  channel: 'slack',
-  user: 'u1',
+const good: SessionRecord = sessionRecord({
   cursor: { flow: 'f', node: 'n', waiting: true },
   state: { a: 'b' },
-  created_at: 1,
   updated_at: 2,
   turns: 3,
   recent_messages: ['m1'],
   transcript: [{ from: 'user', text: 'hi', at: 1 }],
-};
+});
 const fileBytes = (record: unknown, rev: unknown = 1) => encode({ rev, record });
 
 /** One way a session file can be damaged: make it at `file`, and the reason the store gives. */
