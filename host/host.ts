@@ -193,11 +193,11 @@ export class GreenticHost {
     const metrics = new HostMetrics();
     const logCap = tenantLogCapOf(logger);
     if (logCap) metrics.trackLogDrops(() => logCap.droppedTotals());
-    // The workers start first and boot (~160 ms each) while this thread reads the configuration;
-    // they must be up before the tenants load, since a Greentic component is described in the
-    // sandbox when it loads. Their callbacks read the tenants once a job runs, never before.
     // The master key first: a start without a usable one ends before any worker is made.
     const masterKey = await loadMasterKey(join(opts.dataDir, 'master.key'));
+    // Then the workers, which boot (~160 ms each) while this thread reads the configuration;
+    // they must be up before the tenants load, since a Greentic component is described in the
+    // sandbox when it loads. Their callbacks read the tenants once a job runs, never before.
     let served: TenantRegistry | undefined;
     const pool = new WorkerPool({
       logger,
