@@ -17,6 +17,8 @@ export class Doorbell<R extends { readonly job: PoolJob; readonly callId: number
     /** The jobs `w` holds, in order: the one it runs, and the next. */
     private readonly jobsOn: (w: GuestWorker) => readonly R[] | undefined,
     private readonly onResult: (w: GuestWorker, run: R, result: JobResult) => void,
+    /** Called once a bridge reply is written, before the doorbell is looked at again (the pool may wait for what follows). */
+    private readonly onReplied: (w: GuestWorker) => void = () => {},
   ) {}
 
   /** Take what the worker posted: its results, in order, and a capability request to answer. */
@@ -35,8 +37,10 @@ export class Doorbell<R extends { readonly job: PoolJob; readonly callId: number
         .answer(w, jobOf, req, (job) => this.jobsOn(w)?.some((r) => r.job === job) ?? false)
         .finally(() => {
           w.answering = false;
-          // A request that arrived while this one was answered.
-          if (w.alive) this.service(w);
+          if (!w.alive) return;
+          this.onReplied(w);
+          // What the worker posted since: its result, or a request that arrived while this one was answered.
+          this.service(w);
         });
     }
   }
