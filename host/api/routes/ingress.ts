@@ -56,9 +56,13 @@ export function registerIngressRoutes(app: FastifyInstance, backend: IngressBack
   const recent = new Map<string, number>();
   const logBuckets = new Map<string, TokenBucket>();
 
-  /** Refusals are logged, but at most a few a second per channel: a flood of forged requests is counted, not written out. */
+  /**
+   * Refusals are logged, but at most a few a second per channel and kind of refusal: a flood of
+   * forged requests is counted, not written out, and cannot hide a refusal of another kind (a
+   * channel that is not ready says which secret is missing, however many forgeries came before).
+   */
   const logRefusal = (labels: Record<string, string>, r: Refusal, ip: string) => {
-    const key = `${labels.tenant}/${labels.env}/${labels.team}/${labels.channel}`;
+    const key = `${labels.tenant}/${labels.env}/${labels.team}/${labels.channel}/${r.code}`;
     let b = logBuckets.get(key);
     if (!b) {
       if (logBuckets.size >= 10_000) logBuckets.delete(logBuckets.keys().next().value!);
