@@ -18,7 +18,7 @@ export class Doorbell<R extends { readonly job: PoolJob; readonly callId: number
     private readonly jobsOn: (w: GuestWorker) => readonly R[] | undefined,
     private readonly onResult: (w: GuestWorker, run: R, result: JobResult) => void,
     /** Called once a bridge reply is written, before the doorbell is looked at again (the pool may wait for what follows). */
-    private readonly onReplied: (w: GuestWorker) => void = () => {},
+    private readonly onReplied: (w: GuestWorker) => void,
   ) {}
 
   /** Take what the worker posted: its results, in order, and a capability request to answer. */

@@ -235,22 +235,21 @@ export class GuestPool {
       if (job) this.#dispatch(w, job);
     }
     // What a lone job posted while it was waited for is taken at once, not on a later event-loop turn.
-    if (started.length === 1) {
-      this.#spinForLone(started[0]!);
-      this.#doorbell.service(started[0]!);
-    }
+    if (started.length === 1 && this.#spinForLone(started[0]!)) this.#doorbell.service(started[0]!);
     for (const w of started) if (this.#running.has(w)) void this.#doorbell.arm(w);
   }
 
   /**
    * When `w` runs the only job in flight, wait here for its next post (a result or a capability
    * request) while that pays (a core idle, such jobs quick lately), instead of on the doorbell,
-   * whose wake-up costs ~25 us: after a job is written, and after a bridge reply.
+   * whose wake-up costs ~25 us: after a job is written, and after a bridge reply. False if it
+   * is not alone (nothing was waited for).
    */
-  #spinForLone(w: GuestWorker): void {
-    if (!w.spins || this.#running.size !== 1 || !this.#running.has(w)) return;
+  #spinForLone(w: GuestWorker): boolean {
+    if (!w.spins || this.#running.size !== 1 || !this.#running.has(w)) return false;
     const { spunMs } = this.#resultWait.spin(() => this.#doorbell.pending(w));
     this.#resultWait.spun(spunMs);
+    return true;
   }
 
   /** The idle worker for `job`: one with its instance warm, else one with its modules loaded, else any. */
