@@ -19,7 +19,11 @@ import { treeBytes } from './tree-bytes.js';
 export interface FileSessionStoreOptions {
   /** Longest a change waits in the journal before a checkpoint writes it to its session file (ms; default 10000). */
   readonly checkpointMs?: number;
-  /** Journal bytes that start a checkpoint at once (default 16 MiB). */
+  /**
+   * Journal bytes that start a checkpoint at once (default 64 MiB). A checkpoint rewrites every
+   * session changed since the last one, so under load a small journal means rewriting the same
+   * busy sessions every few seconds; the journal is read whole only at a start after a crash.
+   */
   readonly checkpointBytes?: number;
   /** Sessions kept in memory (least recently used dropped first; default 10000). */
   readonly cacheSize?: number;
@@ -217,7 +221,7 @@ export class FileSessionStore implements SessionStore {
       throw StoreUnavailableError.from(e, `session ${entry.key.session}`);
     }
     this.#health.succeeded('append');
-    const soon = this.#journal.size >= (this.#opts.checkpointBytes ?? 16 * 1024 * 1024) || this.#dirtyBytes >= max / 4;
+    const soon = this.#journal.size >= (this.#opts.checkpointBytes ?? 64 * 1024 * 1024) || this.#dirtyBytes >= max / 4;
     this.#checkpointer.schedule(soon ? 0 : (this.#opts.checkpointMs ?? 10_000));
   }
 
@@ -237,7 +241,13 @@ export class FileSessionStore implements SessionStore {
     const hit = this.#cache.get(id);
     if (hit) return hit;
     const found = await this.#files.read(key);
-    if (found.kind !== 'session') return found.kind === 'none' ? null : 'quarantined';
+    if (found.kind === 'none') {
+      // Known absent from now on (a new conversation): the write that follows this read, and any
+      // read after it, need not look for the file again. Evicted like any clean entry.
+      this.#cache.set(id, { key, rev: 0, bytes: null, form: 'file', record: undefined });
+      return null;
+    }
+    if (found.kind !== 'session') return 'quarantined';
     const entry: CachedSession = { key, rev: found.rev, bytes: found.bytes, form: 'file', record: undefined };
     this.#cache.set(id, entry);
     // Handed out decoded this once; the cache keeps only the bytes.

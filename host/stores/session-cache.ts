@@ -21,8 +21,8 @@ export interface CachedSession {
 const EVICT_SLACK = 64;
 /** Bookkeeping per entry beyond its bytes: the key, the map slot, the object. */
 const ENTRY_OVERHEAD = 256;
-/** A decoded record takes about this many times its CBOR size on the heap (strings, objects, arrays). */
-const DECODED_FACTOR = 3;
+/** A decoded record takes about this many times its CBOR size on the heap (strings, objects, arrays, and its transcript lines' cached CBOR: session-codec.ts). */
+const DECODED_FACTOR = 4;
 
 export interface SessionCacheLimits {
   /** Sessions kept (default 10000). */

@@ -18,13 +18,80 @@ export class SessionTooLargeError extends Error {
 
 /** CBOR of a record, in a buffer of its own (cbor-x hands out views of a shared one, which a cache must not pin). */
 export function encodeRecord(record: SessionRecord): Buffer {
-  const view = encode(record);
-  if (view.length > MAX_SESSION_BYTES) {
-    throw new SessionTooLargeError(`session ${record.session} would be ${view.length} bytes encoded, over the ${MAX_SESSION_BYTES}-byte limit`);
+  const own = withLinesReused(record) ?? copied(encode(record));
+  if (own.length > MAX_SESSION_BYTES) {
+    throw new SessionTooLargeError(`session ${record.session} would be ${own.length} bytes encoded, over the ${MAX_SESSION_BYTES}-byte limit`);
   }
-  const own = Buffer.allocUnsafeSlow(view.length);
-  view.copy(own);
   return own;
+}
+
+function copied(view: Uint8Array): Buffer {
+  const own = Buffer.allocUnsafeSlow(view.length);
+  own.set(view);
+  return own;
+}
+
+/**
+ * The CBOR of each transcript line, by line. A turn's record shares its lines with the record
+ * before it (it appends to the same array's items), so most of a long transcript was encoded by
+ * an earlier turn already: only the new lines are encoded. A line is frozen once cached, so its
+ * bytes cannot go stale.
+ */
+const lineCbor = new WeakMap<object, Uint8Array>();
+const TRANSCRIPT_KEY = copied(encode('transcript'));
+/** Below this many lines the plain encoding is as quick. */
+const REUSE_FROM_LINES = 8;
+
+/**
+ * The same bytes as cbor-x's encode(record) (a map16 of the keys in order, each line as cbor-x
+ * encodes it), assembled from the lines' cached CBOR; undefined when the record is not of the
+ * shape this handles (transcript not its last key, a short transcript), for the plain encoding.
+ */
+function withLinesReused(record: SessionRecord): Buffer | undefined {
+  const lines = record.transcript;
+  if (!Array.isArray(lines) || lines.length < REUSE_FROM_LINES || lines.length >= 0x10000) return undefined;
+  const keys = Object.keys(record);
+  if (keys[keys.length - 1] !== 'transcript' || keys.length >= 0x10000) return undefined;
+  const parts: Uint8Array[] = new Array(lines.length);
+  let linesBytes = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    let bytes = lineCbor.get(line);
+    if (!bytes) {
+      bytes = encode(line).slice();
+      Object.freeze(line);
+      lineCbor.set(line, bytes);
+    }
+    parts[i] = bytes;
+    linesBytes += bytes.length;
+  }
+  const { transcript: _lines, ...rest } = record;
+  // Encoded last: the view is read before cbor-x writes anything else.
+  const head = encode(rest);
+  if (head[0] !== 0xb9) return undefined;
+  const arrayHead = lines.length < 24 ? 1 : lines.length < 0x100 ? 2 : 3;
+  const out = Buffer.allocUnsafeSlow(head.length + TRANSCRIPT_KEY.length + arrayHead + linesBytes);
+  out.set(head, 0);
+  // One key more than `rest` has: the map16 count, big-endian.
+  out[1] = keys.length >> 8;
+  out[2] = keys.length & 0xff;
+  let at = head.length;
+  out.set(TRANSCRIPT_KEY, at);
+  at += TRANSCRIPT_KEY.length;
+  if (arrayHead === 1) out[at++] = 0x80 | lines.length;
+  else if (arrayHead === 2) {
+    out[at++] = 0x98;
+    out[at++] = lines.length;
+  } else {
+    out[at++] = 0x99;
+    out[at++] = lines.length >> 8;
+    out[at++] = lines.length & 0xff;
+  }
+  for (const bytes of parts) {
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
 }
 
 const MAP2 = Buffer.from([0xa2]);

@@ -29,7 +29,7 @@ export class FaultyFs implements StoreFs {
   /** Which paths open/rename faults apply to (default: all). */
   faultPaths: RegExp = /./;
   /** What was called, for assertions. */
-  readonly calls = { write: 0, shortWrites: 0, sync: 0, truncate: 0, rename: 0 };
+  readonly calls = { open: 0, write: 0, shortWrites: 0, sync: 0, truncate: 0, rename: 0 };
 
   /** Give space back, and stop every injected fault. */
   heal(): void {
@@ -40,6 +40,7 @@ export class FaultyFs implements StoreFs {
   }
 
   async open(path: string, flags: string | number, mode?: number): Promise<StoreFileHandle> {
+    this.calls.open++;
     const writing = typeof flags === 'string' && /[wa+]/.test(flags);
     if (writing && this.openWriteError && this.faultPaths.test(path)) throw fsError(this.openWriteError, `open ${path}`);
     return this.#wrap(await nodeFs.open(path, flags, mode));

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, encode } from 'cbor-x';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sessionKey } from '../../dist/stores/keys.js';
 import { FileSessionStore, type FileSessionStoreOptions } from '../../dist/stores/file-session-store.js';
@@ -8,6 +9,7 @@ import { changeBody, frames, parseSegment } from '../../dist/stores/journal-fram
 import { SessionJournal } from '../../dist/stores/session-journal.js';
 import { CorruptSessionError, RevisionConflictError, type SessionRecord } from '../../dist/stores/session-store.js';
 import { SessionCache, type CachedSession } from '../../dist/stores/session-cache.js';
+import { encodeRecord } from '../../dist/stores/session-codec.js';
 import { tempDir } from '../support/bundle.js';
 import { sessionRecord } from '../support/session-record.js';
 import { FaultyFs } from '../support/fault-fs.js';
@@ -204,6 +206,26 @@ describe('the file session store', () => {
     expect((decode(readFileSync(join(dir, 'sessions', 'acme', 'prod', 'support', 'b.cbor'))) as { rev: number }).rev).toBe(11);
   });
 
+  it("looks for a new conversation's file once: the write after the read that found none does not look again", async () => {
+    const fs = new FaultyFs();
+    const { dir, store: s } = store({ fs, checkpointMs: 60_000 });
+    // The journal's first segment is opened by the first write: make it before counting.
+    await s.put(keyOf('first'), record({ session: 'first' }), 0);
+    const opens = fs.calls.open;
+    expect(await s.get(keyOf('new'))).toBeNull();
+    expect(fs.calls.open - opens).toBe(1);
+    expect(await s.put(keyOf('new'), record({ session: 'new' }), 0)).toBe(1);
+    expect((await s.get(keyOf('new')))!.revision).toBe(1);
+    expect(fs.calls.open - opens).toBe(1);
+    // Found absent is not a session: not listed, not deletable, no file at the checkpoint.
+    expect(await s.get(keyOf('ghost'))).toBeNull();
+    expect(await s.delete(keyOf('ghost'))).toBe(false);
+    expect(await s.list({ tenant: 'acme', env: 'prod', team: 'support' })).toEqual(['first', 'new']);
+    await s.flush();
+    expect(readdirSync(join(dir, 'sessions', 'acme', 'prod', 'support')).sort()).toEqual(['first.cbor', 'new.cbor']);
+    await expect(s.put(keyOf('ghost'), record({ session: 'ghost' }), 1)).rejects.toThrowError(RevisionConflictError);
+  });
+
   it('checkpoints on its own once the journal passes checkpointBytes', async () => {
     const { dir, store: s } = store({ checkpointMs: 60_000, checkpointBytes: 4096 });
     for (let i = 0; i < 40; i++) await s.put(keyOf(`k${i}`), record({ session: `k${i}`, state: { pad: 'p'.repeat(200) } }), 0);
@@ -267,5 +289,37 @@ describe('the session cache', () => {
     fs.heal();
     await s.flush();
     expect(await s.put(keyOf(`w${i - 1}`), record({ session: `w${i - 1}` }), 0)).toBe(1);
+  });
+});
+
+describe('the session codec', () => {
+  const line = fc.record({ from: fc.constantFrom('user' as const, 'bot' as const), text: fc.string({ unit: 'binary', maxLength: 40 }), at: fc.integer() });
+  const lines = fc.array(line, { maxLength: 300 });
+
+  it('encodes a record exactly as cbor-x does, turn after turn, though it encodes only the transcript lines it has not seen', () => {
+    fc.assert(
+      fc.property(lines, fc.array(lines, { minLength: 1, maxLength: 4 }), fc.boolean(), (first, turns, transcriptFirst) => {
+        let transcript = first;
+        for (const added of [[], ...turns]) {
+          // As the executor makes them: the previous turn's lines (the same objects), then the new ones, the oldest dropped.
+          transcript = [...transcript, ...added].slice(-250);
+          const base = record({ state: { n: String(transcript.length) }, recent_messages: ['m1', 'm2'], last_turn: { id: 'm2', outbox: [] } });
+          const r = transcriptFirst ? { transcript, ...base } : { ...base, transcript };
+          const bytes = encodeRecord(r);
+          expect(Buffer.compare(bytes, Buffer.from(encode(r)))).toBe(0);
+          expect(decode(bytes)).toEqual(r);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('freezes a line once its bytes are kept, so they cannot go stale', () => {
+    const lines = Array.from({ length: 10 }, (_, i) => ({ from: 'user' as const, text: `line ${i}`, at: i }));
+    encodeRecord(record({ transcript: lines }));
+    expect(lines.every((l) => Object.isFrozen(l))).toBe(true);
+    expect(() => {
+      (lines[0] as { text: string }).text = 'changed';
+    }).toThrowError(TypeError);
   });
 });
