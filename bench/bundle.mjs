@@ -52,7 +52,7 @@ export function benchBundle({ tenants = 1, names, component = 'bench-wat', nodes
       [
         `tenant: ${t.id}`,
         'environments: { prod: {} }',
-        `settings: ${JSON.stringify({ concurrency: 2, ...settings })}`,
+        `settings: ${JSON.stringify(settings)}`,
         `grants: { components: { ${t.component}: {} } }`,
         'teams: { t: { channels: { c: { provider: webchat, flow: f } } } }',
         '',

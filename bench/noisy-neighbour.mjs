@@ -15,7 +15,7 @@ export async function run() {
   const { GreenticHost } = await dist('host.js');
   const { converse } = await dist('messaging/conversation.js');
   process.env.GREENTIC_MASTER_KEY ??= 'aa'.repeat(32);
-  const bundle = benchBundle({ names: ['quiet'], extraTenants: [{ id: 'noisy', component: 'faults', nodes: 1 }] });
+  const bundle = benchBundle({ names: ['quiet'], extraTenants: [{ id: 'noisy', component: 'faults', nodes: 1 }], settings: { concurrency: 2 } });
   const host = await GreenticHost.start({ bundleDir: bundle, dataDir: mkdtempSync(join(tmpdir(), 'bench-data-')), logger: await quietLogger(), workers: 2 });
   let loops = 0;
   // A's guest loops to its deadline again and again while B converses.

@@ -19,7 +19,7 @@ export async function run() {
   const { GreenticHost } = await dist('host.js');
   const { converse } = await dist('messaging/conversation.js');
   process.env.GREENTIC_MASTER_KEY ??= 'aa'.repeat(32);
-  const bundle = benchBundle({ names: ['quiet', 'edited'] });
+  const bundle = benchBundle({ names: ['quiet', 'edited'], settings: { concurrency: 2 } });
   const host = await GreenticHost.start({ bundleDir: bundle, dataDir: mkdtempSync(join(tmpdir(), 'bench-data-')), logger: await quietLogger(), workers: 2 });
   const flowFile = join(bundle, 'tenants', 'edited', 'flows', 'f.yaml');
   const flow = readFileSync(flowFile, 'utf8');
